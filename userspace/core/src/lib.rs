@@ -4,3 +4,5 @@
 //! It must not do I/O, read the clock (time is always a parameter) or use
 //! `unsafe`. Everything here is testable without sockets.
 #![forbid(unsafe_code)]
+
+pub mod acl;
