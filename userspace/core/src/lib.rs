@@ -9,4 +9,5 @@
 //! balancer, changing weights, building a Maglev table) may.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod pool;
