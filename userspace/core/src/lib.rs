@@ -11,3 +11,4 @@
 
 pub mod acl;
 pub mod pool;
+pub mod timer;
