@@ -63,7 +63,7 @@ impl Add<Duration> for Ticks {
     /// Saturating; sub-millisecond parts are rounded up so a timeout never
     /// fires early.
     fn add(self, d: Duration) -> Ticks {
-        let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+        let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
         self.after_ms(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 }
