@@ -10,5 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod hash;
 pub mod pool;
 pub mod timer;
