@@ -1,0 +1,201 @@
+//! Map keys and values. Every struct is `#[repr(C)]` with explicit padding
+//! so its size is identical on BPF and on the host (checked by tests below).
+
+/// Address family tag for IPv4 in keys (bytes 4..16 of an address are zero).
+pub const FAMILY_V4: u8 = 4;
+/// Address family tag for IPv6 in keys.
+pub const FAMILY_V6: u8 = 6;
+
+/// IP protocol number of TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+pub const PROTO_UDP: u8 = 17;
+
+/// A VIP is looked up by address, port and protocol; port 0 stands for
+/// "every port of this address" and is tried when the exact key misses.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct VipKey {
+    /// Address words as on the wire; IPv4 uses `addr[0]` only.
+    pub addr: [u32; 4],
+    /// Port in network byte order, 0 for an address-wide VIP.
+    pub port: u16,
+    /// IP protocol (`PROTO_TCP` or `PROTO_UDP`).
+    pub proto: u8,
+    /// `FAMILY_V4` or `FAMILY_V6`.
+    pub family: u8,
+}
+
+/// Pick the server from a hash of the source address only (every connection
+/// of a client lands on the same server), instead of the whole 5-tuple.
+pub const VIP_F_HASH_SRC_ONLY: u32 = 1 << 0;
+
+/// What the XDP program needs to know about a VIP once it matched.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VipMeta {
+    /// `VIP_F_*` bits.
+    pub flags: u32,
+    /// Dense VIP number: index of its counters and of its two ring slots.
+    pub index: u32,
+    /// Which of the VIP's two Maglev ring slots is live (0 or 1); userspace
+    /// fills the other one and then flips this field in a single map update.
+    pub ring_slot: u32,
+    /// Entries per ring slot (a prime, `maps::DEFAULT_RING_SIZE` by default).
+    pub ring_size: u32,
+}
+
+/// Index of entry `pos` of `slot` of VIP `vip_index` in the flat `RINGS`
+/// array: each VIP owns two consecutive slots of `ring_size` entries.
+#[inline(always)]
+pub const fn ring_index(vip_index: u32, slot: u32, ring_size: u32, pos: u32) -> u32 {
+    (vip_index * 2 + slot) * ring_size + pos
+}
+
+/// Ring entry meaning "no server can take new flows": packets are dropped
+/// and counted (`Event::DropNoServer`).
+pub const RING_EMPTY: u32 = u32::MAX;
+
+/// A connection's 5-tuple as seen arriving from the client.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Client address words as on the wire.
+    pub src: [u32; 4],
+    /// VIP address words as on the wire.
+    pub dst: [u32; 4],
+    /// Client port, network byte order (0 for non-port protocols).
+    pub sport: u16,
+    /// VIP port, network byte order.
+    pub dport: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// `FAMILY_V4` or `FAMILY_V6`.
+    pub family: u8,
+    /// Explicit padding, always zero (it is part of the hashed key).
+    pub _pad: [u8; 2],
+}
+
+/// The connection table's value: where the flow goes and when it was seen.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowValue {
+    /// Index of the server in `SERVERS`.
+    pub server: u32,
+    /// Explicit padding, always zero.
+    pub _pad: u32,
+    /// `bpf_ktime_get_ns()` of the last packet, refreshed at most once a
+    /// second so a busy flow does not write shared memory per packet.
+    pub last_seen_ns: u64,
+}
+
+/// The server accepts packets. Without it, flows stuck to the server are
+/// moved to a new pick (DOWN); a server that is UP but absent from the ring
+/// (weight 0) keeps its existing flows and gets no new ones (drain).
+pub const SERVER_F_UP: u32 = 1 << 0;
+
+/// A real server, target of encapsulation.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Server {
+    /// Address words as on the wire; IPv4 uses `addr[0]` only.
+    pub addr: [u32; 4],
+    /// `SERVER_F_*` bits.
+    pub flags: u32,
+    /// `FAMILY_V4` (IPIP / 6-in-4 outer header) or `FAMILY_V6`.
+    pub family: u8,
+    /// Explicit padding, always zero.
+    pub _pad: [u8; 3],
+}
+
+/// Drop every source that no allowlist entry covers.
+pub const CFG_F_ALLOWLIST: u32 = 1 << 0;
+/// Enforce the per-source new-flow token bucket (`rate_per_sec`, `burst`).
+pub const CFG_F_RATE_LIMIT: u32 = 1 << 1;
+
+/// Load-wide settings, the single entry of the `CONFIG` array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Outer source address for IPv6 encapsulation, words as on the wire.
+    pub src_v6: [u32; 4],
+    /// Outer source address for IPv4 encapsulation, as on the wire.
+    pub src_v4: u32,
+    /// `CFG_F_*` bits.
+    pub flags: u32,
+    /// Destination MAC of encapsulated packets (the next-hop router).
+    pub next_hop_mac: [u8; 6],
+    /// Explicit padding, always zero.
+    pub _pad: [u8; 2],
+    /// New flows (TCP SYNs, and VIP flow-table misses) allowed per second per source.
+    pub rate_per_sec: u32,
+    /// Token bucket depth: new flows a source may open in a burst.
+    pub burst: u32,
+}
+
+/// Verdict stored in the source LPM tries.
+pub const SRC_ACTION_BLOCK: u32 = 1;
+/// Verdict stored in the source LPM tries.
+pub const SRC_ACTION_ALLOW: u32 = 2;
+
+/// Key of the per-source rate limiter.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SrcKey {
+    /// Source address words as on the wire; IPv4 uses `addr[0]` only.
+    pub addr: [u32; 4],
+    /// `FAMILY_V4` or `FAMILY_V6`.
+    pub family: u8,
+    /// Explicit padding, always zero.
+    pub _pad: [u8; 3],
+}
+
+/// Per-source token bucket state (updated without atomics: concurrent CPUs
+/// may lose a refill or a charge, which only makes the limit approximate).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateState {
+    /// Tokens available, scaled by 1e9 (one new flow costs `TOKEN_SCALE`).
+    pub tokens: u64,
+    /// `bpf_ktime_get_ns()` of the last refill.
+    pub last_ns: u64,
+}
+
+/// One token in `RateState::tokens` units.
+pub const TOKEN_SCALE: u64 = 1_000_000_000;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: each type is `#[repr(C)]`, `Copy`, made only of integers and
+    // integer arrays, with every padding byte an explicit field, so any bit
+    // pattern is valid and no byte is uninitialised.
+    unsafe impl aya::Pod for super::VipKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::VipMeta {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::FlowKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::FlowValue {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::Server {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::Config {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::SrcKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::RateState {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for crate::counters::Traffic {}
+}
+
+// Sizes are part of the kernel ABI: a change here must be deliberate.
+const _: () = {
+    assert!(core::mem::size_of::<VipKey>() == 20);
+    assert!(core::mem::size_of::<VipMeta>() == 16);
+    assert!(core::mem::size_of::<FlowKey>() == 40);
+    assert!(core::mem::size_of::<FlowValue>() == 16);
+    assert!(core::mem::size_of::<Server>() == 24);
+    assert!(core::mem::size_of::<Config>() == 40);
+    assert!(core::mem::size_of::<SrcKey>() == 20);
+    assert!(core::mem::size_of::<RateState>() == 16);
+};
