@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod balance;
 pub mod hash;
 pub mod pool;
 pub mod timer;

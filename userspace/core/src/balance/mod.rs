@@ -1,0 +1,552 @@
+//! Server selection for one backend, per worker: HAProxy's `balance`
+//! algorithms, `hash-type`, backups and `option allbackups`, maxconn.
+//!
+//! A [`Balancer`] is owned by one worker (no sharing, no locks). The worker
+//! tells it about connections it assigns and ends ([`Balancer::on_conn_open`],
+//! [`Balancer::on_conn_close`]) so that `leastconn`, `random` and maxconn
+//! checks see live counts, and about state and weight changes coming from
+//! the runtime API or health checks ([`Balancer::set_state`],
+//! [`Balancer::set_weight`]).
+//!
+//! # Which servers take traffic
+//! A server is *usable* when its state is [`ServerState::Up`] and its weight
+//! is above 0. Active usable servers take all traffic; when none exists,
+//! the first usable backup takes it, or all usable backups with
+//! `allbackups`. A usable server at its maxconn still counts as usable (the
+//! connection waits in a queue, [`PickError::Saturated`] /
+//! [`PickError::ServerFull`]); it does not hand traffic to backups.
+//!
+//! # Cost
+//! [`Balancer::pick`] never allocates. `roundrobin` and `leastconn` scan the
+//! usable servers (O(N), a few nanoseconds per server: backends have a
+//! handful to a few dozen servers); `static-rr` and map-based hashing are
+//! O(1) table look-ups; consistent hashing is a binary search over the ring;
+//! `random` costs O(draws · log N). Control-plane operations rebuild the
+//! derived tables in O(total weight · log N) and may allocate.
+
+mod chash;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use types::*;
+
+use crate::hash;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+#[derive(Debug, Clone)]
+struct Server {
+    /// Current (runtime) weight.
+    weight: u32,
+    /// Configured weight (static algorithms only accept 0 or this).
+    initial_weight: u32,
+    backup: bool,
+    maxconn: u32,
+    state: ServerState,
+    /// Live connections this worker has assigned to the server.
+    conns: u32,
+    ring_key: u32,
+    /// Smooth weighted round robin accumulator.
+    current: i64,
+}
+
+impl Server {
+    fn usable(&self) -> bool {
+        self.state == ServerState::Up && self.weight > 0
+    }
+    fn has_slot(&self) -> bool {
+        self.maxconn == 0 || self.conns < self.maxconn
+    }
+}
+
+/// Per-worker server selector for one backend. See the module docs.
+#[derive(Debug)]
+pub struct Balancer {
+    cfg: BalancerConfig,
+    servers: Vec<Server>,
+    /// The servers currently taking traffic (actives, or the backups in
+    /// use), in position order.
+    lb: Vec<u32>,
+    /// Sum of the weights in `lb`.
+    lb_weight: u64,
+    /// `static-rr` schedule, or the map of map-based hashing: each server
+    /// appears `weight` times, smoothly interleaved.
+    sched: Vec<u32>,
+    sched_pos: usize,
+    /// Consistent-hash ring (consistent hashing only).
+    ring: chash::Ring,
+    /// Prefix sums of `lb` weights (`random` only).
+    cum: Vec<u64>,
+    /// Where the next `leastconn` scan starts, so equals take turns.
+    cursor: usize,
+    /// SplitMix64 state (`random` only).
+    rng: u64,
+}
+
+impl Balancer {
+    /// Builds a balancer over `servers`; `ServerId(i)` is `servers[i]`.
+    ///
+    /// # Errors
+    /// A weight above 256, `random(0)`, or more than `u32::MAX` servers.
+    pub fn new(cfg: BalancerConfig, servers: &[ServerSpec]) -> Result<Self, BalanceError> {
+        if let Algorithm::Random { draws: 0 } = cfg.algorithm {
+            return Err(BalanceError::ZeroDraws);
+        }
+        if u32::try_from(servers.len()).is_err() {
+            return Err(BalanceError::TooManyServers);
+        }
+        let mut list = Vec::with_capacity(servers.len());
+        for (i, s) in servers.iter().enumerate() {
+            if s.weight > MAX_WEIGHT {
+                return Err(BalanceError::WeightOutOfRange(s.weight));
+            }
+            list.push(Server {
+                weight: s.weight,
+                initial_weight: s.weight,
+                backup: s.backup,
+                maxconn: s.maxconn,
+                state: s.state,
+                conns: 0,
+                ring_key: s.hash_key.unwrap_or(i as u32 + 1),
+                current: 0,
+            });
+        }
+        let mut b = Self {
+            cfg,
+            servers: list,
+            lb: Vec::with_capacity(servers.len()),
+            lb_weight: 0,
+            sched: Vec::new(),
+            sched_pos: 0,
+            ring: chash::Ring::default(),
+            cum: Vec::with_capacity(servers.len()),
+            cursor: 0,
+            rng: cfg.seed,
+        };
+        b.rebuild();
+        Ok(b)
+    }
+
+    /// The configuration this balancer was built with.
+    #[must_use]
+    pub fn config(&self) -> &BalancerConfig {
+        &self.cfg
+    }
+
+    /// Number of servers (usable or not).
+    #[must_use]
+    pub fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Number of servers currently taking traffic (actives, or the backups
+    /// in use).
+    #[must_use]
+    pub fn usable_count(&self) -> usize {
+        self.lb.len()
+    }
+
+    /// True if `id` is currently taking new traffic.
+    #[must_use]
+    pub fn is_in_use(&self, id: ServerId) -> bool {
+        self.lb.contains(&id.0)
+    }
+
+    /// Connections this worker has open on `id` (0 for an unknown id).
+    #[must_use]
+    pub fn conns(&self, id: ServerId) -> u32 {
+        self.servers.get(id.0 as usize).map_or(0, |s| s.conns)
+    }
+
+    /// Current weight of `id`.
+    #[must_use]
+    pub fn weight(&self, id: ServerId) -> Option<u32> {
+        self.servers.get(id.0 as usize).map(|s| s.weight)
+    }
+
+    /// Current state of `id`.
+    #[must_use]
+    pub fn state(&self, id: ServerId) -> Option<ServerState> {
+        self.servers.get(id.0 as usize).map(|s| s.state)
+    }
+
+    /// Chooses a server for a new connection. Only usable servers with a
+    /// free slot are returned. Does not count the connection: call
+    /// [`Self::on_conn_open`] once it is assigned.
+    ///
+    /// # Errors
+    /// [`PickError::NoServer`] (→ 503/close), [`PickError::Saturated`]
+    /// (→ backend queue), [`PickError::ServerFull`] (→ that server's queue).
+    pub fn pick(&mut self, ctx: PickCtx<'_>) -> Result<ServerId, PickError> {
+        if self.lb.is_empty() {
+            return Err(PickError::NoServer);
+        }
+        let avoid = ctx.avoid.map(|a| a.0);
+        let picked = match self.cfg.algorithm {
+            Algorithm::RoundRobin => self.pick_rr(avoid),
+            Algorithm::StaticRr => self.pick_sched(avoid),
+            Algorithm::LeastConn => self.pick_leastconn(avoid),
+            Algorithm::First => self.pick_first(avoid),
+            Algorithm::Random { draws } => self.pick_random(draws, avoid),
+            Algorithm::Source | Algorithm::Hash => match self.hash_of(ctx.key) {
+                Some(h) => return self.pick_hash(h, avoid),
+                None if self.cfg.algorithm.is_static(self.cfg.hash_type) => self.pick_sched(avoid),
+                None => self.pick_rr(avoid),
+            },
+        };
+        match picked {
+            Some(i) => Ok(ServerId(i)),
+            // Nothing else could take it: the avoided server is better than
+            // a queue (HAProxy's "avoid" semantics).
+            None => match avoid {
+                Some(a) if self.lb.contains(&a) && self.servers[a as usize].has_slot() => {
+                    Ok(ServerId(a))
+                }
+                _ => Err(PickError::Saturated),
+            },
+        }
+    }
+
+    /// Counts a connection assigned to `id` (call right after a successful
+    /// [`Self::pick`], or when a queued connection is handed to the server).
+    pub fn on_conn_open(&mut self, id: ServerId) {
+        debug_assert!((id.0 as usize) < self.servers.len(), "unknown {id}");
+        if let Some(s) = self.servers.get_mut(id.0 as usize) {
+            s.conns = s.conns.saturating_add(1);
+        }
+    }
+
+    /// Counts the end of a connection on `id`.
+    pub fn on_conn_close(&mut self, id: ServerId) {
+        debug_assert!((id.0 as usize) < self.servers.len(), "unknown {id}");
+        if let Some(s) = self.servers.get_mut(id.0 as usize) {
+            debug_assert!(s.conns > 0, "close without open on {id}");
+            s.conns = s.conns.saturating_sub(1);
+        }
+    }
+
+    /// Changes the state of `id` (health checks, runtime API).
+    ///
+    /// # Errors
+    /// [`BalanceError::UnknownServer`].
+    pub fn set_state(&mut self, id: ServerId, state: ServerState) -> Result<(), BalanceError> {
+        let s = self
+            .servers
+            .get_mut(id.0 as usize)
+            .ok_or(BalanceError::UnknownServer(id))?;
+        if s.state != state {
+            s.state = state;
+            self.rebuild();
+        }
+        Ok(())
+    }
+
+    /// Changes the weight of `id` at run time. With `roundrobin` the smooth
+    /// interleaving carries on from where it is (no reset, no burst); with
+    /// consistent hashing only the server's own points move.
+    ///
+    /// # Errors
+    /// Out-of-range weight, unknown server, or a static algorithm
+    /// (`static-rr`, map-based hashing) given something other than 0 or the
+    /// initial weight.
+    pub fn set_weight(&mut self, id: ServerId, weight: u32) -> Result<(), BalanceError> {
+        if weight > MAX_WEIGHT {
+            return Err(BalanceError::WeightOutOfRange(weight));
+        }
+        let is_static = self.cfg.algorithm.is_static(self.cfg.hash_type);
+        let s = self
+            .servers
+            .get_mut(id.0 as usize)
+            .ok_or(BalanceError::UnknownServer(id))?;
+        if is_static && weight != 0 && weight != s.initial_weight {
+            return Err(BalanceError::StaticWeight {
+                initial: s.initial_weight,
+            });
+        }
+        if s.weight != weight {
+            s.weight = weight;
+            self.rebuild();
+        }
+        Ok(())
+    }
+
+    /// Changes the per-worker maxconn of `id` (0 = unlimited).
+    ///
+    /// # Errors
+    /// [`BalanceError::UnknownServer`].
+    pub fn set_maxconn(&mut self, id: ServerId, maxconn: u32) -> Result<(), BalanceError> {
+        let s = self
+            .servers
+            .get_mut(id.0 as usize)
+            .ok_or(BalanceError::UnknownServer(id))?;
+        s.maxconn = maxconn;
+        Ok(())
+    }
+
+    /// Hashes `key` per `hash-type`; `None` when there is no key.
+    #[must_use]
+    pub fn hash_of(&self, key: HashKey<'_>) -> Option<u32> {
+        let f = self.cfg.hash_type.function;
+        let h = match key {
+            HashKey::None => return None,
+            HashKey::Hash(h) => h,
+            HashKey::Bytes(b) => hash_bytes(f, b),
+            HashKey::Addr(core::net::IpAddr::V4(a)) => hash_bytes(f, &a.octets()),
+            HashKey::Addr(core::net::IpAddr::V6(a)) => hash_bytes(f, &a.octets()),
+        };
+        Some(if self.cfg.hash_type.avalanche {
+            hash::avalanche(h)
+        } else {
+            h
+        })
+    }
+
+    fn candidate(&self, i: u32, avoid: Option<u32>) -> bool {
+        Some(i) != avoid && self.servers[i as usize].has_slot()
+    }
+
+    /// Smooth weighted round robin (the nginx scheme): every candidate gains
+    /// its weight, the richest wins and pays the total. Over any window of
+    /// `total weight` picks each server gets exactly its weight, spread as
+    /// evenly as possible (weights 5,1,1 give a a b a c a a, not a×5 b c).
+    fn pick_rr(&mut self, avoid: Option<u32>) -> Option<u32> {
+        let mut total: i64 = 0;
+        let mut best: Option<(u32, i64)> = None;
+        for &i in &self.lb {
+            if !self.candidate(i, avoid) {
+                continue;
+            }
+            let s = &mut self.servers[i as usize];
+            s.current += i64::from(s.weight);
+            total += i64::from(s.weight);
+            if best.is_none_or(|(_, c)| s.current > c) {
+                best = Some((i, s.current));
+            }
+        }
+        let (b, _) = best?;
+        self.servers[b as usize].current -= total;
+        Some(b)
+    }
+
+    /// Next entry of the precomputed schedule with a free slot.
+    fn pick_sched(&mut self, avoid: Option<u32>) -> Option<u32> {
+        let n = self.sched.len();
+        for _ in 0..n {
+            let i = self.sched[self.sched_pos];
+            self.sched_pos = (self.sched_pos + 1) % n;
+            if self.candidate(i, avoid) {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Fewest connections relative to weight, comparing (conns + 1) / weight
+    /// so that an idle heavy server is preferred to an idle light one and
+    /// sequential openings follow the weights. Equals take turns: the scan
+    /// starts after the last chosen position.
+    fn pick_leastconn(&mut self, avoid: Option<u32>) -> Option<u32> {
+        let n = self.lb.len();
+        let mut best: Option<(usize, u32)> = None;
+        for k in 0..n {
+            let pos = (self.cursor + k) % n;
+            let i = self.lb[pos];
+            if !self.candidate(i, avoid) {
+                continue;
+            }
+            if best.is_none_or(|(_, b)| self.less_loaded(i, b)) {
+                best = Some((pos, i));
+            }
+        }
+        let (pos, i) = best?;
+        self.cursor = pos + 1;
+        Some(i)
+    }
+
+    /// (conns_a + 1) / w_a < (conns_b + 1) / w_b, without division.
+    fn less_loaded(&self, a: u32, b: u32) -> bool {
+        let (sa, sb) = (&self.servers[a as usize], &self.servers[b as usize]);
+        (u64::from(sa.conns) + 1) * u64::from(sb.weight)
+            < (u64::from(sb.conns) + 1) * u64::from(sa.weight)
+    }
+
+    fn pick_first(&self, avoid: Option<u32>) -> Option<u32> {
+        self.lb.iter().copied().find(|&i| self.candidate(i, avoid))
+    }
+
+    /// Power of `draws` choices: draw servers with probability proportional
+    /// to weight, keep the least loaded. If every draw hit a full or avoided
+    /// server, fall back to a least-loaded scan so a free server is never
+    /// missed.
+    fn pick_random(&mut self, draws: u32, avoid: Option<u32>) -> Option<u32> {
+        let mut best: Option<u32> = None;
+        for _ in 0..draws {
+            let r = self.next_random() % self.lb_weight;
+            let pos = self.cum.partition_point(|&c| c <= r);
+            let i = self.lb[pos];
+            if self.candidate(i, avoid) && best.is_none_or(|b| self.less_loaded(i, b)) {
+                best = Some(i);
+            }
+        }
+        best.or_else(|| self.pick_leastconn(avoid))
+    }
+
+    fn pick_hash(&self, h: u32, avoid: Option<u32>) -> Result<ServerId, PickError> {
+        let i = match self.cfg.hash_type.method {
+            HashMethod::Consistent => self.ring.lookup(h, avoid),
+            HashMethod::MapBased => {
+                let n = self.sched.len();
+                let start = h as usize % n;
+                let first = self.sched[start];
+                if Some(first) == avoid {
+                    (1..n)
+                        .map(|d| self.sched[(start + d) % n])
+                        .find(|&s| s != first)
+                        .or(Some(first))
+                } else {
+                    Some(first)
+                }
+            }
+        }
+        .ok_or(PickError::NoServer)?;
+        if self.servers[i as usize].has_slot() {
+            Ok(ServerId(i))
+        } else {
+            Err(PickError::ServerFull(ServerId(i)))
+        }
+    }
+
+    /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, good enough to
+    /// spread draws; not for anything secret.
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Recomputes which servers take traffic and the tables the algorithm
+    /// needs. Control plane only.
+    fn rebuild(&mut self) {
+        let servers = &self.servers;
+        self.lb.clear();
+        self.lb.extend(
+            (0..servers.len() as u32)
+                .filter(|&i| !servers[i as usize].backup && servers[i as usize].usable()),
+        );
+        if self.lb.is_empty() {
+            let mut backups = (0..servers.len() as u32)
+                .filter(|&i| servers[i as usize].backup && servers[i as usize].usable());
+            if self.cfg.allbackups {
+                self.lb.extend(backups);
+            } else {
+                self.lb.extend(backups.next());
+            }
+        }
+        self.lb_weight = self
+            .lb
+            .iter()
+            .map(|&i| u64::from(self.servers[i as usize].weight))
+            .sum();
+        // Servers that left the set restart from zero when they come back,
+        // so they neither burst nor starve.
+        for (i, s) in self.servers.iter_mut().enumerate() {
+            if !self.lb.contains(&(i as u32)) {
+                s.current = 0;
+            }
+        }
+        let algo = self.cfg.algorithm;
+        let method = self.cfg.hash_type.method;
+        let hashed = matches!(algo, Algorithm::Source | Algorithm::Hash);
+        if algo == Algorithm::StaticRr || (hashed && method == HashMethod::MapBased) {
+            self.build_schedule();
+        }
+        if hashed && method == HashMethod::Consistent {
+            let servers = &self.servers;
+            self.ring.rebuild(
+                self.lb
+                    .iter()
+                    .map(|&i| (i, servers[i as usize].ring_key, servers[i as usize].weight)),
+            );
+        }
+        if let Algorithm::Random { .. } = algo {
+            self.cum.clear();
+            let mut acc = 0;
+            for &i in &self.lb {
+                acc += u64::from(self.servers[i as usize].weight);
+                self.cum.push(acc);
+            }
+        }
+        self.cursor = 0;
+    }
+
+    /// Fills `sched` with each server of `lb` repeated `weight` times,
+    /// interleaved by earliest virtual deadline: occurrence k of a server of
+    /// weight w is due at (2k+1)/(2w). This spreads each server evenly over
+    /// the cycle (what smooth round robin does) in O(total · log N).
+    fn build_schedule(&mut self) {
+        self.sched.clear();
+        self.sched_pos = 0;
+        #[derive(PartialEq, Eq)]
+        struct Due {
+            num: u64,
+            den: u64,
+            id: u32,
+        }
+        impl Ord for Due {
+            fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+                (self.num * o.den)
+                    .cmp(&(o.num * self.den))
+                    .then(self.id.cmp(&o.id))
+            }
+        }
+        impl PartialOrd for Due {
+            fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(o))
+            }
+        }
+        let mut heap: BinaryHeap<Reverse<Due>> = self
+            .lb
+            .iter()
+            .map(|&i| {
+                Reverse(Due {
+                    num: 1,
+                    den: 2 * u64::from(self.servers[i as usize].weight),
+                    id: i,
+                })
+            })
+            .collect();
+        while let Some(Reverse(mut d)) = heap.pop() {
+            self.sched.push(d.id);
+            let w = d.den / 2;
+            let k = (d.num - 1) / 2 + 1;
+            if k < w {
+                d.num = 2 * k + 1;
+                heap.push(Reverse(d));
+            }
+        }
+    }
+}
+
+/// Applies a `hash-type` function to key bytes.
+#[must_use]
+pub fn hash_bytes(f: HashFunction, key: &[u8]) -> u32 {
+    match f {
+        HashFunction::Sdbm => hash::sdbm(key),
+        HashFunction::Djb2 => hash::djb2(key),
+        HashFunction::Wt6 => hash::wt6(key),
+        HashFunction::Crc32 => hash::crc32(key),
+        // `none`: the key is a number written in decimal (the output of an
+        // integer sample or converter); leading digits are taken, wrapping
+        // to 32 bits, anything else gives 0.
+        HashFunction::None => key
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .fold(0u32, |h, &b| {
+                h.wrapping_mul(10).wrapping_add(u32::from(b - b'0'))
+            }),
+    }
+}

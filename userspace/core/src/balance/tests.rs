@@ -1,0 +1,744 @@
+use super::*;
+use core::net::{IpAddr, Ipv4Addr};
+use proptest::prelude::*;
+
+fn cfg(algorithm: Algorithm) -> BalancerConfig {
+    BalancerConfig {
+        algorithm,
+        seed: 42,
+        ..BalancerConfig::default()
+    }
+}
+
+fn hashed(algorithm: Algorithm, method: HashMethod) -> BalancerConfig {
+    BalancerConfig {
+        algorithm,
+        hash_type: HashType {
+            method,
+            ..HashType::default()
+        },
+        seed: 7,
+        ..BalancerConfig::default()
+    }
+}
+
+fn weights(ws: &[u32]) -> Vec<ServerSpec> {
+    ws.iter().map(|&w| ServerSpec::weighted(w)).collect()
+}
+
+fn pick(b: &mut Balancer) -> u32 {
+    b.pick(PickCtx::default()).expect("a server").0
+}
+
+fn counts(b: &mut Balancer, n: usize, key: impl Fn(usize) -> HashKey<'static>) -> Vec<usize> {
+    let mut c = vec![0; b.server_count()];
+    for i in 0..n {
+        let id = b
+            .pick(PickCtx {
+                key: key(i),
+                avoid: None,
+            })
+            .unwrap();
+        c[id.0 as usize] += 1;
+    }
+    c
+}
+
+/// Each count within `tol` (relative) of its weight's share of `n`.
+fn assert_shares(c: &[usize], ws: &[u32], tol: f64) {
+    let n: usize = c.iter().sum();
+    let total: u32 = ws.iter().sum();
+    for (i, (&got, &w)) in c.iter().zip(ws).enumerate() {
+        let want = n as f64 * f64::from(w) / f64::from(total);
+        assert!(
+            (got as f64 - want).abs() <= want * tol + 1.0,
+            "server {i}: {got} picks, want {want:.0} (±{:.0}%) — {c:?}",
+            tol * 100.0
+        );
+    }
+}
+
+fn longest_run(seq: &[u32]) -> usize {
+    seq.chunk_by(|a, b| a == b)
+        .map(<[u32]>::len)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn roundrobin_follows_weights_within_one_percent() {
+    let ws = [1, 2, 3, 4, 10];
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&ws)).unwrap();
+    let c = counts(&mut b, 10_000, |_| HashKey::None);
+    assert_shares(&c, &ws, 0.01);
+}
+
+#[test]
+fn roundrobin_interleaves_smoothly() {
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[5, 1, 1])).unwrap();
+    let seq: Vec<u32> = (0..7).map(|_| pick(&mut b)).collect();
+    // nginx's smooth weighted round robin sequence for 5,1,1.
+    assert_eq!(seq, [0, 0, 1, 0, 2, 0, 0]);
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[100, 1])).unwrap();
+    let seq: Vec<u32> = (0..202).map(|_| pick(&mut b)).collect();
+    // The light server is placed mid-cycle, not at an end: no 200-long burst.
+    assert!(longest_run(&seq) <= 101, "{}", longest_run(&seq));
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[3, 3, 3])).unwrap();
+    let seq: Vec<u32> = (0..90).map(|_| pick(&mut b)).collect();
+    assert_eq!(longest_run(&seq), 1);
+}
+
+#[test]
+fn roundrobin_weight_change_at_run_time() {
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[1, 1])).unwrap();
+    for _ in 0..1001 {
+        pick(&mut b);
+    }
+    b.set_weight(ServerId(1), 3).unwrap();
+    let seq: Vec<u32> = (0..8).map(|_| pick(&mut b)).collect();
+    assert!(longest_run(&seq) <= 3, "burst after weight change: {seq:?}");
+    let c = counts(&mut b, 10_000, |_| HashKey::None);
+    assert_shares(&c, &[1, 3], 0.01);
+    // Drain through weight 0.
+    b.set_weight(ServerId(1), 0).unwrap();
+    assert!(!b.is_in_use(ServerId(1)));
+    assert!((0..100).all(|_| pick(&mut b) == 0));
+    assert_eq!(
+        b.set_weight(ServerId(1), 257),
+        Err(BalanceError::WeightOutOfRange(257))
+    );
+}
+
+#[test]
+fn static_rr_follows_weights_and_refuses_weight_changes() {
+    let ws = [1, 2, 7];
+    let mut b = Balancer::new(cfg(Algorithm::StaticRr), &weights(&ws)).unwrap();
+    let c = counts(&mut b, 10_000, |_| HashKey::None);
+    assert_shares(&c, &ws, 0.01);
+    let seq: Vec<u32> = (0..10).map(|_| pick(&mut b)).collect();
+    assert!(longest_run(&seq) <= 3, "{seq:?}");
+    assert_eq!(
+        b.set_weight(ServerId(0), 5),
+        Err(BalanceError::StaticWeight { initial: 1 })
+    );
+    b.set_weight(ServerId(2), 0).unwrap();
+    let c = counts(&mut b, 3_000, |_| HashKey::None);
+    assert_eq!(c[2], 0);
+    assert_shares(&c[..2], &ws[..2], 0.01);
+    b.set_weight(ServerId(2), 7).unwrap();
+    assert!(b.is_in_use(ServerId(2)));
+}
+
+#[test]
+fn leastconn_prefers_fewest_and_rotates_among_equals() {
+    let mut b = Balancer::new(cfg(Algorithm::LeastConn), &weights(&[1, 1, 1])).unwrap();
+    // Equals take turns.
+    let seq: Vec<u32> = (0..6).map(|_| pick(&mut b)).collect();
+    assert_eq!(seq, [0, 1, 2, 0, 1, 2]);
+    b.on_conn_open(ServerId(0));
+    b.on_conn_open(ServerId(0));
+    b.on_conn_open(ServerId(2));
+    assert_eq!(pick(&mut b), 1);
+    b.on_conn_open(ServerId(1));
+    assert_eq!(pick(&mut b), 2, "1 and 2 tie at one connection; 0 has two");
+    b.on_conn_close(ServerId(0));
+    b.on_conn_close(ServerId(0));
+    assert_eq!(pick(&mut b), 0);
+}
+
+#[test]
+fn leastconn_is_weighted() {
+    let ws = [1, 3];
+    let mut b = Balancer::new(cfg(Algorithm::LeastConn), &weights(&ws)).unwrap();
+    // Long-lived connections opened one after the other spread by weight.
+    let mut c = [0usize; 2];
+    for _ in 0..4_000 {
+        let id = b.pick(PickCtx::default()).unwrap();
+        b.on_conn_open(id);
+        c[id.0 as usize] += 1;
+    }
+    assert_shares(&c, &ws, 0.01);
+    assert_eq!(b.conns(ServerId(1)), 3_000);
+}
+
+#[test]
+fn first_fills_servers_in_order() {
+    let specs: Vec<ServerSpec> = (0..3)
+        .map(|_| ServerSpec {
+            maxconn: 2,
+            ..ServerSpec::default()
+        })
+        .collect();
+    let mut b = Balancer::new(cfg(Algorithm::First), &specs).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let id = b.pick(PickCtx::default()).unwrap();
+        b.on_conn_open(id);
+        got.push(id.0);
+    }
+    assert_eq!(got, [0, 0, 1, 1, 2, 2]);
+    assert_eq!(b.pick(PickCtx::default()), Err(PickError::Saturated));
+    b.on_conn_close(ServerId(1));
+    assert_eq!(pick(&mut b), 1);
+    b.on_conn_close(ServerId(0));
+    assert_eq!(pick(&mut b), 0);
+}
+
+#[test]
+fn backups_take_over_only_when_no_active_is_usable() {
+    let mut specs = weights(&[1, 1, 1, 1]);
+    specs[2].backup = true;
+    specs[3].backup = true;
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &specs).unwrap();
+    let c = counts(&mut b, 100, |_| HashKey::None);
+    assert_eq!(c, [50, 50, 0, 0]);
+    b.set_state(ServerId(0), ServerState::Down).unwrap();
+    assert_eq!(counts(&mut b, 100, |_| HashKey::None), [0, 100, 0, 0]);
+    b.set_state(ServerId(1), ServerState::Maint).unwrap();
+    // Without allbackups only the first usable backup.
+    assert_eq!(counts(&mut b, 100, |_| HashKey::None), [0, 0, 100, 0]);
+    b.set_state(ServerId(2), ServerState::Down).unwrap();
+    assert_eq!(counts(&mut b, 100, |_| HashKey::None), [0, 0, 0, 100]);
+    b.set_state(ServerId(3), ServerState::Down).unwrap();
+    assert_eq!(b.pick(PickCtx::default()), Err(PickError::NoServer));
+    b.set_state(ServerId(1), ServerState::Up).unwrap();
+    assert_eq!(counts(&mut b, 10, |_| HashKey::None), [0, 10, 0, 0]);
+}
+
+#[test]
+fn allbackups_share_the_load() {
+    let mut specs = weights(&[1, 1, 3]);
+    specs[1].backup = true;
+    specs[2].backup = true;
+    let mut b = Balancer::new(
+        BalancerConfig {
+            allbackups: true,
+            ..cfg(Algorithm::RoundRobin)
+        },
+        &specs,
+    )
+    .unwrap();
+    assert_eq!(counts(&mut b, 100, |_| HashKey::None), [100, 0, 0]);
+    b.set_state(ServerId(0), ServerState::Down).unwrap();
+    assert_eq!(counts(&mut b, 100, |_| HashKey::None), [0, 25, 75]);
+}
+
+#[test]
+fn full_actives_do_not_spill_to_backups() {
+    let mut specs = weights(&[1, 1]);
+    specs[0].maxconn = 1;
+    specs[1].backup = true;
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &specs).unwrap();
+    let id = ServerId(pick(&mut b));
+    b.on_conn_open(id);
+    assert_eq!(b.pick(PickCtx::default()), Err(PickError::Saturated));
+}
+
+#[test]
+fn drain_and_weight_zero_take_no_new_traffic() {
+    for algo in [
+        Algorithm::RoundRobin,
+        Algorithm::StaticRr,
+        Algorithm::LeastConn,
+        Algorithm::First,
+        Algorithm::Random { draws: 2 },
+        Algorithm::Source,
+        Algorithm::Hash,
+    ] {
+        for method in [HashMethod::MapBased, HashMethod::Consistent] {
+            let mut specs = weights(&[1, 1, 1]);
+            specs[1].state = ServerState::Drain;
+            specs[2].weight = 0;
+            let mut b = Balancer::new(hashed(algo, method), &specs).unwrap();
+            for i in 0..200u32 {
+                let ip = IpAddr::V4(Ipv4Addr::from(i.wrapping_mul(2_654_435_761)));
+                let id = b
+                    .pick(PickCtx {
+                        key: HashKey::Addr(ip),
+                        avoid: None,
+                    })
+                    .unwrap();
+                assert_eq!(id, ServerId(0), "{algo:?} {method:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn avoid_is_honoured_unless_it_is_the_only_choice() {
+    for algo in [
+        Algorithm::RoundRobin,
+        Algorithm::StaticRr,
+        Algorithm::LeastConn,
+        Algorithm::First,
+        Algorithm::Random { draws: 2 },
+        Algorithm::Hash,
+    ] {
+        for method in [HashMethod::MapBased, HashMethod::Consistent] {
+            let mut b = Balancer::new(hashed(algo, method), &weights(&[1, 1])).unwrap();
+            for i in 0..100u32 {
+                let ctx = PickCtx {
+                    key: HashKey::Hash(i.wrapping_mul(0x9e37_79b9)),
+                    avoid: Some(ServerId(0)),
+                };
+                assert_eq!(b.pick(ctx), Ok(ServerId(1)), "{algo:?} {method:?}");
+            }
+            b.set_state(ServerId(1), ServerState::Down).unwrap();
+            let ctx = PickCtx {
+                key: HashKey::Hash(1),
+                avoid: Some(ServerId(0)),
+            };
+            assert_eq!(b.pick(ctx), Ok(ServerId(0)), "{algo:?} {method:?}");
+        }
+    }
+}
+
+#[test]
+fn source_is_sticky_and_weighted() {
+    // Consistent hashing wants avalanche on short, similar keys such as
+    // addresses (sdbm alone clusters them on one arc of the ring, which is
+    // why HAProxy's documentation recommends it), and larger weights so the
+    // ring has enough points (16 per unit of weight) for a tight share.
+    for (method, ws) in [
+        (HashMethod::MapBased, [1, 2, 5]),
+        (HashMethod::Consistent, [10, 20, 50]),
+    ] {
+        let config = BalancerConfig {
+            hash_type: HashType {
+                method,
+                avalanche: method == HashMethod::Consistent,
+                ..HashType::default()
+            },
+            ..hashed(Algorithm::Source, method)
+        };
+        let mut b = Balancer::new(config, &weights(&ws)).unwrap();
+        let addr = |i: usize| {
+            HashKey::Addr(IpAddr::V4(Ipv4Addr::new(
+                10,
+                (i >> 16) as u8,
+                (i >> 8) as u8,
+                i as u8,
+            )))
+        };
+        let first: Vec<u32> = (0..1000)
+            .map(|i| {
+                b.pick(PickCtx {
+                    key: addr(i),
+                    avoid: None,
+                })
+                .unwrap()
+                .0
+            })
+            .collect();
+        let again: Vec<u32> = (0..1000)
+            .map(|i| {
+                b.pick(PickCtx {
+                    key: addr(i),
+                    avoid: None,
+                })
+                .unwrap()
+                .0
+            })
+            .collect();
+        assert_eq!(first, again, "{method:?}: source hashing not sticky");
+        let c = counts(&mut b, 20_000, addr);
+        assert_shares(&c, &ws, 0.15);
+    }
+}
+
+#[test]
+fn map_based_is_hash_modulo_total_weight() {
+    let mut b = Balancer::new(
+        hashed(Algorithm::Hash, HashMethod::MapBased),
+        &weights(&[1, 1]),
+    )
+    .unwrap();
+    // Two equal servers: even hashes on one, odd on the other.
+    let even = b
+        .pick(PickCtx {
+            key: HashKey::Hash(0),
+            avoid: None,
+        })
+        .unwrap();
+    for h in 0..100u32 {
+        let got = b
+            .pick(PickCtx {
+                key: HashKey::Hash(h),
+                avoid: None,
+            })
+            .unwrap();
+        assert_eq!(got == even, h % 2 == 0);
+    }
+    // Bytes go through the configured function.
+    let h = hash::sdbm(b"/index.html");
+    assert_eq!(b.hash_of(HashKey::Bytes(b"/index.html")), Some(h));
+    assert_eq!(
+        b.pick(PickCtx {
+            key: HashKey::Bytes(b"/index.html"),
+            avoid: None
+        }),
+        b.pick(PickCtx {
+            key: HashKey::Hash(h),
+            avoid: None
+        })
+    );
+}
+
+#[test]
+fn hash_functions_and_avalanche_are_selected_by_hash_type() {
+    let mk = |function, avalanche| {
+        Balancer::new(
+            BalancerConfig {
+                algorithm: Algorithm::Hash,
+                hash_type: HashType {
+                    method: HashMethod::Consistent,
+                    function,
+                    avalanche,
+                },
+                ..BalancerConfig::default()
+            },
+            &weights(&[1]),
+        )
+        .unwrap()
+    };
+    let k = HashKey::Bytes(b"abc");
+    assert_eq!(
+        mk(HashFunction::Djb2, false).hash_of(k),
+        Some(hash::djb2(b"abc"))
+    );
+    assert_eq!(
+        mk(HashFunction::Wt6, false).hash_of(k),
+        Some(hash::wt6(b"abc"))
+    );
+    assert_eq!(
+        mk(HashFunction::Crc32, true).hash_of(k),
+        Some(hash::avalanche(hash::crc32(b"abc")))
+    );
+    assert_eq!(
+        mk(HashFunction::None, false).hash_of(HashKey::Bytes(b"1234x")),
+        Some(1234)
+    );
+    assert_eq!(
+        mk(HashFunction::Sdbm, true).hash_of(HashKey::Hash(5)),
+        Some(hash::avalanche(5))
+    );
+    assert_eq!(
+        mk(HashFunction::Sdbm, false).hash_of(HashKey::Addr(IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)))),
+        Some(hash::sdbm(&[1, 2, 3, 4]))
+    );
+    assert_eq!(mk(HashFunction::Sdbm, false).hash_of(HashKey::None), None);
+}
+
+#[test]
+fn hash_without_key_falls_back_to_round_robin() {
+    for method in [HashMethod::MapBased, HashMethod::Consistent] {
+        let mut b = Balancer::new(hashed(Algorithm::Hash, method), &weights(&[1, 1])).unwrap();
+        assert_eq!(counts(&mut b, 100, |_| HashKey::None), [50, 50]);
+    }
+}
+
+#[test]
+fn hash_choice_at_maxconn_queues_on_that_server() {
+    let mut specs = weights(&[1, 1]);
+    specs[0].maxconn = 1;
+    specs[1].maxconn = 1;
+    let mut b = Balancer::new(hashed(Algorithm::Hash, HashMethod::Consistent), &specs).unwrap();
+    let key = PickCtx {
+        key: HashKey::Bytes(b"k"),
+        avoid: None,
+    };
+    let id = b.pick(key).unwrap();
+    b.on_conn_open(id);
+    assert_eq!(b.pick(key), Err(PickError::ServerFull(id)));
+}
+
+/// Consistent hashing: removing one of N servers moves exactly the keys it
+/// owned (≈1/N) and no other; adding it back restores the original mapping.
+#[test]
+fn consistent_removal_moves_only_about_one_nth() {
+    const N: u32 = 10;
+    const KEYS: u32 = 10_000;
+    let mut b = Balancer::new(
+        hashed(Algorithm::Hash, HashMethod::Consistent),
+        &weights(&[1; N as usize]),
+    )
+    .unwrap();
+    let key = |i: u32| format!("/object/{i}");
+    let map = |b: &mut Balancer| -> Vec<u32> {
+        (0..KEYS)
+            .map(|i| {
+                b.pick(PickCtx {
+                    key: HashKey::Bytes(key(i).as_bytes()),
+                    avoid: None,
+                })
+                .unwrap()
+                .0
+            })
+            .collect()
+    };
+    let before = map(&mut b);
+    let removed = ServerId(3);
+    b.set_state(removed, ServerState::Down).unwrap();
+    let after = map(&mut b);
+    let mut moved = 0;
+    for (x, y) in before.iter().zip(&after) {
+        if x != y {
+            moved += 1;
+            assert_eq!(*x, removed.0, "a key of a remaining server moved");
+        }
+        assert_ne!(*y, removed.0);
+    }
+    let frac = f64::from(moved) / f64::from(KEYS);
+    assert!(
+        (0.5 / f64::from(N)..=1.6 / f64::from(N)).contains(&frac),
+        "moved {frac}"
+    );
+    b.set_state(removed, ServerState::Up).unwrap();
+    assert_eq!(map(&mut b), before, "re-adding a server restores its keys");
+}
+
+#[test]
+fn consistent_weights_shape_the_share() {
+    let ws = [10, 30, 60];
+    let mut b = Balancer::new(
+        BalancerConfig {
+            algorithm: Algorithm::Hash,
+            hash_type: HashType {
+                method: HashMethod::Consistent,
+                function: HashFunction::Sdbm,
+                avalanche: true,
+            },
+            ..BalancerConfig::default()
+        },
+        &weights(&ws),
+    )
+    .unwrap();
+    assert_eq!(b.ring.len(), 100 * chash::POINTS_PER_WEIGHT as usize);
+    let c = counts(&mut b, 20_000, |i| HashKey::Hash(i as u32));
+    assert_shares(&c, &ws, 0.15);
+    // Lowering a weight moves only that server's keys.
+    let before: Vec<u32> = (0..5_000u32)
+        .map(|i| {
+            b.pick(PickCtx {
+                key: HashKey::Hash(i),
+                avoid: None,
+            })
+            .unwrap()
+            .0
+        })
+        .collect();
+    b.set_weight(ServerId(2), 20).unwrap();
+    for i in 0..5_000u32 {
+        let now = b
+            .pick(PickCtx {
+                key: HashKey::Hash(i),
+                avoid: None,
+            })
+            .unwrap()
+            .0;
+        if now != before[i as usize] {
+            assert_eq!(before[i as usize], 2);
+        }
+    }
+}
+
+#[test]
+fn ring_identity_follows_hash_key_not_position() {
+    let a = [
+        ServerSpec {
+            hash_key: Some(100),
+            ..ServerSpec::default()
+        },
+        ServerSpec {
+            hash_key: Some(200),
+            ..ServerSpec::default()
+        },
+    ];
+    let b_specs = [a[1], a[0]];
+    let mut x = Balancer::new(hashed(Algorithm::Hash, HashMethod::Consistent), &a).unwrap();
+    let mut y = Balancer::new(hashed(Algorithm::Hash, HashMethod::Consistent), &b_specs).unwrap();
+    for h in 0..1000u32 {
+        let k = PickCtx {
+            key: HashKey::Hash(h.wrapping_mul(0x9e37_79b9)),
+            avoid: None,
+        };
+        assert_eq!(x.pick(k).unwrap().0, 1 - y.pick(k).unwrap().0);
+    }
+}
+
+#[test]
+fn random_follows_weights() {
+    let ws = [1, 4];
+    let mut b = Balancer::new(cfg(Algorithm::Random { draws: 1 }), &weights(&ws)).unwrap();
+    let c = counts(&mut b, 20_000, |_| HashKey::None);
+    assert_shares(&c, &ws, 0.05);
+}
+
+#[test]
+fn random_two_choices_balances_load() {
+    let mut b = Balancer::new(cfg(Algorithm::Random { draws: 2 }), &weights(&[1; 8])).unwrap();
+    for _ in 0..8_000 {
+        let id = b.pick(PickCtx::default()).unwrap();
+        b.on_conn_open(id);
+    }
+    let loads: Vec<u32> = (0..8).map(|i| b.conns(ServerId(i))).collect();
+    let spread = loads.iter().max().unwrap() - loads.iter().min().unwrap();
+    // One draw would leave a spread of ~±3σ ≈ 90 here; two draws keep it tiny.
+    assert!(spread <= 8, "{loads:?}");
+}
+
+#[test]
+fn random_is_deterministic_per_seed() {
+    let run = |seed| {
+        let mut b = Balancer::new(
+            BalancerConfig {
+                seed,
+                ..cfg(Algorithm::Random { draws: 1 })
+            },
+            &weights(&[1, 1, 1]),
+        )
+        .unwrap();
+        (0..50).map(|_| pick(&mut b)).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+#[test]
+fn construction_errors() {
+    assert_eq!(
+        Balancer::new(cfg(Algorithm::Random { draws: 0 }), &weights(&[1])).unwrap_err(),
+        BalanceError::ZeroDraws
+    );
+    assert_eq!(
+        Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[257])).unwrap_err(),
+        BalanceError::WeightOutOfRange(257)
+    );
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &[]).unwrap();
+    assert_eq!(b.pick(PickCtx::default()), Err(PickError::NoServer));
+    assert_eq!(
+        b.set_state(ServerId(0), ServerState::Up),
+        Err(BalanceError::UnknownServer(ServerId(0)))
+    );
+}
+
+fn algorithm() -> impl Strategy<Value = Algorithm> {
+    prop_oneof![
+        Just(Algorithm::RoundRobin),
+        Just(Algorithm::StaticRr),
+        Just(Algorithm::LeastConn),
+        Just(Algorithm::First),
+        Just(Algorithm::Source),
+        Just(Algorithm::Hash),
+        (1u32..4).prop_map(|draws| Algorithm::Random { draws }),
+    ]
+}
+
+fn spec() -> impl Strategy<Value = ServerSpec> {
+    (
+        0u32..5,
+        any::<bool>(),
+        0u32..3,
+        prop_oneof![
+            4 => Just(ServerState::Up),
+            1 => Just(ServerState::Down),
+            1 => Just(ServerState::Maint),
+            1 => Just(ServerState::Drain),
+        ],
+    )
+        .prop_map(|(weight, backup, maxconn, state)| ServerSpec {
+            weight,
+            backup,
+            maxconn,
+            state,
+            hash_key: None,
+        })
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Pick(u32, Option<u32>),
+    Close(u32),
+    State(u32, ServerState),
+    Weight(u32, u32),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (any::<u32>(), proptest::option::of(0u32..6)).prop_map(|(h, a)| Op::Pick(h, a)),
+        2 => (0u32..6).prop_map(Op::Close),
+        1 => (0u32..6, prop_oneof![Just(ServerState::Up), Just(ServerState::Down)]).prop_map(|(i, s)| Op::State(i, s)),
+        1 => (0u32..6, 0u32..5).prop_map(|(i, w)| Op::Weight(i, w)),
+    ]
+}
+
+proptest! {
+    /// Whatever happens, a pick returns a server that is usable, in the
+    /// right tier (actives before backups), with a free slot, not the
+    /// avoided one unless it is the only one with a slot; and each error is
+    /// the one the state calls for.
+    #[test]
+    fn picks_respect_usability_tiers_and_limits(
+        algo in algorithm(),
+        consistent in any::<bool>(),
+        allbackups in any::<bool>(),
+        specs in proptest::collection::vec(spec(), 0..6),
+        ops in proptest::collection::vec(op(), 0..80),
+    ) {
+        let method = if consistent { HashMethod::Consistent } else { HashMethod::MapBased };
+        let config = BalancerConfig { allbackups, ..hashed(algo, method) };
+        let mut b = Balancer::new(config, &specs).unwrap();
+        let n = specs.len() as u32;
+        let mut conns = vec![0u32; specs.len()];
+        for op in ops {
+            match op {
+                Op::Pick(h, avoid) => {
+                    let avoid = avoid.filter(|&a| a < n).map(ServerId);
+                    let got = b.pick(PickCtx { key: HashKey::Hash(h), avoid });
+                    // The model: which servers take traffic now?
+                    let usable = |i: usize| b.servers[i].usable();
+                    let actives: Vec<usize> = (0..specs.len()).filter(|&i| !b.servers[i].backup && usable(i)).collect();
+                    let tier: Vec<usize> = if !actives.is_empty() {
+                        actives
+                    } else {
+                        let backups = (0..specs.len()).filter(|&i| b.servers[i].backup && usable(i));
+                        if allbackups { backups.collect() } else { backups.take(1).collect() }
+                    };
+                    let free = |i: usize| b.servers[i].maxconn == 0 || conns[i] < b.servers[i].maxconn;
+                    match got {
+                        Ok(id) => {
+                            let i = id.0 as usize;
+                            prop_assert!(tier.contains(&i), "{id} not in tier {tier:?}");
+                            prop_assert!(free(i));
+                            if Some(id) == avoid {
+                                prop_assert!(tier.iter().all(|&j| j == i || !free(j)) || matches!(algo, Algorithm::Source | Algorithm::Hash));
+                            }
+                            b.on_conn_open(id);
+                            conns[i] += 1;
+                        }
+                        Err(PickError::NoServer) => prop_assert!(tier.is_empty()),
+                        Err(PickError::Saturated) => {
+                            prop_assert!(!tier.is_empty());
+                            prop_assert!(tier.iter().all(|&j| !free(j)), "saturated with free servers");
+                        }
+                        Err(PickError::ServerFull(id)) => {
+                            prop_assert!(matches!(algo, Algorithm::Source | Algorithm::Hash));
+                            prop_assert!(tier.contains(&(id.0 as usize)));
+                            prop_assert!(!free(id.0 as usize));
+                        }
+                    }
+                }
+                Op::Close(i) if i < n && conns[i as usize] > 0 => {
+                    b.on_conn_close(ServerId(i));
+                    conns[i as usize] -= 1;
+                }
+                Op::State(i, s) if i < n => b.set_state(ServerId(i), s).unwrap(),
+                Op::Weight(i, w) if i < n => {
+                    let r = b.set_weight(ServerId(i), w);
+                    prop_assert_eq!(r.is_err(), algo.is_static(config.hash_type) && w != 0 && w != specs[i as usize].weight);
+                }
+                _ => {}
+            }
+        }
+    }
+}
