@@ -36,6 +36,8 @@ pub struct Config {
     pub frontends: Vec<Frontend>,
     /// Every `backend`, plus one per `listen` section, in file order.
     pub backends: Vec<Backend>,
+    /// Non-fatal remarks, in file order (`weir -c` prints them).
+    pub warnings: Vec<Warning>,
 }
 
 impl Config {
@@ -756,3 +758,25 @@ pub struct Backend {
 
 /// HAProxy's default `retries`.
 pub const DEFAULT_RETRIES: u32 = 3;
+
+/// A non-fatal remark about the configuration (HAProxy prints these as
+/// `[WARNING]` and starts anyway): e.g. a `timeout client` in a backend,
+/// which has no effect there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where.
+    pub loc: Loc,
+    /// In which section.
+    pub section: Option<crate::error::SectionRef>,
+    /// What, in words.
+    pub msg: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.section {
+            Some(s) => write!(f, "{}: {} {}", self.loc, s, self.msg),
+            None => write!(f, "{}: {}", self.loc, self.msg),
+        }
+    }
+}

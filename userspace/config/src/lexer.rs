@@ -1,0 +1,353 @@
+//! Splits one configuration line into words, following HAProxy's
+//! configuration manual, section 2.2 "Quoting and escaping" and section 2.3
+//! "Environment variables":
+//!
+//! - words are separated by spaces and tabs; `#` outside quotes starts a comment;
+//! - a backslash escapes the next character: `\ `, `\#`, `\\`, `\'`, `\"`,
+//!   `\$` give that character; `\r`, `\n`, `\t` give CR, LF, TAB; `\xHH` a
+//!   byte; any other backslash is kept as is (HAProxy does the same, so that
+//!   regexes like `\d` survive);
+//! - `'…'` (strong quotes): nothing is interpreted inside, not even backslashes;
+//! - `"…"` (weak quotes): spaces, `#` and `'` lose their meaning, while
+//!   backslash escapes and `$` variables are still interpreted;
+//! - `$NAME` and `${NAME}` expand to the environment variable (empty when
+//!   unset), everywhere except inside single quotes; `${NAME-default}` uses
+//!   `default` when NAME is unset (not when it is empty); `${NAME[*]}` outside
+//!   double quotes splits the value into several words at spaces;
+//! - quoted pieces glue to their neighbours: `"a b"'c'd` is one word `a bc d`
+//!   without the spaces outside quotes.
+//!
+//! HAProxy has no line continuation: a backslash at the end of a line is a
+//! literal backslash and the next line is a new statement. We do the same.
+
+/// A word of a line, after unquoting and expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// The text.
+    pub text: String,
+    /// True when any part of the word was quoted or escaped (so that `"if"` is
+    /// not taken as the `if` keyword by callers that care).
+    pub quoted: bool,
+}
+
+/// Why a line could not be split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexError {
+    /// A quote was opened and never closed.
+    UnmatchedQuote(char),
+    /// `${` without the closing `}`.
+    UnterminatedVariable,
+    /// `\x` not followed by two hex digits.
+    BadHexEscape,
+    /// A NUL byte in the line.
+    NulByte,
+    /// The bytes given by `\xHH` escapes are not valid UTF-8.
+    InvalidUtf8,
+}
+
+impl std::fmt::Display for LexError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LexError::UnmatchedQuote(q) => write!(f, "unmatched quote ({q}) on this line"),
+            LexError::UnterminatedVariable => write!(f, "missing '}}' after '${{' in variable"),
+            LexError::BadHexEscape => write!(f, "'\\x' must be followed by two hexadecimal digits"),
+            LexError::NulByte => write!(f, "NUL character in line"),
+            LexError::InvalidUtf8 => write!(f, "escaped bytes do not form valid UTF-8"),
+        }
+    }
+}
+
+/// Splits `line` (without its end-of-line) into words. `env` looks up an
+/// environment variable. Returns no words for blank and comment-only lines.
+pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Word>, LexError> {
+    if line.contains('\0') {
+        return Err(LexError::NulByte);
+    }
+    let b = line.as_bytes();
+    let mut words: Vec<Word> = Vec::new();
+    // The word being built, as bytes (\xHH may build multi-byte characters).
+    let mut cur: Vec<u8> = Vec::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    let mut i = 0;
+    #[derive(PartialEq, Clone, Copy)]
+    enum Q {
+        None,
+        Single,
+        Double,
+    }
+    let mut q = Q::None;
+
+    fn flush(
+        words: &mut Vec<Word>,
+        cur: &mut Vec<u8>,
+        in_word: &mut bool,
+        quoted: &mut bool,
+    ) -> Result<(), LexError> {
+        if *in_word {
+            let text = String::from_utf8(std::mem::take(cur)).map_err(|_| LexError::InvalidUtf8)?;
+            words.push(Word {
+                text,
+                quoted: *quoted,
+            });
+        }
+        *in_word = false;
+        *quoted = false;
+        Ok(())
+    }
+
+    while i < b.len() {
+        let c = b[i];
+        match q {
+            Q::Single => {
+                if c == b'\'' {
+                    q = Q::None;
+                } else {
+                    cur.push(c);
+                }
+                i += 1;
+                continue;
+            }
+            Q::None if c == b' ' || c == b'\t' || c == b'\r' => {
+                flush(&mut words, &mut cur, &mut in_word, &mut quoted)?;
+                i += 1;
+                continue;
+            }
+            Q::None if c == b'#' => break,
+            Q::None if c == b'\'' => {
+                q = Q::Single;
+                in_word = true;
+                quoted = true;
+                i += 1;
+                continue;
+            }
+            Q::None | Q::Double if c == b'"' => {
+                q = if q == Q::Double { Q::None } else { Q::Double };
+                in_word = true;
+                quoted = true;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        // Unquoted or double-quoted: escapes and variables.
+        if c == b'\\' {
+            in_word = true;
+            let Some(&n) = b.get(i + 1) else {
+                // Trailing backslash: literal (no line continuation in HAProxy).
+                cur.push(b'\\');
+                i += 1;
+                continue;
+            };
+            match n {
+                b' ' | b'\\' | b'#' | b'\'' | b'"' | b'$' => {
+                    cur.push(n);
+                    quoted = true;
+                    i += 2;
+                }
+                b'r' => {
+                    cur.push(b'\r');
+                    i += 2;
+                }
+                b'n' => {
+                    cur.push(b'\n');
+                    i += 2;
+                }
+                b't' => {
+                    cur.push(b'\t');
+                    i += 2;
+                }
+                b'x' => {
+                    let hex = b.get(i + 2..i + 4).ok_or(LexError::BadHexEscape)?;
+                    let s = std::str::from_utf8(hex).map_err(|_| LexError::BadHexEscape)?;
+                    let v = u8::from_str_radix(s, 16).map_err(|_| LexError::BadHexEscape)?;
+                    cur.push(v);
+                    i += 4;
+                }
+                _ => {
+                    cur.push(b'\\');
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        if c == b'$' {
+            if let Some((name, default, star, used)) = parse_var(&b[i + 1..])? {
+                let value = env(name)
+                    .or_else(|| default.map(str::to_owned))
+                    .unwrap_or_default();
+                if star && q == Q::None {
+                    // `${NAME[*]}`: each space-separated part becomes a word;
+                    // the first glues to what precedes, the last to what follows.
+                    let mut parts = value
+                        .split([' ', '\t'])
+                        .filter(|p| !p.is_empty())
+                        .peekable();
+                    let mut first = true;
+                    while let Some(p) = parts.next() {
+                        if !first {
+                            flush(&mut words, &mut cur, &mut in_word, &mut quoted)?;
+                        }
+                        first = false;
+                        cur.extend_from_slice(p.as_bytes());
+                        in_word = true;
+                        if parts.peek().is_none() {
+                            break;
+                        }
+                    }
+                } else {
+                    cur.extend_from_slice(value.as_bytes());
+                    in_word = in_word || q == Q::Double || !value.is_empty();
+                }
+                i += 1 + used;
+                continue;
+            }
+        }
+        cur.push(c);
+        in_word = true;
+        i += 1;
+    }
+    match q {
+        Q::None => {}
+        Q::Single => return Err(LexError::UnmatchedQuote('\'')),
+        Q::Double => return Err(LexError::UnmatchedQuote('"')),
+    }
+    flush(&mut words, &mut cur, &mut in_word, &mut quoted)?;
+    Ok(words)
+}
+
+/// Parses a variable reference after `$`: `NAME` or `{NAME[-default][[*]]}`.
+/// Returns (name, default, star, bytes used), or `None` when `$` is not
+/// followed by a variable name (then `$` is literal, as in `$1`… regex refs).
+type VarRef<'a> = Option<(&'a str, Option<&'a str>, bool, usize)>;
+
+fn parse_var(rest: &[u8]) -> Result<VarRef<'_>, LexError> {
+    let is_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
+    let is_cont = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    // The input is a &str, and every index below is at an ASCII boundary.
+    let s = std::str::from_utf8(rest).map_err(|_| LexError::InvalidUtf8)?;
+    if rest.first() == Some(&b'{') {
+        let close = rest
+            .iter()
+            .position(|&c| c == b'}')
+            .ok_or(LexError::UnterminatedVariable)?;
+        let inner = &s[1..close];
+        let name_len = inner.bytes().take_while(|&c| is_cont(c)).count();
+        if name_len == 0 || !is_start(inner.as_bytes()[0]) {
+            return Err(LexError::UnterminatedVariable);
+        }
+        let name = &inner[..name_len];
+        let mut tail = &inner[name_len..];
+        let mut star = false;
+        if let Some(t) = tail.strip_suffix("[*]") {
+            star = true;
+            tail = t;
+        }
+        let default = if tail.is_empty() {
+            None
+        } else if let Some(d) = tail.strip_prefix('-') {
+            Some(d)
+        } else {
+            return Err(LexError::UnterminatedVariable);
+        };
+        return Ok(Some((name, default, star, close + 1)));
+    }
+    if rest.first().is_some_and(|&c| is_start(c)) {
+        let n = rest.iter().take_while(|&&c| is_cont(c)).count();
+        return Ok(Some((&s[..n], None, false, n)));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PORT" => Some("8080".into()),
+            "LIST" => Some("a b  c".into()),
+            "EMPTY" => Some(String::new()),
+            "SP" => Some("x y".into()),
+            _ => None,
+        }
+    }
+
+    fn words(line: &str) -> Vec<String> {
+        split_line(line, &env)
+            .unwrap()
+            .into_iter()
+            .map(|w| w.text)
+            .collect()
+    }
+
+    #[test]
+    fn plain_words_and_comments() {
+        assert_eq!(
+            words("  bind  :80\tname x # comment"),
+            ["bind", ":80", "name", "x"]
+        );
+        assert!(words("# only a comment").is_empty());
+        assert!(words("   ").is_empty());
+        assert_eq!(words("a#b"), ["a"]);
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(words(r"a\ b c"), ["a b", "c"]);
+        assert_eq!(words(r"a\#b"), ["a#b"]);
+        assert_eq!(words(r"a\\b"), [r"a\b"]);
+        assert_eq!(words(r#"\'\""#), [r#"'""#]);
+        assert_eq!(words(r"x\ty\r\n"), ["x\ty\r\n"]);
+        assert_eq!(words(r"\x41\x42"), ["AB"]);
+        assert_eq!(words(r"\xc3\xa9"), ["é"]);
+        // Unknown escapes keep the backslash (regexes).
+        assert_eq!(words(r"^\d+\.x"), [r"^\d+\.x"]);
+        // No line continuation: trailing backslash is literal.
+        assert_eq!(words(r"a \"), ["a", "\\"]);
+        assert_eq!(split_line(r"\x4", &env), Err(LexError::BadHexEscape));
+        assert_eq!(split_line(r"\xZZ", &env), Err(LexError::BadHexEscape));
+    }
+
+    #[test]
+    fn quotes() {
+        assert_eq!(words(r#""a b" c"#), ["a b", "c"]);
+        assert_eq!(words(r#"'a "b" $PORT \x41'"#), [r#"a "b" $PORT \x41"#]);
+        assert_eq!(words(r#""a # b""#), ["a # b"]);
+        assert_eq!(words(r#""it's""#), ["it's"]);
+        assert_eq!(words(r#""a\"b""#), [r#"a"b"#]);
+        assert_eq!(words(r#""%{+Q}o %t"' %s'\ %r"#), ["%{+Q}o %t %s %r"]);
+        assert_eq!(words(r#""" x"#), ["", "x"]);
+        assert!(split_line(r#"a "b"#, &env).unwrap_err() == LexError::UnmatchedQuote('"'));
+        assert!(split_line("a 'b", &env).unwrap_err() == LexError::UnmatchedQuote('\''));
+        let w = split_line(r#""if" if"#, &env).unwrap();
+        assert!(w[0].quoted && !w[1].quoted);
+    }
+
+    #[test]
+    fn env_expansion() {
+        assert_eq!(words(r#"bind ":$PORT""#), ["bind", ":8080"]);
+        assert_eq!(words(r#"bind ":${PORT}""#), ["bind", ":8080"]);
+        assert_eq!(words("bind :${PORT}"), ["bind", ":8080"]);
+        assert_eq!(words("x${PORT}y"), ["x8080y"]);
+        assert_eq!(words(r#"'${PORT}'"#), ["${PORT}"]);
+        assert_eq!(words(r#""\$PORT""#), ["$PORT"]);
+        // Unset: empty; an unquoted empty expansion makes no word.
+        assert_eq!(words("a $NOPE b"), ["a", "b"]);
+        assert_eq!(words(r#"a "$NOPE" b"#), ["a", "", "b"]);
+        assert_eq!(words("a $EMPTY"), ["a"]);
+        // Defaults apply to unset variables only.
+        assert_eq!(words("${NOPE-127.0.0.1}:514"), ["127.0.0.1:514"]);
+        assert_eq!(words("x${EMPTY-dflt}x"), ["xx"]);
+        // A value with spaces stays one word unless [*] is used.
+        assert_eq!(words("$SP"), ["x y"]);
+        assert_eq!(words("k ${LIST[*]} z"), ["k", "a", "b", "c", "z"]);
+        assert_eq!(words(r#""${LIST[*]}""#), ["a b  c"]);
+        // `$` not followed by a name is literal.
+        assert_eq!(words(r"\1$1 $"), [r"\1$1", "$"]);
+        assert_eq!(
+            split_line("${PORT", &env),
+            Err(LexError::UnterminatedVariable)
+        );
+    }
+}

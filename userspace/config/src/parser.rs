@@ -1,0 +1,629 @@
+//! The parser driver: reads lines, tracks the current section, dispatches
+//! keywords to the tables of [`crate::registry`], applies `defaults`
+//! inheritance, and at the end resolves cross-references (backends named by
+//! frontends) into a [`Config`].
+//!
+//! LIFECYCLE: [`Parser::new`] → [`Parser::feed`] once per file, in command
+//! line order (sections may not span files, as in HAProxy) →
+//! [`Parser::finish`]. The first error stops parsing.
+
+use std::sync::Arc;
+
+use crate::error::{ConfigError, SectionKind, SectionRef};
+use crate::kw::{unsupported, Ctx, Env, ProxyDraft};
+use crate::lexer::split_line;
+use crate::registry;
+use crate::types::*;
+
+/// The section being parsed.
+pub enum Current {
+    /// Before the first section.
+    None,
+    /// In `global`.
+    Global,
+    /// In a proxy or `defaults` section.
+    Proxy(Box<ProxyDraft>),
+}
+
+/// State of a `.if` block (HAProxy's conditional blocks, manual section 2.4).
+#[derive(Clone, Copy)]
+struct CondFrame {
+    /// Lines of the current branch are parsed.
+    active: bool,
+    /// A branch of this block was already taken.
+    taken: bool,
+    /// The enclosing block is active.
+    parent_active: bool,
+    /// `.else` was seen.
+    in_else: bool,
+    /// Where `.if` was.
+    line: u32,
+}
+
+/// Parses configuration text into a [`Config`].
+pub struct Parser<'e> {
+    global: Global,
+    /// Named and anonymous defaults sections, in order.
+    defaults: Vec<ProxyDraft>,
+    /// Settings a new proxy starts from (the last defaults section).
+    last_defaults: Option<ProxyDraft>,
+    current: Current,
+    section: Option<SectionRef>,
+    /// Finished frontend/backend/listen drafts, in file order.
+    proxies: Vec<ProxyDraft>,
+    warnings: Vec<Warning>,
+    env: Env<'e>,
+}
+
+fn at(loc: &Loc, section: &Option<SectionRef>, msg: impl Into<String>) -> ConfigError {
+    ConfigError::At {
+        loc: loc.clone(),
+        section: section.clone(),
+        msg: msg.into(),
+    }
+}
+
+impl<'e> Parser<'e> {
+    /// A parser that looks environment variables up with `env`.
+    pub fn new(env: &'e dyn Fn(&str) -> Option<String>) -> Self {
+        Parser {
+            global: Global::default(),
+            defaults: Vec::new(),
+            last_defaults: None,
+            current: Current::None,
+            section: None,
+            proxies: Vec::new(),
+            warnings: Vec::new(),
+            env: Env {
+                base: env,
+                overlay: Default::default(),
+            },
+        }
+    }
+
+    /// Parses one file's text. `file` names it in locations.
+    pub fn feed(&mut self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let file: Arc<str> = Arc::from(file);
+        let mut conds: Vec<CondFrame> = Vec::new();
+        let mut lineno = 0u32;
+        let mut rest = text;
+        while !rest.is_empty() {
+            lineno += 1;
+            let (line, next, has_lf) = match rest.find('\n') {
+                Some(i) => (&rest[..i], &rest[i + 1..], true),
+                None => (rest, "", false),
+            };
+            rest = next;
+            let loc = Loc {
+                file: file.clone(),
+                line: lineno,
+            };
+            if !has_lf {
+                return Err(at(
+                    &loc,
+                    &None,
+                    "missing LF on last line, file might have been truncated",
+                ));
+            }
+            let words = split_line(line, &|n| self.env.get(n))
+                .map_err(|e| at(&loc, &self.section, e.to_string()))?;
+            let Some(first) = words.first() else { continue };
+            if first.text.starts_with('.') && !first.quoted {
+                self.directive(
+                    &loc,
+                    &words.iter().map(|w| w.text.clone()).collect::<Vec<_>>(),
+                    &mut conds,
+                )?;
+                continue;
+            }
+            if conds.last().is_some_and(|c| !c.active) {
+                continue;
+            }
+            let words: Vec<String> = words.into_iter().map(|w| w.text).collect();
+            self.line(&loc, &words)?;
+        }
+        if let Some(c) = conds.last() {
+            let loc = Loc {
+                file: file.clone(),
+                line: c.line,
+            };
+            return Err(at(
+                &loc,
+                &None,
+                "'.if' block is not terminated by '.endif' before the end of the file",
+            ));
+        }
+        // Sections end with their file (HAProxy semantics for several -f).
+        self.close_section()?;
+        Ok(())
+    }
+
+    /// Handles `.if`, `.elif`, `.else`, `.endif`, `.diag`, `.notice`,
+    /// `.warning`, `.alert` (HAProxy manual section 2.4).
+    fn directive(
+        &mut self,
+        loc: &Loc,
+        w: &[String],
+        conds: &mut Vec<CondFrame>,
+    ) -> Result<(), ConfigError> {
+        let active = conds.last().is_none_or(|c| c.active);
+        let err = |m: String| at(loc, &None, m);
+        match w[0].as_str() {
+            ".if" => {
+                let v = if active {
+                    eval_cond(&w[1..], &|n| self.env.get(n)).map_err(err)?
+                } else {
+                    false
+                };
+                conds.push(CondFrame {
+                    active: active && v,
+                    taken: v,
+                    parent_active: active,
+                    in_else: false,
+                    line: loc.line,
+                });
+            }
+            ".elif" => {
+                let Some(c) = conds.last_mut() else {
+                    return Err(err("'.elif' without a matching '.if'".into()));
+                };
+                if c.in_else {
+                    return Err(err("'.elif' after '.else'".into()));
+                }
+                let v = if c.parent_active && !c.taken {
+                    eval_cond(&w[1..], &|n| self.env.get(n)).map_err(err)?
+                } else {
+                    false
+                };
+                c.active = c.parent_active && !c.taken && v;
+                c.taken |= v;
+            }
+            ".else" => {
+                let Some(c) = conds.last_mut() else {
+                    return Err(err("'.else' without a matching '.if'".into()));
+                };
+                if c.in_else {
+                    return Err(err("several '.else' in the same '.if' block".into()));
+                }
+                c.in_else = true;
+                c.active = c.parent_active && !c.taken;
+                c.taken = true;
+            }
+            ".endif" => {
+                if conds.pop().is_none() {
+                    return Err(err("'.endif' without a matching '.if'".into()));
+                }
+            }
+            d @ (".diag" | ".notice" | ".warning") => {
+                if active {
+                    self.warnings.push(Warning {
+                        loc: loc.clone(),
+                        section: None,
+                        msg: format!("{}: {}", &d[1..], w[1..].join(" ")),
+                    });
+                }
+            }
+            ".alert" => {
+                if active {
+                    return Err(err(w[1..].join(" ")));
+                }
+            }
+            other => return Err(err(format!("unknown directive '{other}'"))),
+        }
+        Ok(())
+    }
+
+    /// Parses one non-empty line of words.
+    fn line(&mut self, loc: &Loc, w: &[String]) -> Result<(), ConfigError> {
+        let kw = w[0].as_str();
+        if let Some((_, kind)) = registry::SECTION_OPENERS.iter().find(|(k, _)| *k == kw) {
+            self.close_section()?;
+            return self.open_section(loc, *kind, &w[1..]);
+        }
+        if unsupported::UNSUPPORTED_SECTIONS.contains(&kw) {
+            self.close_section()?;
+            self.section = None;
+            return Err(at(
+                loc,
+                &None,
+                format!("section '{kw}' is not supported by weir yet"),
+            ));
+        }
+        let Some(section) = self.section.clone() else {
+            let msg = match unsupported::keyword_message(kw) {
+                Some(m) => format!("{m}; and it appears out of any section"),
+                None => {
+                    let all = registry::SECTION_OPENERS.iter().map(|(k, _)| *k);
+                    let hint = crate::suggest::closest(kw, all)
+                        .map(|s| format!("; did you mean '{s}'?"))
+                        .unwrap_or_default();
+                    format!("unknown keyword '{kw}' out of section{hint}")
+                }
+            };
+            return Err(at(loc, &None, msg));
+        };
+        let (negated, kw, args) = if kw == "no" {
+            match w.get(1) {
+                Some(k) => (true, k.as_str(), &w[2..]),
+                None => return Err(at(loc, &self.section, "'no' must be followed by a keyword")),
+            }
+        } else {
+            (false, kw, &w[1..])
+        };
+        let Some(k) = registry::all_keywords().find(|k| k.name == kw) else {
+            let msg = match unsupported::keyword_message(kw) {
+                Some(m) => m,
+                None => {
+                    let here = registry::all_keywords()
+                        .filter(|k| k.sections.contains(section.kind))
+                        .map(|k| k.name)
+                        .chain(registry::SECTION_OPENERS.iter().map(|(k, _)| *k));
+                    let hint = crate::suggest::closest(kw, here)
+                        .map(|s| format!("; did you mean '{s}'?"))
+                        .unwrap_or_default();
+                    format!("unknown keyword '{kw}'{hint}")
+                }
+            };
+            return Err(at(loc, &self.section, msg));
+        };
+        if !k.sections.contains(section.kind) {
+            return Err(at(
+                loc,
+                &self.section,
+                format!(
+                    "'{kw}' is not allowed in a '{}' section (allowed in: {})",
+                    section.kind.keyword(),
+                    k.sections.names()
+                ),
+            ));
+        }
+        if negated && !k.negatable {
+            return Err(at(
+                loc,
+                &self.section,
+                format!("'no {kw}' is not supported: '{kw}' cannot be negated"),
+            ));
+        }
+        let proxy = match &mut self.current {
+            Current::Proxy(p) => Some(&mut **p),
+            _ => None,
+        };
+        let mut ctx = Ctx {
+            loc,
+            section: &section,
+            negated,
+            global: &mut self.global,
+            proxy,
+            warnings: &mut self.warnings,
+            env: &mut self.env,
+        };
+        (k.parse)(&mut ctx, args).map_err(|m| at(loc, &self.section, m))
+    }
+
+    fn open_section(
+        &mut self,
+        loc: &Loc,
+        kind: SectionKind,
+        args: &[String],
+    ) -> Result<(), ConfigError> {
+        let sec = |name: Option<String>| SectionRef { kind, name };
+        match kind {
+            SectionKind::Global => {
+                self.section = Some(sec(None));
+                if let Some(x) = args.first() {
+                    return Err(at(
+                        loc,
+                        &self.section,
+                        format!("'global' takes no argument, got '{x}'"),
+                    ));
+                }
+                self.current = Current::Global;
+            }
+            SectionKind::Defaults => {
+                let (name, from) = match args {
+                    [] => (None, None),
+                    [f, n] if f == "from" => (None, Some(n)),
+                    [n] => (Some(n.clone()), None),
+                    [n, f, d] if f == "from" => (Some(n.clone()), Some(d)),
+                    _ => {
+                        self.section = Some(sec(None));
+                        return Err(at(
+                            loc,
+                            &self.section,
+                            "'defaults' expects [<name>] [from <defaults name>]",
+                        ));
+                    }
+                };
+                self.section = Some(sec(name.clone()));
+                if let Some(n) = &name {
+                    crate::kw::proxy::check_name("defaults", n)
+                        .map_err(|m| at(loc, &self.section, m))?;
+                    if let Some(prev) = self.defaults.iter().find(|d| d.name.as_deref() == Some(n))
+                    {
+                        return Err(at(loc, &self.section, format!(
+                            "defaults section '{n}' has the same name as another defaults section declared at {}",
+                            prev.loc
+                        )));
+                    }
+                }
+                let base = match from {
+                    Some(f) => self.find_defaults(loc, f)?,
+                    None => ProxyDraft::new(kind, None, loc.clone()),
+                };
+                let mut d = base;
+                d.kind = kind;
+                d.name = name;
+                d.loc = loc.clone();
+                self.current = Current::Proxy(Box::new(d));
+            }
+            SectionKind::Frontend | SectionKind::Backend | SectionKind::Listen => {
+                let Some(name) = args.first() else {
+                    self.section = Some(sec(None));
+                    return Err(at(
+                        loc,
+                        &self.section,
+                        format!("'{}' expects a name", kind.keyword()),
+                    ));
+                };
+                self.section = Some(sec(Some(name.clone())));
+                crate::kw::proxy::check_name("proxy", name)
+                    .map_err(|m| at(loc, &self.section, m))?;
+                let from = match &args[1..] {
+                    [] => None,
+                    [f, d] if f == "from" => Some(d),
+                    [addr, ..] => {
+                        return Err(at(loc, &self.section, format!(
+                            "a listening address on the '{}' line ('{addr}') was removed in HAProxy 2.x; use a 'bind {addr}' line inside the section",
+                            kind.keyword()
+                        )))
+                    }
+                };
+                let fe_cap = matches!(kind, SectionKind::Frontend | SectionKind::Listen);
+                let be_cap = matches!(kind, SectionKind::Backend | SectionKind::Listen);
+                if let Some(prev) = self.proxies.iter().find(|p| {
+                    p.name.as_deref() == Some(name)
+                        && ((fe_cap
+                            && matches!(p.kind, SectionKind::Frontend | SectionKind::Listen))
+                            || (be_cap
+                                && matches!(p.kind, SectionKind::Backend | SectionKind::Listen)))
+                }) {
+                    return Err(at(
+                        loc,
+                        &self.section,
+                        format!(
+                            "{} '{name}' has the same name as {} '{name}' declared at {}",
+                            kind.keyword(),
+                            prev.kind.keyword(),
+                            prev.loc
+                        ),
+                    ));
+                }
+                let base = match from {
+                    Some(f) => self.find_defaults(loc, f)?,
+                    None => self
+                        .last_defaults
+                        .clone()
+                        .unwrap_or_else(|| ProxyDraft::new(kind, None, loc.clone())),
+                };
+                let d = ProxyDraft::inherit(&base, kind, name.clone(), loc.clone());
+                self.current = Current::Proxy(Box::new(d));
+            }
+            SectionKind::Other(k) => {
+                self.section = Some(sec(args.first().cloned()));
+                return Err(at(
+                    loc,
+                    &self.section,
+                    format!("internal error: section '{k}' has no handler"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn find_defaults(&self, loc: &Loc, name: &str) -> Result<ProxyDraft, ConfigError> {
+        self.defaults
+            .iter()
+            .rev()
+            .find(|d| d.name.as_deref() == Some(name))
+            .cloned()
+            .ok_or_else(|| at(loc, &self.section, format!("defaults section '{name}' not found (it must be declared before being used)")))
+    }
+
+    fn close_section(&mut self) -> Result<(), ConfigError> {
+        match std::mem::replace(&mut self.current, Current::None) {
+            Current::None | Current::Global => {}
+            Current::Proxy(d) => {
+                if d.kind == SectionKind::Defaults {
+                    self.last_defaults = Some((*d).clone());
+                    self.defaults.push(*d);
+                } else {
+                    self.proxies.push(*d);
+                }
+            }
+        }
+        self.section = None;
+        Ok(())
+    }
+
+    /// Ends parsing: checks references between sections and builds the
+    /// [`Config`].
+    pub fn finish(mut self) -> Result<Config, ConfigError> {
+        self.close_section()?;
+        let mut frontends = Vec::new();
+        let mut backends = Vec::new();
+        for d in &self.proxies {
+            let name = d.name.clone().unwrap_or_default();
+            let sref = Some(SectionRef {
+                kind: d.kind,
+                name: Some(name.clone()),
+            });
+            if matches!(d.kind, SectionKind::Frontend | SectionKind::Listen) {
+                if d.binds.is_empty() && !d.disabled {
+                    self.warnings.push(Warning {
+                        loc: d.loc.clone(),
+                        section: sref.clone(),
+                        msg: format!("{} '{name}' has no 'bind' directive", d.kind.keyword()),
+                    });
+                }
+                let default_backend = match (&d.default_backend, d.kind) {
+                    (Some((b, _)), _) => Some(b.clone()),
+                    (None, SectionKind::Listen) => Some(name.clone()),
+                    (None, _) => None,
+                };
+                frontends.push(Frontend {
+                    name: name.clone(),
+                    loc: d.loc.clone(),
+                    from_listen: d.kind == SectionKind::Listen,
+                    mode: d.mode,
+                    binds: d.binds.clone(),
+                    maxconn: d.maxconn,
+                    timeouts: d.timeouts,
+                    default_backend,
+                    use_backend: d.use_backend.clone(),
+                    log_options: d.log_options,
+                    logs: d.logs.clone(),
+                    splice: d.splice,
+                    tcpka: d.tcpka,
+                    nolinger: d.nolinger,
+                    disabled: d.disabled,
+                });
+            }
+            if matches!(d.kind, SectionKind::Backend | SectionKind::Listen) {
+                let mut balance = d.balance.clone();
+                let l7 = matches!(
+                    balance,
+                    Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. }
+                );
+                if l7 && d.mode != Mode::Http {
+                    self.warnings.push(Warning {
+                        loc: d.balance_loc.clone().unwrap_or_else(|| d.loc.clone()),
+                        section: sref.clone(),
+                        msg: "layer 7 hash not possible without 'mode http'; falling back to round robin".into(),
+                    });
+                    balance = Balance::RoundRobin;
+                }
+                backends.push(Backend {
+                    name: name.clone(),
+                    loc: d.loc.clone(),
+                    from_listen: d.kind == SectionKind::Listen,
+                    mode: d.mode,
+                    balance,
+                    hash_type: d.hash_type,
+                    servers: d.servers.clone(),
+                    default_server: d.default_server.clone(),
+                    retries: d.retries,
+                    redispatch: d.redispatch,
+                    allbackups: d.allbackups,
+                    timeouts: d.timeouts,
+                    fullconn: d.fullconn,
+                    maxconn: d.maxconn,
+                    log_options: d.log_options,
+                    logs: d.logs.clone(),
+                    splice: d.splice,
+                    tcpka: d.tcpka,
+                    nolinger: d.nolinger,
+                    disabled: d.disabled,
+                });
+            }
+        }
+        // Cross-references: every backend a frontend names must exist, and an
+        // HTTP frontend cannot hand its traffic to a TCP backend.
+        for (fe, d) in frontends.iter().zip(
+            self.proxies
+                .iter()
+                .filter(|d| d.kind != SectionKind::Backend),
+        ) {
+            let sref = Some(SectionRef {
+                kind: d.kind,
+                name: Some(fe.name.clone()),
+            });
+            let mut refs: Vec<(&str, &Loc, &str)> = fe
+                .use_backend
+                .iter()
+                .map(|u| (u.backend.as_str(), &u.loc, "use_backend"))
+                .collect();
+            if let Some((b, l)) = &d.default_backend {
+                refs.push((b.as_str(), l, "default_backend"));
+            }
+            for (b, l, what) in refs {
+                let Some(be) = backends.iter().find(|x| x.name == b) else {
+                    return Err(at(
+                        l,
+                        &sref,
+                        format!("unable to find required {what}: '{b}'"),
+                    ));
+                };
+                if fe.mode == Mode::Http && be.mode == Mode::Tcp {
+                    return Err(at(
+                        l,
+                        &sref,
+                        format!(
+                        "{what} '{b}' is in mode tcp and cannot be used by {} '{}' in mode http",
+                        d.kind.keyword(),
+                        fe.name
+                    ),
+                    ));
+                }
+            }
+        }
+        Ok(Config {
+            global: self.global,
+            frontends,
+            backends,
+            warnings: self.warnings,
+        })
+    }
+}
+
+/// Evaluates a `.if` condition: HAProxy's predicates `defined(NAME)`,
+/// `feature(NAME)`, `streq(A,B)`, `strneq(A,B)`, `version_atleast(V)`,
+/// `version_before(V)`, or a plain word (true unless empty or `0`). weir
+/// answers version predicates as the HAProxy 2.6 dialect it implements and
+/// reports no optional feature.
+fn eval_cond(w: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
+    let expr = w.join(" ");
+    let expr = expr.trim();
+    if expr.is_empty() {
+        return Err("'.if' expects a condition".into());
+    }
+    let (neg, e) = match expr.strip_prefix('!') {
+        Some(r) => (true, r.trim()),
+        None => (false, expr),
+    };
+    let v = if let Some(open) = e.find('(') {
+        let pred = &e[..open];
+        let inner = e[open + 1..]
+            .strip_suffix(')')
+            .ok_or_else(|| format!("missing ')' in condition '{e}'"))?;
+        let args: Vec<&str> = inner.split(',').map(str::trim).collect();
+        match (pred, args.as_slice()) {
+            ("defined", [n]) => env(n).is_some(),
+            ("feature", [_]) => false,
+            ("streq", [a, b]) => a == b,
+            ("strneq", [a, b]) => a != b,
+            ("version_atleast", [v]) => cmp_version("2.6", v)? >= std::cmp::Ordering::Equal,
+            ("version_before", [v]) => cmp_version("2.6", v)? == std::cmp::Ordering::Less,
+            _ => return Err(format!("unsupported condition '{e}' in '.if' (weir knows defined, feature, streq, strneq, version_atleast, version_before)")),
+        }
+    } else {
+        !(e.is_empty() || e == "0")
+    };
+    Ok(v != neg)
+}
+
+fn cmp_version(ours: &str, theirs: &str) -> Result<std::cmp::Ordering, String> {
+    let parse = |s: &str| -> Result<Vec<u32>, String> {
+        s.split(['.', '-'])
+            .take_while(|p| p.bytes().all(|c| c.is_ascii_digit()) && !p.is_empty())
+            .map(|p| {
+                p.parse::<u32>()
+                    .map_err(|_| format!("invalid version '{s}'"))
+            })
+            .collect()
+    };
+    let (a, b) = (parse(ours)?, parse(theirs)?);
+    if b.is_empty() {
+        return Err(format!("invalid version '{theirs}'"));
+    }
+    Ok(a.cmp(&b))
+}

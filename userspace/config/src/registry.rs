@@ -1,0 +1,61 @@
+//! The one place that lists what the parser knows: keyword tables, `option`
+//! tables, extra section kinds, and the condition hook. Subsystems own their
+//! tables in `src/kw/*.rs`; adding one is a line here.
+//!
+//! Planned additions (other issues): `kw::acl` and `kw::http` (the L7
+//! engine: `acl`, `http-request`, … — remove those names from
+//! [`crate::kw::unsupported`] when adding them), `kw::kernel` (weir's own XDP
+//! keywords and section).
+
+use crate::error::SectionKind;
+use crate::kw::{self, Keyword, OptionKw};
+use crate::types::Condition;
+
+/// Every keyword table, searched in order.
+pub static KEYWORD_TABLES: &[&[Keyword]] = &[
+    kw::global::KEYWORDS,
+    kw::log::KEYWORDS,
+    kw::proxy::KEYWORDS,
+    kw::bind::KEYWORDS,
+    kw::server::KEYWORDS,
+];
+
+/// Every `option` table, searched in order.
+pub static OPTION_TABLES: &[&[OptionKw]] = &[kw::proxy::OPTIONS];
+
+/// Section openers: the keyword starting a section and its kind.
+///
+/// To add a section kind of weir's own (the kernel issue's `xdp NAME`):
+/// 1. add `SectionKind::Other("xdp")` here;
+/// 2. give its keywords a table in `src/kw/kernel.rs` whose `sections` is
+///    [`kw::Sections::EXT`] and list that table in [`KEYWORD_TABLES`];
+/// 3. add the section's state to [`crate::parser::Current`] (a variant) and
+///    its result to [`crate::Config`]; the driver's `open_section` /
+///    `close_section` in `parser.rs` are the two places that create and
+///    store it, and [`kw::Ctx`] is where keyword parsers reach it.
+pub static SECTION_OPENERS: &[(&str, SectionKind)] = &[
+    ("global", SectionKind::Global),
+    ("defaults", SectionKind::Defaults),
+    ("frontend", SectionKind::Frontend),
+    ("backend", SectionKind::Backend),
+    ("listen", SectionKind::Listen),
+];
+
+/// Validates a `use_backend … if|unless COND` condition. Until the ACL
+/// engine exists every condition is rejected, so that no rule is ever
+/// applied unconditionally by mistake. The ACL engine replaces this
+/// function with one that compiles the condition.
+pub static CONDITION_CHECK: fn(&Condition) -> Result<(), String> = reject_conditions;
+
+fn reject_conditions(c: &Condition) -> Result<(), String> {
+    Err(format!(
+        "ACLs not supported yet: the condition '{} {}' cannot be evaluated",
+        if c.negate { "unless" } else { "if" },
+        c.tokens.join(" ")
+    ))
+}
+
+/// Iterates over every keyword of every table.
+pub fn all_keywords() -> impl Iterator<Item = &'static Keyword> {
+    KEYWORD_TABLES.iter().flat_map(|t| t.iter())
+}
