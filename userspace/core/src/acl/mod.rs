@@ -6,6 +6,41 @@
 //! such as `path_beg` or `hdr_ip`), the converter table, the match methods
 //! and the compiled pattern structures (hash sets, prefix/suffix tries,
 //! longest-prefix-match trees for addresses, regex sets). It must not do I/O
-//! (pattern and map files are read through a reader the caller supplies),
-//! read the clock, or fetch samples itself: evaluation asks the caller's
-//! [`SampleSource`]-style trait for each sample.
+//! (pattern and map files are read through a [`Loader`] the caller
+//! supplies), read the clock, or fetch samples itself: evaluation asks the
+//! caller's [`SampleSource`] for each sample.
+//!
+//! LIFECYCLE: at load, the config crate calls [`AclSet::declare`] for each
+//! `acl NAME …` line of a proxy, then [`AclSet::compile_cond`] for each
+//! `if`/`unless` it meets, and [`SampleExpr::parse`] for `%[…]` expressions.
+//! Each worker keeps one [`Scratch`] and calls [`Condition::eval`] with a
+//! [`SampleSource`] over the current request; a [`Verdict::NeedMoreData`]
+//! means "evaluate again when more data arrived or the delay expired".
+//!
+//! Differences from HAProxy: regexes use the `regex` crate's syntax (no
+//! back-references or look-around); host names in `ip` patterns are refused
+//! rather than resolved; `-u` ids are checked and otherwise unused.
+
+mod acl_expr;
+mod cast;
+mod cond;
+mod conv;
+mod error;
+mod expr;
+mod lpm;
+mod pattern;
+mod predef;
+mod suggest;
+mod trie;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use cond::{AclSet, Condition};
+pub use error::{AclError, Hint};
+pub use expr::SampleExpr;
+pub use types::{
+    Arg, FetchCall, FetchKind, FetchStatus, Loader, MatchMethod, Sample, SampleSource, SampleType,
+    Scratch, Verdict, Visit,
+};
