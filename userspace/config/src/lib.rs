@@ -99,3 +99,6 @@ fn utf8_or_error<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a str, ConfigError
         }
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -253,6 +253,9 @@ impl<'e> Parser<'e> {
         let Some(k) = registry::all_keywords().find(|k| k.name == kw) else {
             let msg = match unsupported::keyword_message(kw) {
                 Some(m) => m,
+                None if crate::kw::server::is_server_option(kw) => format!(
+                    "unknown keyword '{kw}': it is a server option, write it on a 'server' or 'default-server' line"
+                ),
                 None => {
                     let here = registry::all_keywords()
                         .filter(|k| k.sections.contains(section.kind))

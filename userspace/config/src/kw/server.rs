@@ -147,6 +147,12 @@ const VALUED: &[&str] = &[
     "on-marked-up",
 ];
 
+/// Whether `w` is a server option (for a helpful error when one is written
+/// as a line of its own).
+pub fn is_server_option(w: &str) -> bool {
+    FLAGS.contains(&w) || VALUED.contains(&w) || UNSUPPORTED.contains(&w)
+}
+
 fn kw_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     let (Some(name), Some(addr)) = (a.first(), a.get(1)) else {
         return Err("'server' expects <name> and <address>[:<port>] as arguments".into());

@@ -1,0 +1,795 @@
+//! Parser tests: whole configurations in, model or exact error out.
+
+use std::time::Duration;
+
+use crate::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "PORT" => Some("8443".into()),
+        "BACKENDS" => Some("10.0.0.1:80".into()),
+        _ => None,
+    }
+}
+
+fn parse(text: &str) -> Config {
+    match parse_str_with_env("t.cfg", text, &env) {
+        Ok(c) => c,
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+fn parse_err(text: &str) -> String {
+    match parse_str_with_env("t.cfg", text, &env) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const FULL: &str = r#"
+# A configuration using every keyword weir supports.
+global
+    nbthread 4
+    cpu-map auto:1/1-4 0-3
+    maxconn 50000
+    user haproxy
+    group haproxy
+    uid 99
+    gid 98
+    chroot /var/empty
+    daemon
+    pidfile /run/weir.pid
+    stats socket /run/weir.sock mode 600 level admin expose-fd listeners
+    stats socket ipv4@127.0.0.1:9999 level operator
+    stats timeout 30s
+    tune.bufsize 32k
+    tune.maxaccept 32
+    tune.pipesize 1m
+    tune.maxpollevents 100
+    hard-stop-after 30s
+    log 127.0.0.1:514 local0 info
+    log stdout format raw daemon
+
+defaults
+    mode tcp
+    log global
+    option tcplog
+    option dontlognull
+    option redispatch
+    retries 5
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout queue 10s
+    timeout tunnel 1h
+    timeout client-fin 1s
+    timeout server-fin 2s
+    timeout check 3s
+    maxconn 1000
+    default-server inter 3s fall 2 rise 4 weight 10
+
+frontend web
+    bind :80,[::]:80 name public backlog 1024
+    bind 127.0.0.1:8000-8002
+    bind "ipv4@:${PORT}"
+    maxconn 2000
+    option splice-auto
+    option clitcpka
+    use_backend static
+    default_backend app
+
+backend app
+    balance leastconn
+    hash-type consistent djb2 avalanche
+    option allbackups
+    option nolinger
+    no option redispatch
+    fullconn 500
+    server a1 10.0.0.1:8080 check
+    server a2 10.0.0.2:8080 weight 20 maxconn 100 check inter 1s
+    server b1 10.0.0.3 backup disabled
+    server h1 app-host:+10 check port 9000
+
+backend static
+    balance random(3)
+    server s1 [::1]:81 weight 0
+
+listen mysql
+    bind 127.0.0.1:3306
+    option tcpka
+    option splice-request
+    no option splice-request
+    option splice-response
+    server m1 127.0.0.1:3307
+"#;
+
+#[test]
+fn full_configuration() {
+    let c = parse(FULL);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let g = &c.global;
+    assert_eq!(g.nbthread, Some(4));
+    assert_eq!(g.cpu_map.len(), 1);
+    assert!(g.cpu_map[0].auto);
+    assert_eq!(g.cpu_map[0].threads, [1, 2, 3, 4]);
+    assert_eq!(g.cpu_map[0].cpus, [0, 1, 2, 3]);
+    assert_eq!(g.maxconn, Some(50000));
+    assert_eq!(
+        (g.user.as_deref(), g.group.as_deref()),
+        (Some("haproxy"), Some("haproxy"))
+    );
+    assert_eq!((g.uid, g.gid), (Some(99), Some(98)));
+    assert_eq!(
+        g.chroot.as_deref(),
+        Some(std::path::Path::new("/var/empty"))
+    );
+    assert!(g.daemon);
+    assert_eq!(
+        g.pidfile.as_deref(),
+        Some(std::path::Path::new("/run/weir.pid"))
+    );
+    assert_eq!(g.stats_sockets.len(), 2);
+    let s = &g.stats_sockets[0];
+    assert_eq!(s.addr, StatsAddr::Unix("/run/weir.sock".into()));
+    assert_eq!(
+        (s.mode, s.level, s.expose_fd_listeners),
+        (Some(0o600), StatsLevel::Admin, true)
+    );
+    assert_eq!(
+        g.stats_sockets[1].addr,
+        StatsAddr::Inet("127.0.0.1:9999".parse().unwrap())
+    );
+    assert_eq!(g.stats_sockets[1].level, StatsLevel::Operator);
+    assert_eq!(g.stats_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(g.tune_bufsize, 32768);
+    assert_eq!(g.tune_maxaccept, Some(32));
+    assert_eq!(g.tune_pipesize, Some(1 << 20));
+    assert_eq!(g.tune_maxpollevents, Some(100));
+    assert_eq!(g.hard_stop_after, Some(Duration::from_secs(30)));
+    assert_eq!(g.logs.len(), 2);
+
+    assert_eq!(c.frontends.len(), 2);
+    let fe = c.frontend("web").unwrap();
+    assert_eq!(fe.mode, Mode::Tcp);
+    assert_eq!(fe.binds.len(), 6);
+    assert_eq!(
+        fe.binds[0].addr,
+        BindAddr::Inet("0.0.0.0:80".parse().unwrap())
+    );
+    assert_eq!(fe.binds[1].addr, BindAddr::Inet("[::]:80".parse().unwrap()));
+    assert_eq!(fe.binds[1].name.as_deref(), Some("public"));
+    assert_eq!(fe.binds[1].backlog, Some(1024));
+    assert_eq!(
+        fe.binds[4].addr,
+        BindAddr::Inet("127.0.0.1:8002".parse().unwrap())
+    );
+    assert_eq!(
+        fe.binds[5].addr,
+        BindAddr::Inet("0.0.0.0:8443".parse().unwrap())
+    );
+    assert_eq!(fe.binds[5].loc.line, 46);
+    assert_eq!(fe.maxconn, Some(2000));
+    assert_eq!(fe.timeouts.client, Some(Duration::from_secs(30)));
+    assert_eq!(fe.timeouts.client_fin, Some(Duration::from_secs(1)));
+    assert_eq!(fe.default_backend.as_deref(), Some("app"));
+    assert_eq!(fe.use_backend.len(), 1);
+    assert_eq!(fe.use_backend[0].backend, "static");
+    assert!(fe.use_backend[0].cond.is_none());
+    assert!(fe.log_options.tcplog && fe.log_options.dontlognull);
+    assert_eq!(fe.logs.len(), 1);
+    assert!(matches!(fe.logs[0], LogTarget::Global(_)));
+    assert!(fe.splice.auto && !fe.splice.request);
+    assert!(fe.tcpka.client && !fe.tcpka.server);
+
+    let app = c.backend("app").unwrap();
+    assert_eq!(app.balance, Balance::LeastConn);
+    assert_eq!(
+        app.hash_type,
+        HashType {
+            method: HashMethod::Consistent,
+            function: HashFunction::Djb2,
+            avalanche: true
+        }
+    );
+    assert_eq!(app.retries, 5);
+    assert_eq!(app.redispatch, None);
+    assert!(app.allbackups && app.nolinger);
+    assert_eq!(app.fullconn, Some(500));
+    assert_eq!(app.timeouts.connect, Some(Duration::from_secs(5)));
+    assert_eq!(app.timeouts.server_fin, Some(Duration::from_secs(2)));
+    assert_eq!(app.timeouts.check, Some(Duration::from_secs(3)));
+    assert_eq!(app.servers.len(), 4);
+    let a1 = &app.servers[0];
+    assert_eq!(
+        a1.addr.socket_addr(),
+        Some("10.0.0.1:8080".parse().unwrap())
+    );
+    // default-server from the defaults section applies.
+    assert_eq!(a1.weight, 10);
+    let chk = a1.check.as_ref().unwrap();
+    assert_eq!(
+        (chk.inter, chk.rise, chk.fall),
+        (Duration::from_secs(3), 4, 2)
+    );
+    let a2 = &app.servers[1];
+    assert_eq!((a2.weight, a2.maxconn), (20, Some(100)));
+    assert_eq!(a2.check.as_ref().unwrap().inter, Duration::from_secs(1));
+    let b1 = &app.servers[2];
+    assert!(b1.backup && b1.disabled && b1.check.is_none());
+    assert_eq!(b1.addr.port, ServerPort::SameAsClient);
+    let h1 = &app.servers[3];
+    assert_eq!(h1.addr.host, ServerHost::Name("app-host".into()));
+    assert_eq!(h1.addr.port, ServerPort::Offset(10));
+    assert_eq!(h1.check.as_ref().unwrap().port, Some(9000));
+
+    let st = c.backend("static").unwrap();
+    assert_eq!(st.balance, Balance::Random { draws: 3 });
+    assert_eq!(st.servers[0].weight, 0);
+    assert_eq!(st.redispatch, Some(Redispatch { interval: -1 }));
+
+    let my_fe = c.frontend("mysql").unwrap();
+    assert!(my_fe.from_listen);
+    assert_eq!(my_fe.default_backend.as_deref(), Some("mysql"));
+    let my_be = c.backend("mysql").unwrap();
+    assert!(my_be.from_listen);
+    assert_eq!(
+        my_be.splice,
+        SpliceMode {
+            request: false,
+            response: true,
+            auto: false
+        }
+    );
+    assert_eq!(
+        my_be.tcpka,
+        TcpKeepalive {
+            client: true,
+            server: true
+        }
+    );
+    assert_eq!(
+        my_be.servers[0].addr.socket_addr(),
+        Some("127.0.0.1:3307".parse().unwrap())
+    );
+}
+
+#[test]
+fn haproxy_defaults_when_unset() {
+    let c = parse("frontend f\n bind :80\n default_backend b\nbackend b\n server s 1.2.3.4:80\n");
+    let b = c.backend("b").unwrap();
+    assert_eq!(b.balance, Balance::RoundRobin);
+    assert_eq!(b.retries, 3);
+    assert_eq!(b.mode, Mode::Tcp);
+    assert_eq!(b.hash_type, HashType::default());
+    assert_eq!(b.servers[0].weight, 1);
+    assert_eq!(c.global.tune_bufsize, 16384);
+    assert_eq!(c.global.nbthread, None);
+    assert_eq!(c.frontends[0].timeouts, Timeouts::default());
+}
+
+#[test]
+fn defaults_sections_reset_chain_and_name() {
+    let c = parse(
+        "defaults base\n mode http\n timeout client 10s\n\
+         defaults\n timeout server 7s\n\
+         backend b1\n\
+         defaults fast from base\n timeout connect 1s\n\
+         backend b2\n\
+         backend b3 from base\n",
+    );
+    // b1 takes the anonymous defaults, which reset everything (mode tcp).
+    let b1 = c.backend("b1").unwrap();
+    assert_eq!(b1.mode, Mode::Tcp);
+    assert_eq!(b1.timeouts.client, None);
+    assert_eq!(b1.timeouts.server, Some(Duration::from_secs(7)));
+    // b2 takes 'fast', which starts from 'base'.
+    let b2 = c.backend("b2").unwrap();
+    assert_eq!(b2.mode, Mode::Http);
+    assert_eq!(b2.timeouts.client, Some(Duration::from_secs(10)));
+    assert_eq!(b2.timeouts.connect, Some(Duration::from_secs(1)));
+    // b3 names 'base' explicitly.
+    let b3 = c.backend("b3").unwrap();
+    assert_eq!(b3.mode, Mode::Http);
+    assert_eq!(b3.timeouts.connect, None);
+}
+
+#[test]
+fn default_server_applies_to_following_servers_only() {
+    let c = parse(
+        "backend b\n server s1 1.1.1.1:80\n default-server weight 50 check\n server s2 1.1.1.2:80\n server s3 1.1.1.3:80 weight 5 no-check\n",
+    );
+    let b = c.backend("b").unwrap();
+    assert_eq!(b.servers[0].weight, 1);
+    assert!(b.servers[0].check.is_none());
+    assert_eq!(b.servers[1].weight, 50);
+    assert!(b.servers[1].check.is_some());
+    assert_eq!(b.servers[2].weight, 5);
+    assert!(b.servers[2].check.is_none());
+    assert_eq!(b.default_server.weight, 50);
+}
+
+#[test]
+fn warnings_for_ignored_settings() {
+    let c = parse("backend b\n timeout client 5s\n option httplog\n balance uri\n server s 1.1.1.1:80\nfrontend f\n timeout connect 1s\n");
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w[0].starts_with("t.cfg:2: [backend 'b'] 'timeout client' ignored"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("t.cfg:3: [backend 'b'] 'option httplog' ignored"),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("t.cfg:7: [frontend 'f'] 'timeout connect' ignored")),
+        "{w:?}"
+    );
+    assert!(w.iter().any(|x| x.contains("has no 'bind'")), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("t.cfg:4:") && x.contains("falling back to round robin")),
+        "{w:?}"
+    );
+    assert_eq!(c.backend("b").unwrap().balance, Balance::RoundRobin);
+}
+
+#[test]
+fn http_balance_kept_in_http_mode() {
+    let c = parse("backend b\n mode http\n balance uri whole len 10 depth 2\nbackend c\n mode http\n balance hdr(Host) use_domain_only\nbackend d\n mode http\n balance url_param id check_post\n");
+    assert_eq!(
+        c.backend("b").unwrap().balance,
+        Balance::Uri {
+            whole: true,
+            len: 10,
+            depth: 2,
+            path_only: false
+        }
+    );
+    assert_eq!(
+        c.backend("c").unwrap().balance,
+        Balance::Hdr {
+            name: "Host".into(),
+            use_domain_only: true
+        }
+    );
+    assert_eq!(
+        c.backend("d").unwrap().balance,
+        Balance::UrlParam {
+            name: "id".into(),
+            check_post: true
+        }
+    );
+}
+
+#[test]
+fn environment_and_setenv() {
+    let c = parse("global\n setenv NAME app\n presetenv PORT 1\n presetenv OTHER 9090\nfrontend \"f-${NAME}\"\n bind :$PORT\n bind \":${OTHER}\"\n");
+    let f = &c.frontends[0];
+    assert_eq!(f.name, "f-app");
+    assert_eq!(
+        f.binds[0].addr,
+        BindAddr::Inet("0.0.0.0:8443".parse().unwrap())
+    );
+    assert_eq!(
+        f.binds[1].addr,
+        BindAddr::Inet("0.0.0.0:9090".parse().unwrap())
+    );
+    let c = parse("global\n unsetenv PORT\nfrontend f\n bind \":${PORT-81}\"\n");
+    assert_eq!(
+        c.frontends[0].binds[0].addr,
+        BindAddr::Inet("0.0.0.0:81".parse().unwrap())
+    );
+}
+
+#[test]
+fn conditional_blocks() {
+    let c = parse(
+        ".if defined(PORT)\nfrontend a\n bind :1\n.elif streq(x,x)\nfrontend b\n bind :2\n.else\nfrontend c\n bind :3\n.endif\n\
+         .if version_atleast(2.4)\n.if !feature(QUIC)\nbackend q\n.endif\n.endif\n.if 0\nthis line is never parsed\n.endif\n",
+    );
+    let names: Vec<&str> = c.frontends.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["a"]);
+    assert!(c.backend("q").is_some());
+    assert!(parse_err(".if 1\nfrontend a\n").contains(".endif"));
+    assert!(parse_err(".endif\n").starts_with("t.cfg:1: "));
+    assert!(parse_err(".if 1\n.alert stop here\n.endif\n").starts_with("t.cfg:2: stop here"));
+    let c = parse(".warning look at me\n");
+    assert_eq!(c.warnings[0].to_string(), "t.cfg:1: warning: look at me");
+}
+
+#[test]
+fn several_files_are_one_stream() {
+    let mut p = parser::Parser::new(&env);
+    p.feed(
+        "a.cfg",
+        "defaults\n mode http\nbackend b\n server s 1.1.1.1:80\n",
+    )
+    .unwrap();
+    // The second file inherits the last defaults of the first one, but the
+    // section of the first file ended with it.
+    p.feed("b.cfg", " server t 1.1.1.2:80\n").unwrap_err();
+    let mut p = parser::Parser::new(&env);
+    p.feed(
+        "a.cfg",
+        "defaults\n mode http\nbackend b\n server s 1.1.1.1:80\n",
+    )
+    .unwrap();
+    p.feed("b.cfg", "frontend f\n bind :80\n default_backend b\n")
+        .unwrap();
+    let c = p.finish().unwrap();
+    assert_eq!(c.frontends[0].mode, Mode::Http);
+    assert_eq!(c.frontends[0].binds[0].loc.file.as_ref(), "b.cfg");
+}
+
+#[test]
+fn error_display_is_haproxy_like() {
+    assert_eq!(
+        parse_err("frontend web\n bindd :80\n"),
+        "t.cfg:2: [frontend 'web'] unknown keyword 'bindd'; did you mean 'bind'?"
+    );
+    assert_eq!(
+        parse_err("global\n nbthread zero\n"),
+        "t.cfg:2: [global] 'nbthread' expects an unsigned integer, got 'zero'"
+    );
+    assert_eq!(
+        parse_err("backend b\n bind :80\n"),
+        "t.cfg:2: [backend 'b'] 'bind' is not allowed in a 'backend' section (allowed in: frontend, listen)"
+    );
+}
+
+/// Malformed configurations: (text, line of the error, fragment of the message).
+const MALFORMED: &[(&str, u32, &str)] = &[
+    (
+        "frontend web\n bindd :80\n",
+        2,
+        "unknown keyword 'bindd'; did you mean 'bind'?",
+    ),
+    (
+        "backend b\n bind :80\n",
+        2,
+        "'bind' is not allowed in a 'backend' section",
+    ),
+    (
+        "defaults\n bind :80\n",
+        2,
+        "'bind' is not allowed in a 'defaults' section",
+    ),
+    (
+        "defaults\n server s 1.1.1.1:80\n",
+        2,
+        "'server' is not allowed in a 'defaults' section",
+    ),
+    (
+        "frontend f\n server s 1.1.1.1:80\n",
+        2,
+        "not allowed in a 'frontend' section",
+    ),
+    (
+        "global\n balance roundrobin\n",
+        2,
+        "'balance' is not allowed in a 'global' section",
+    ),
+    (
+        "frontend f\n balance roundrobin\n",
+        2,
+        "'balance' is not allowed in a 'frontend' section",
+    ),
+    (
+        "listen app 0.0.0.0:80\n",
+        1,
+        "removed in HAProxy 2.x; use a 'bind 0.0.0.0:80' line",
+    ),
+    (
+        "frontend f\n reqadd X-Foo:\\ bar\n",
+        2,
+        "'reqadd' was removed in HAProxy 2.1; use 'http-request add-header'",
+    ),
+    (
+        "backend b\n rspadd X-Foo:\\ bar\n",
+        2,
+        "'rspadd' was removed in HAProxy 2.1",
+    ),
+    ("frontend f\n block if TRUE\n", 2, "'block' was removed"),
+    (
+        "defaults\n contimeout 5000\n",
+        2,
+        "'contimeout' was removed in HAProxy 2.1; use 'timeout connect'",
+    ),
+    (
+        "global\n nbproc 2\n",
+        2,
+        "'nbproc' was removed in HAProxy 2.5; use 'nbthread'",
+    ),
+    (
+        "frontend f\n acl x path /a\n",
+        2,
+        "unsupported keyword 'acl' (not supported by weir yet)",
+    ),
+    (
+        "frontend f\n http-request deny\n",
+        2,
+        "unsupported keyword 'http-request' (not supported by weir yet)",
+    ),
+    (
+        "backend b\n option httpchk GET /\n",
+        2,
+        "unsupported keyword 'option httpchk' (not supported by weir yet)",
+    ),
+    (
+        "global\n ssl-default-bind-options no-sslv3\n",
+        2,
+        "not supported by weir yet",
+    ),
+    (
+        "listen s\n stats uri /stats\n",
+        2,
+        "unsupported keyword 'stats uri'",
+    ),
+    (
+        "frontend f\n bind :80\n use_backend b if { path /x }\nbackend b\n",
+        3,
+        "ACLs not supported yet",
+    ),
+    (
+        "frontend f\n bind :80\n use_backend b unless x\nbackend b\n",
+        3,
+        "ACLs not supported yet",
+    ),
+    (
+        "frontend f\n bind :80\n use_backend b if\nbackend b\n",
+        3,
+        "missing condition after 'if'",
+    ),
+    (
+        "frontend f\n bind :80\n use_backend b when x\n",
+        3,
+        "expected 'if' or 'unless'",
+    ),
+    (
+        "frontend f\n bind :80\n default_backend nope\n",
+        3,
+        "unable to find required default_backend: 'nope'",
+    ),
+    (
+        "frontend f\n bind :80\n use_backend nope\n",
+        3,
+        "unable to find required use_backend: 'nope'",
+    ),
+    (
+        "frontend f\n mode http\n bind :80\n default_backend b\nbackend b\n mode tcp\n",
+        4,
+        "is in mode tcp and cannot be used",
+    ),
+    (
+        "backend b\nbackend b\n",
+        2,
+        "backend 'b' has the same name as backend 'b' declared at t.cfg:1",
+    ),
+    (
+        "frontend b\nlisten b\n",
+        2,
+        "has the same name as frontend 'b'",
+    ),
+    (
+        "backend b\n server s 1.1.1.1:80\n server s 1.1.1.2:80\n",
+        3,
+        "server 's' is already defined",
+    ),
+    ("frontend f\n bind 127.0.0.1\n", 2, "missing port number"),
+    (
+        "frontend f\n bind :99999\n",
+        2,
+        "must be between 1 and 65535",
+    ),
+    ("frontend f\n bind :90-80\n", 2, "must not exceed"),
+    (
+        "frontend f\n bind :80 ssl crt /x.pem\n",
+        2,
+        "unsupported 'bind' option 'ssl'",
+    ),
+    (
+        "frontend f\n bind :80 nmae x\n",
+        2,
+        "unknown 'bind' option 'nmae'; did you mean 'name'?",
+    ),
+    ("frontend f\n mode udp\n", 2, "unknown proxy mode 'udp'"),
+    ("defaults\n mode health\n", 2, "'mode health' was removed"),
+    (
+        "defaults\n timeout client\n",
+        2,
+        "'timeout client' expects <time>",
+    ),
+    (
+        "defaults\n timeout client 5x\n",
+        2,
+        "unexpected character 'x'",
+    ),
+    (
+        "defaults\n timeout clinet 5s\n",
+        2,
+        "unknown timeout 'clinet'; did you mean 'client'?",
+    ),
+    ("defaults\n timeout client 30d\n", 2, "timer overflow"),
+    (
+        "defaults\n timeout client 5s 6s\n",
+        2,
+        "unexpected extra argument '6s'",
+    ),
+    ("defaults\n maxconn -1\n", 2, "unsigned integer"),
+    ("defaults\n maxconn 0\n", 2, "between 1 and"),
+    (
+        "defaults\n retries many\n",
+        2,
+        "'retries' expects an unsigned integer",
+    ),
+    (
+        "defaults\n balance roundrobbin\n",
+        2,
+        "unknown balance algorithm 'roundrobbin'; did you mean 'roundrobin'?",
+    ),
+    ("defaults\n balance random(0)\n", 2, "at least one draw"),
+    (
+        "defaults\n balance hash req.cookie(x)\n",
+        2,
+        "'hash' (not supported by weir yet)",
+    ),
+    (
+        "defaults\n hash-type ring\n",
+        2,
+        "unknown hash method 'ring'",
+    ),
+    (
+        "defaults\n hash-type consistent md5\n",
+        2,
+        "unknown argument 'md5'",
+    ),
+    ("defaults\n option redispatch 0\n", 2, "must not be zero"),
+    (
+        "defaults\n option tcplogg\n",
+        2,
+        "unknown option 'tcplogg'; did you mean 'tcplog'?",
+    ),
+    (
+        "defaults\n option forceclose\n",
+        2,
+        "'option forceclose' was removed",
+    ),
+    ("defaults\n no retries\n", 2, "'retries' cannot be negated"),
+    ("defaults\n option tcplog extra\n", 2, "takes no argument"),
+    (
+        "backend b\n server s 1.1.1.1:80 weight 300\n",
+        2,
+        "weight 300 is out of range",
+    ),
+    (
+        "backend b\n server s 1.1.1.1:80 inter\n",
+        2,
+        "'inter' expects an argument",
+    ),
+    (
+        "backend b\n server s 1.1.1.1:80 chekc\n",
+        2,
+        "did you mean 'check'?",
+    ),
+    (
+        "backend b\n server s 1.1.1.1:80 ssl verify none\n",
+        2,
+        "unsupported 'server' option 'ssl'",
+    ),
+    (
+        "backend b\n server s\n",
+        2,
+        "'server' expects <name> and <address>",
+    ),
+    ("backend b\n server s 1.1.1.1:0\n", 2, "between 1 and 65535"),
+    (
+        "backend b\n server s/1 1.1.1.1:80\n",
+        2,
+        "character '/' is invalid in server name",
+    ),
+    ("backend b\n rise 2\n", 2, "it is a server option"),
+    (
+        "backend b\n default-server\n",
+        2,
+        "expects at least one option",
+    ),
+    ("global\n nbthread 0\n", 2, "between 1 and"),
+    ("global\n cpu-map 2 0\n", 2, "does not designate process 1"),
+    (
+        "global\n cpu-map auto:1/1-4 0-1\n",
+        2,
+        "as many CPUs as threads",
+    ),
+    ("global\n cpu-map 1/1\n", 2, "followed by a CPU set"),
+    (
+        "global\n stats socket /run/s level root\n",
+        2,
+        "level 'root' is invalid",
+    ),
+    (
+        "global\n stats socket /run/s mode 999\n",
+        2,
+        "not an octal number",
+    ),
+    ("global\n stats timeout 0\n", 2, "greater than zero"),
+    ("global\n tune.bufsize 100\n", 2, "between 1024"),
+    ("global\n tune.maxaccept 0\n", 2, "-1 or between 1"),
+    (
+        "global\n log 127.0.0.1 local9\n",
+        2,
+        "unknown log facility 'local9'",
+    ),
+    ("global\n log global\n", 2, "only allowed in proxy sections"),
+    (
+        "global\n daemon yes\n",
+        2,
+        "unexpected extra argument 'yes'",
+    ),
+    ("global foo\n", 1, "'global' takes no argument"),
+    ("global\n user\n", 2, "'user' expects <user name>"),
+    ("global\n hard-stop-after soon\n", 2, "invalid time value"),
+    ("global\n setenv 1X y\n", 2, "invalid variable name"),
+    ("bind :80\n", 1, "unknown keyword 'bind' out of section"),
+    ("globl\n", 1, "did you mean 'global'?"),
+    (
+        "resolvers dns\n nameserver d 1.1.1.1:53\n",
+        1,
+        "section 'resolvers' is not supported by weir yet",
+    ),
+    (
+        "defaults x\ndefaults x\n",
+        2,
+        "same name as another defaults section",
+    ),
+    (
+        "backend b from nope\n",
+        1,
+        "defaults section 'nope' not found",
+    ),
+    ("frontend\n", 1, "'frontend' expects a name"),
+    ("frontend f\n bind \":80\n", 2, "unmatched quote"),
+    ("frontend f\n bind :80 name ${X\n", 2, "missing '}'"),
+    (
+        "frontend f\n bind :80\n\n\n default_backend %[req.hdr(host)]\n",
+        5,
+        "dynamic backend names",
+    ),
+    ("global\n daemon", 2, "missing LF on last line"),
+    (
+        "frontend f\n bind :80\n no log x\n",
+        3,
+        "'no log' takes no argument",
+    ),
+    (
+        "frontend f\n bind :80\n no\n",
+        3,
+        "'no' must be followed by a keyword",
+    ),
+];
+
+#[test]
+fn malformed_configs_report_file_line_and_reason() {
+    assert!(MALFORMED.len() >= 30);
+    for (text, line, frag) in MALFORMED {
+        let e = parse_err(text);
+        let prefix = format!("t.cfg:{line}: ");
+        assert!(
+            e.starts_with(&prefix),
+            "expected line {line} for:\n{text}\ngot: {e}"
+        );
+        assert!(e.contains(frag), "expected '{frag}' for:\n{text}\ngot: {e}");
+    }
+}
+
+#[test]
+fn io_errors_name_the_file() {
+    let e = load_files(&["/nonexistent/weir.cfg"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/weir.cfg: cannot read"),
+        "{e}"
+    );
+    let none: &[&str] = &[];
+    assert!(matches!(load_files(none), Err(ConfigError::NoFile)));
+}
