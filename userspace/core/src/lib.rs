@@ -12,5 +12,6 @@
 pub mod acl;
 pub mod balance;
 pub mod hash;
+pub mod maglev;
 pub mod pool;
 pub mod timer;
