@@ -27,6 +27,9 @@ pub const EVENTS: &str = "EVENTS";
 /// `ReusePortSockArray`: listening sockets by worker (CPU) index.
 pub const REUSEPORT_SOCKS: &str = "REUSEPORT_SOCKS";
 
+/// `Array<ReuseportConfig>`, one entry: SK_REUSEPORT settings.
+pub const REUSEPORT_CFG: &str = "REUSEPORT_CFG";
+
 /// Name of the XDP program in the object.
 pub const PROG_XDP: &str = "weir_xdp";
 /// Name of the SK_REUSEPORT program in the object.

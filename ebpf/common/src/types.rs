@@ -112,6 +112,9 @@ pub struct Server {
 pub const CFG_F_ALLOWLIST: u32 = 1 << 0;
 /// Enforce the per-source new-flow token bucket (`rate_per_sec`, `burst`).
 pub const CFG_F_RATE_LIMIT: u32 = 1 << 1;
+/// The source tries hold entries: look sources up (skipped when empty, to
+/// keep two trie walks off the path of every packet).
+pub const CFG_F_SRC_FILTER: u32 = 1 << 2;
 
 /// Load-wide settings, the single entry of the `CONFIG` array.
 #[repr(C)]
@@ -164,6 +167,21 @@ pub struct RateState {
 /// One token in `RateState::tokens` units.
 pub const TOKEN_SCALE: u64 = 1_000_000_000;
 
+/// SK_REUSEPORT: pick the socket of the worker on the receiving CPU.
+pub const REUSEPORT_BY_CPU: u32 = 0;
+/// SK_REUSEPORT: pick the socket by the packet's 4-tuple hash (stickiness).
+pub const REUSEPORT_BY_HASH: u32 = 1;
+
+/// Settings of the SK_REUSEPORT program, the single entry of `REUSEPORT_CFG`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReuseportConfig {
+    /// `REUSEPORT_BY_CPU` or `REUSEPORT_BY_HASH`.
+    pub mode: u32,
+    /// Sockets in `REUSEPORT_SOCKS` (indices `0..sockets`).
+    pub sockets: u32,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: each type is `#[repr(C)]`, `Copy`, made only of integers and
@@ -186,6 +204,8 @@ mod pod {
     unsafe impl aya::Pod for super::RateState {}
     // SAFETY: as above.
     unsafe impl aya::Pod for crate::counters::Traffic {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::ReuseportConfig {}
 }
 
 // Sizes are part of the kernel ABI: a change here must be deliberate.
@@ -198,4 +218,5 @@ const _: () = {
     assert!(core::mem::size_of::<Config>() == 40);
     assert!(core::mem::size_of::<SrcKey>() == 20);
     assert!(core::mem::size_of::<RateState>() == 16);
+    assert!(core::mem::size_of::<ReuseportConfig>() == 8);
 };

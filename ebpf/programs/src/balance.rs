@@ -1,0 +1,141 @@
+//! VIP lookup, connection table and Maglev pick.
+
+use crate::{
+    maps::{FLOWS, RINGS, SERVERS, VIPS},
+    parse::{Packet, TCP_ACK, TCP_SYN},
+    stats,
+};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
+use weir_common::{
+    flow_hash, ring_index, Event, FlowKey, FlowValue, Server, VipKey, VipMeta, PROTO_TCP,
+    RING_EMPTY, SERVER_F_UP, VIP_F_HASH_SRC_ONLY,
+};
+
+/// The flow's last-seen stamp is rewritten at most this often.
+const TOUCH_NS: u64 = 1_000_000_000;
+
+/// Looks the packet's destination up as a VIP: exact port first, then the
+/// address-wide entry (port 0).
+#[inline(always)]
+pub fn vip(p: &Packet) -> Option<VipMeta> {
+    let mut key = VipKey {
+        addr: p.dst,
+        port: p.dport,
+        proto: p.proto,
+        family: p.family,
+    };
+    if let Some(m) = unsafe_get_vip(&key) {
+        return Some(m);
+    }
+    key.port = 0;
+    unsafe_get_vip(&key)
+}
+
+#[inline(always)]
+fn unsafe_get_vip(key: &VipKey) -> Option<VipMeta> {
+    // SAFETY: VIPS is a preallocated hash written only by userspace; a
+    // concurrent update replaces the element whole, and we copy it out.
+    unsafe { VIPS.get(key).copied() }
+}
+
+#[inline(always)]
+fn server(index: u32) -> Option<Server> {
+    SERVERS.get(index).copied()
+}
+
+/// The connection-table key of the packet's flow (client → VIP).
+#[inline(always)]
+pub fn flow_key(p: &Packet) -> FlowKey {
+    FlowKey {
+        src: p.src,
+        dst: p.dst,
+        sport: p.sport,
+        dport: p.dport,
+        proto: p.proto,
+        family: p.family,
+        _pad: [0; 2],
+    }
+}
+
+/// The ring hash of the flow, per the VIP's hashing flags.
+#[inline(always)]
+pub fn hash(p: &Packet, meta: &VipMeta) -> u64 {
+    if meta.flags & VIP_F_HASH_SRC_ONLY != 0 {
+        flow_hash(&p.src, &[0; 4], 0, 0, p.proto)
+    } else {
+        flow_hash(&p.src, &p.dst, p.sport, p.dport, p.proto)
+    }
+}
+
+/// The flow's recorded server when the table knows the flow and the server
+/// is UP. A recorded server that is DOWN is counted and treated as a miss.
+#[inline(always)]
+pub fn lookup(key: &FlowKey) -> Option<(u32, Server)> {
+    let v = FLOWS.get_ptr_mut(key)?;
+    // SAFETY: pointer from a successful lookup of a preallocated LRU map; it
+    // stays valid for this program run. A racing eviction can at worst show
+    // a recycled entry, which the bounds and UP checks below contain.
+    let v = unsafe { &mut *v };
+    let s = server(v.server)?;
+    if s.flags & SERVER_F_UP == 0 {
+        stats::event(Event::FlowServerDown);
+        return None;
+    }
+    // SAFETY: the helper only reads the clock.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if now.wrapping_sub(v.last_seen_ns) > TOUCH_NS {
+        v.last_seen_ns = now;
+    }
+    Some((v.server, s))
+}
+
+/// Counts a flow-table miss as a new flow or a mid-stream miss (a TCP
+/// packet that is not a bare SYN: evicted, or older than weir).
+#[inline(always)]
+pub fn count_miss(p: &Packet) {
+    if p.proto == PROTO_TCP && p.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+        stats::event(Event::FlowMissMidstream);
+    } else {
+        stats::event(Event::NewFlow);
+    }
+}
+
+/// Picks a server from the VIP's live Maglev ring and, when `record`,
+/// stores the flow in the connection table.
+#[inline(always)]
+pub fn pick_new(
+    key: &FlowKey,
+    meta: &VipMeta,
+    hash: u64,
+    record: bool,
+) -> Result<(u32, Server), Event> {
+    let ring_size = meta.ring_size;
+    if ring_size == 0 || meta.ring_slot > 1 {
+        return Err(Event::DropNoServer);
+    }
+    let pos = (hash % ring_size as u64) as u32;
+    let index = RINGS
+        .get(ring_index(meta.index, meta.ring_slot, ring_size, pos))
+        .copied()
+        .unwrap_or(RING_EMPTY);
+    if index == RING_EMPTY {
+        return Err(Event::DropNoServer);
+    }
+    let s = server(index).ok_or(Event::DropNoServer)?;
+    if s.flags & SERVER_F_UP == 0 {
+        return Err(Event::DropNoServer);
+    }
+    if record {
+        // SAFETY: the helper only reads the clock.
+        let now = unsafe { bpf_ktime_get_ns() };
+        let v = FlowValue {
+            server: index,
+            _pad: 0,
+            last_seen_ns: now,
+        };
+        if FLOWS.insert(key, &v, 0).is_err() {
+            stats::event(Event::FlowInsertFailed);
+        }
+    }
+    Ok((index, s))
+}

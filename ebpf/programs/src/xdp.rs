@@ -1,0 +1,72 @@
+//! The XDP program's decision sequence: parse → source filters → SYN rate
+//! → VIP → connection table / Maglev (with the new-flow rate) → encapsulate
+//! → XDP_TX. Every exit is counted in `EVENTS`.
+
+use crate::{
+    balance, encap, filter,
+    maps::CONFIG,
+    packet,
+    parse::{self, Verdict, TCP_ACK, TCP_SYN},
+    stats,
+};
+use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
+use weir_common::{Config, Event, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, PROTO_TCP};
+
+/// Runs the program and turns the outcome into an XDP action.
+#[inline(always)]
+pub fn try_xdp(ctx: &XdpContext) -> u32 {
+    match run(ctx) {
+        Ok(()) => {
+            stats::event(Event::Forwarded);
+            xdp_action::XDP_TX
+        }
+        Err(Verdict::Pass(ev)) => {
+            stats::event(ev);
+            xdp_action::XDP_PASS
+        }
+        Err(Verdict::Drop(ev)) => {
+            stats::event(ev);
+            xdp_action::XDP_DROP
+        }
+    }
+}
+
+#[inline(always)]
+fn run(ctx: &XdpContext) -> Result<(), Verdict> {
+    let bytes = packet::len(ctx) as u64;
+    let p = parse::parse(ctx)?;
+    let cfg: Config = CONFIG.get(0).copied().unwrap_or_default();
+    if cfg.flags & CFG_F_SRC_FILTER != 0 {
+        filter::source(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+    }
+    let limit = cfg.flags & CFG_F_RATE_LIMIT != 0;
+    let syn = p.proto == PROTO_TCP && !p.icmp && p.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    if limit && syn {
+        filter::charge_new_flow(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+    }
+    let meta = balance::vip(&p).ok_or(Verdict::Pass(Event::PassNotVip))?;
+    let key = balance::flow_key(&p);
+    let hash = balance::hash(&p, &meta);
+    let (index, server) = match balance::lookup(&key) {
+        Some(found) => found,
+        None => {
+            if !p.icmp {
+                balance::count_miss(&p);
+                // TCP paid at its SYN; other protocols pay per new flow.
+                if limit && p.proto != PROTO_TCP {
+                    filter::charge_new_flow(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+                }
+            }
+            balance::pick_new(&key, &meta, hash, !p.icmp).map_err(Verdict::Drop)?
+        }
+    };
+    if p.options {
+        stats::event(Event::ForwardIpOptions);
+    }
+    if p.icmp {
+        stats::event(Event::ForwardIcmpTooBig);
+    }
+    encap::encapsulate(ctx, &p, &server, &cfg, hash).map_err(Verdict::Drop)?;
+    stats::traffic(meta.index, index, bytes);
+    Ok(())
+}

@@ -1,0 +1,694 @@
+//! `XdpBalancer`: loads the XDP program for one `xdp` section, attaches it,
+//! and mirrors the configuration and server state into its maps. Rings are
+//! written into the VIP's spare slot and published by one map update.
+
+use crate::config::{AttachMode, Cidr, Fallback, InterfaceConfig, Method, VipHash, XdpConfig};
+use crate::{maglev, KernelError, EBPF_OBJECT};
+use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
+use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
+use std::net::IpAddr;
+use weir_common::{maps as m, *};
+
+/// The mode XDP ended up attached in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attached {
+    /// In the driver.
+    Native,
+    /// Generic (skb) mode.
+    Generic,
+}
+
+/// Administrative state of a server, as set by config, runtime API or checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerState {
+    /// Takes new flows in proportion to `weight`; 0 drains.
+    Up {
+        /// Maglev weight.
+        weight: u32,
+    },
+    /// Takes nothing: out of the ring, its flows move elsewhere.
+    Down,
+}
+
+#[derive(Debug)]
+struct ServerSlot {
+    name: String,
+    addr: IpAddr,
+    index: u32,
+    state: ServerState,
+}
+
+#[derive(Debug)]
+struct VipState {
+    key: VipKey,
+    addr: IpAddr,
+    port: u16,
+    meta: VipMeta,
+    servers: Vec<ServerSlot>,
+}
+
+/// Counters summed over CPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// `Event` counters by index.
+    pub events: Vec<u64>,
+    /// Per VIP, in configuration order.
+    pub vips: Vec<Traffic>,
+    /// Per VIP, per server, in configuration order.
+    pub servers: Vec<Vec<(String, Traffic)>>,
+}
+
+impl Counters {
+    /// The count of one event.
+    pub fn event(&self, ev: Event) -> u64 {
+        self.events.get(ev as usize).copied().unwrap_or(0)
+    }
+}
+
+/// One loaded XDP balancer. Dropping it detaches the program from every
+/// interface and closes the maps (pinned maps stay until `unpin`).
+pub struct XdpBalancer {
+    ebpf: aya::Ebpf,
+    cfg: XdpConfig,
+    vips: Vec<VipState>,
+    attached: Vec<(String, Attached)>,
+}
+
+fn words(addr: IpAddr) -> ([u32; 4], u8) {
+    match addr {
+        IpAddr::V4(a) => ([u32::from_ne_bytes(a.octets()), 0, 0, 0], FAMILY_V4),
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            let w = |i: usize| u32::from_ne_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+            ([w(0), w(4), w(8), w(12)], FAMILY_V6)
+        }
+    }
+}
+
+fn is_prime(n: u32) -> bool {
+    n >= 2
+        && (2..)
+            .take_while(|d: &u32| u64::from(*d) * u64::from(*d) <= u64::from(n))
+            .all(|d| !n.is_multiple_of(d))
+}
+
+impl XdpBalancer {
+    /// Validates `cfg`, loads the object with maps sized by `cfg.limits`
+    /// (pinned and reused when `cfg.pin` is set), loads the XDP program and
+    /// fills every map. Nothing is attached yet: see `attach_all`.
+    pub fn load(cfg: &XdpConfig) -> Result<Self, KernelError> {
+        validate(cfg)?;
+        let l = cfg.limits;
+        let ring_entries = l
+            .max_vips
+            .checked_mul(2 * l.ring_size)
+            .ok_or_else(|| KernelError::Config("max-vips × ring-size too large".into()))?;
+        let mut loader = aya::EbpfLoader::new();
+        loader
+            .map_max_entries(m::VIPS, l.max_vips)
+            .map_max_entries(m::RINGS, ring_entries)
+            .map_max_entries(m::SERVERS, l.max_servers)
+            .map_max_entries(m::FLOWS, l.max_flows)
+            .map_max_entries(m::RATE, l.max_rate_sources)
+            .map_max_entries(m::SRC_V4, l.max_src_prefixes)
+            .map_max_entries(m::SRC_V6, l.max_src_prefixes)
+            .map_max_entries(m::VIP_STATS, l.max_vips)
+            .map_max_entries(m::SERVER_STATS, l.max_servers);
+        let pin_paths: Vec<(&'static str, std::path::PathBuf)>;
+        if let Some(dir) = &cfg.pin {
+            std::fs::create_dir_all(dir).map_err(|e| KernelError::Pin {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            pin_paths = [
+                m::VIPS,
+                m::RINGS,
+                m::SERVERS,
+                m::FLOWS,
+                m::RATE,
+                m::SRC_V4,
+                m::SRC_V6,
+                m::CONFIG,
+                m::VIP_STATS,
+                m::SERVER_STATS,
+                m::EVENTS,
+            ]
+            .into_iter()
+            .map(|n| (n, dir.join(n)))
+            .collect();
+            for (n, p) in &pin_paths {
+                loader.map_pin_path(n, p.as_path());
+            }
+        }
+        let mut ebpf = loader.load(EBPF_OBJECT)?;
+        let prog: &mut Xdp = ebpf
+            .program_mut(m::PROG_XDP)
+            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
+            .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        prog.load().map_err(KernelError::program(m::PROG_XDP))?;
+        let mut me = XdpBalancer {
+            ebpf,
+            cfg: cfg.clone(),
+            vips: Vec::new(),
+            attached: Vec::new(),
+        };
+        me.write_config()?;
+        me.write_sources(&cfg.blocklist, &cfg.allowlist)?;
+        me.write_vips()?;
+        Ok(me)
+    }
+
+    fn array<V: aya::Pod>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Array<&mut MapData, V>, KernelError> {
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(KernelError::MissingMap(name))?;
+        Array::try_from(map).map_err(KernelError::map(name))
+    }
+
+    fn write_config(&mut self) -> Result<(), KernelError> {
+        let c = &self.cfg;
+        let mut flags = 0;
+        if c.allowlist_only {
+            flags |= CFG_F_ALLOWLIST;
+        }
+        if !c.blocklist.is_empty() || !c.allowlist.is_empty() || c.allowlist_only {
+            flags |= CFG_F_SRC_FILTER;
+        }
+        let (rate, burst) = match c.new_flow_rate {
+            Some(r) => {
+                flags |= CFG_F_RATE_LIMIT;
+                (r.per_sec, r.burst.max(1))
+            }
+            None => (0, 0),
+        };
+        let value = Config {
+            src_v6: c
+                .source_v6
+                .map(|a| words(IpAddr::V6(a)).0)
+                .unwrap_or_default(),
+            src_v4: c
+                .source_v4
+                .map(|a| u32::from_ne_bytes(a.octets()))
+                .unwrap_or(0),
+            flags,
+            next_hop_mac: c.next_hop_mac,
+            _pad: [0; 2],
+            rate_per_sec: rate,
+            burst,
+        };
+        self.array::<Config>(m::CONFIG)?
+            .set(0, value, 0)
+            .map_err(KernelError::map(m::CONFIG))
+    }
+
+    /// Replaces the source block/allow prefixes (a reload of the lists);
+    /// flows in the connection table are untouched.
+    pub fn set_sources(
+        &mut self,
+        blocklist: &[Cidr],
+        allowlist: &[Cidr],
+    ) -> Result<(), KernelError> {
+        self.cfg.blocklist = blocklist.to_vec();
+        self.cfg.allowlist = allowlist.to_vec();
+        self.write_sources(blocklist, allowlist)?;
+        self.write_config()
+    }
+
+    fn write_sources(&mut self, block: &[Cidr], allow: &[Cidr]) -> Result<(), KernelError> {
+        {
+            let map = self
+                .ebpf
+                .map_mut(m::SRC_V4)
+                .ok_or(KernelError::MissingMap(m::SRC_V4))?;
+            let mut t: LpmTrie<&mut MapData, [u8; 4], u32> =
+                LpmTrie::try_from(map).map_err(KernelError::map(m::SRC_V4))?;
+            let old: Vec<_> = t.keys().filter_map(Result::ok).collect();
+            for k in old {
+                let _ = t.remove(&k);
+            }
+            for (list, action) in [(block, SRC_ACTION_BLOCK), (allow, SRC_ACTION_ALLOW)] {
+                for c in list {
+                    if let IpAddr::V4(a) = c.addr {
+                        t.insert(&Key::new(u32::from(c.len), a.octets()), action, 0)
+                            .map_err(KernelError::map(m::SRC_V4))?;
+                    }
+                }
+            }
+        }
+        let map = self
+            .ebpf
+            .map_mut(m::SRC_V6)
+            .ok_or(KernelError::MissingMap(m::SRC_V6))?;
+        let mut t: LpmTrie<&mut MapData, [u8; 16], u32> =
+            LpmTrie::try_from(map).map_err(KernelError::map(m::SRC_V6))?;
+        let old: Vec<_> = t.keys().filter_map(Result::ok).collect();
+        for k in old {
+            let _ = t.remove(&k);
+        }
+        for (list, action) in [(block, SRC_ACTION_BLOCK), (allow, SRC_ACTION_ALLOW)] {
+            for c in list {
+                if let IpAddr::V6(a) = c.addr {
+                    t.insert(&Key::new(u32::from(c.len), a.octets()), action, 0)
+                        .map_err(KernelError::map(m::SRC_V6))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_vips(&mut self) -> Result<(), KernelError> {
+        let mut next_server = 0u32;
+        let vips = self.cfg.vips.clone();
+        for (i, v) in vips.iter().enumerate() {
+            let (addr, family) = words(v.addr);
+            let key = VipKey {
+                addr,
+                port: v.port.to_be(),
+                proto: v.proto.number(),
+                family,
+            };
+            let flags = if v.hash == VipHash::Source {
+                VIP_F_HASH_SRC_ONLY
+            } else {
+                0
+            };
+            // A pinned VIPS map from a previous run tells which slot is live.
+            let live = {
+                let map = self
+                    .ebpf
+                    .map(m::VIPS)
+                    .ok_or(KernelError::MissingMap(m::VIPS))?;
+                let h: HashMap<&MapData, VipKey, VipMeta> =
+                    HashMap::try_from(map).map_err(KernelError::map(m::VIPS))?;
+                h.get(&key, 0).ok()
+            };
+            let meta = VipMeta {
+                flags,
+                index: i as u32,
+                ring_slot: live.map_or(1, |l| l.ring_slot),
+                ring_size: self.cfg.limits.ring_size,
+            };
+            let servers = v
+                .servers
+                .iter()
+                .map(|s| {
+                    let slot = ServerSlot {
+                        name: s.name.clone(),
+                        addr: s.addr,
+                        index: next_server,
+                        state: if s.down {
+                            ServerState::Down
+                        } else {
+                            ServerState::Up { weight: s.weight }
+                        },
+                    };
+                    next_server += 1;
+                    slot
+                })
+                .collect();
+            self.vips.push(VipState {
+                key,
+                addr: v.addr,
+                port: v.port,
+                meta,
+                servers,
+            });
+            let vi = self.vips.len() - 1;
+            for si in 0..self.vips[vi].servers.len() {
+                self.write_server(vi, si)?;
+            }
+            self.publish_ring(vi)?;
+        }
+        Ok(())
+    }
+
+    fn write_server(&mut self, vi: usize, si: usize) -> Result<(), KernelError> {
+        let s = &self.vips[vi].servers[si];
+        let (addr, family) = words(s.addr);
+        let value = Server {
+            addr,
+            flags: if s.state == ServerState::Down {
+                0
+            } else {
+                SERVER_F_UP
+            },
+            family,
+            _pad: [0; 3],
+        };
+        let index = s.index;
+        self.array::<Server>(m::SERVERS)?
+            .set(index, value, 0)
+            .map_err(KernelError::map(m::SERVERS))
+    }
+
+    /// Builds the VIP's Maglev table from the servers' current weights into
+    /// the spare ring slot, then flips the VIP's live slot in one update.
+    fn publish_ring(&mut self, vi: usize) -> Result<(), KernelError> {
+        let ring_size = self.cfg.limits.ring_size;
+        let v = &self.vips[vi];
+        let names: Vec<Vec<u8>> = v
+            .servers
+            .iter()
+            .map(|s| s.name.as_bytes().to_vec())
+            .collect();
+        let backends: Vec<(&[u8], u32)> = v
+            .servers
+            .iter()
+            .zip(&names)
+            .map(|(s, n)| {
+                (
+                    n.as_slice(),
+                    if let ServerState::Up { weight } = s.state {
+                        weight
+                    } else {
+                        0
+                    },
+                )
+            })
+            .collect();
+        let table = maglev::table(&backends, ring_size);
+        let indices: Vec<u32> = table
+            .iter()
+            .map(|e| e.map_or(RING_EMPTY, |b| v.servers[b as usize].index))
+            .collect();
+        let spare = 1 - v.meta.ring_slot.min(1);
+        let vip_index = v.meta.index;
+        let mut meta = v.meta;
+        let key = v.key;
+        {
+            let mut rings = self.array::<u32>(m::RINGS)?;
+            for (pos, &s) in indices.iter().enumerate() {
+                rings
+                    .set(ring_index(vip_index, spare, ring_size, pos as u32), s, 0)
+                    .map_err(KernelError::map(m::RINGS))?;
+            }
+        }
+        meta.ring_slot = spare;
+        let map = self
+            .ebpf
+            .map_mut(m::VIPS)
+            .ok_or(KernelError::MissingMap(m::VIPS))?;
+        let mut h: HashMap<&mut MapData, VipKey, VipMeta> =
+            HashMap::try_from(map).map_err(KernelError::map(m::VIPS))?;
+        h.insert(key, meta, 0).map_err(KernelError::map(m::VIPS))?;
+        self.vips[vi].meta = meta;
+        Ok(())
+    }
+
+    fn find(&self, addr: IpAddr, port: u16, server: &str) -> Result<(usize, usize), KernelError> {
+        let vi = self
+            .vips
+            .iter()
+            .position(|v| v.addr == addr && v.port == port)
+            .ok_or(KernelError::UnknownVip { addr, port })?;
+        let si = self.vips[vi]
+            .servers
+            .iter()
+            .position(|s| s.name == server)
+            .ok_or_else(|| KernelError::UnknownServer(server.to_owned()))?;
+        Ok((vi, si))
+    }
+
+    /// Sets a server's state. DOWN: the ring is rebuilt without it, then the
+    /// server is marked down so its recorded flows move too. UP with weight
+    /// 0: out of the ring, its flows stay (drain). UP: marked up, then the
+    /// ring is rebuilt with its weight.
+    pub fn set_server_state(
+        &mut self,
+        vip: IpAddr,
+        port: u16,
+        server: &str,
+        state: ServerState,
+    ) -> Result<(), KernelError> {
+        let (vi, si) = self.find(vip, port, server)?;
+        self.vips[vi].servers[si].state = state;
+        match state {
+            ServerState::Down => {
+                self.publish_ring(vi)?;
+                self.write_server(vi, si)
+            }
+            ServerState::Up { .. } => {
+                self.write_server(vi, si)?;
+                self.publish_ring(vi)
+            }
+        }
+    }
+
+    /// Index of `server` of a VIP in `SERVERS` (and in the rings).
+    pub fn server_index(&self, vip: IpAddr, port: u16, server: &str) -> Result<u32, KernelError> {
+        let (vi, si) = self.find(vip, port, server)?;
+        Ok(self.vips[vi].servers[si].index)
+    }
+
+    /// The live Maglev ring of a VIP, as server indices (`RING_EMPTY` for none).
+    pub fn live_ring(&self, vip: IpAddr, port: u16) -> Result<Vec<u32>, KernelError> {
+        let vi = self
+            .vips
+            .iter()
+            .position(|v| v.addr == vip && v.port == port)
+            .ok_or(KernelError::UnknownVip { addr: vip, port })?;
+        let meta = self.vips[vi].meta;
+        let map = self
+            .ebpf
+            .map(m::RINGS)
+            .ok_or(KernelError::MissingMap(m::RINGS))?;
+        let rings: Array<&MapData, u32> =
+            Array::try_from(map).map_err(KernelError::map(m::RINGS))?;
+        (0..meta.ring_size)
+            .map(|pos| {
+                rings
+                    .get(
+                        &ring_index(meta.index, meta.ring_slot, meta.ring_size, pos),
+                        0,
+                    )
+                    .map_err(KernelError::map(m::RINGS))
+            })
+            .collect()
+    }
+
+    /// Reads every counter, summed over CPUs.
+    pub fn counters(&self) -> Result<Counters, KernelError> {
+        let map = self
+            .ebpf
+            .map(m::EVENTS)
+            .ok_or(KernelError::MissingMap(m::EVENTS))?;
+        let ev: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(map).map_err(KernelError::map(m::EVENTS))?;
+        let events = (0..EVENT_COUNT)
+            .map(|i| {
+                ev.get(&i, 0)
+                    .map(|v| v.iter().sum())
+                    .map_err(KernelError::map(m::EVENTS))
+            })
+            .collect::<Result<Vec<u64>, _>>()?;
+        let sum = |name: &'static str, i: u32| -> Result<Traffic, KernelError> {
+            let map = self.ebpf.map(name).ok_or(KernelError::MissingMap(name))?;
+            let a: PerCpuArray<&MapData, Traffic> =
+                PerCpuArray::try_from(map).map_err(KernelError::map(name))?;
+            let v = a.get(&i, 0).map_err(KernelError::map(name))?;
+            Ok(v.iter().fold(Traffic::default(), |acc, t| Traffic {
+                packets: acc.packets + t.packets,
+                bytes: acc.bytes + t.bytes,
+            }))
+        };
+        let mut vips = Vec::new();
+        let mut servers = Vec::new();
+        for v in &self.vips {
+            vips.push(sum(m::VIP_STATS, v.meta.index)?);
+            servers.push(
+                v.servers
+                    .iter()
+                    .map(|s| Ok((s.name.clone(), sum(m::SERVER_STATS, s.index)?)))
+                    .collect::<Result<Vec<_>, KernelError>>()?,
+            );
+        }
+        Ok(Counters {
+            events,
+            vips,
+            servers,
+        })
+    }
+
+    /// Number of flows in the connection table (walks the map: for tests
+    /// and reports, not for the data path).
+    pub fn flow_count(&self) -> Result<usize, KernelError> {
+        let map = self
+            .ebpf
+            .map(m::FLOWS)
+            .ok_or(KernelError::MissingMap(m::FLOWS))?;
+        let h: HashMap<&MapData, FlowKey, FlowValue> =
+            HashMap::try_from(map).map_err(KernelError::map(m::FLOWS))?;
+        Ok(h.keys().filter(Result::is_ok).count())
+    }
+
+    /// Attaches to every configured interface, in order.
+    pub fn attach_all(&mut self) -> Result<Vec<(String, Attached)>, KernelError> {
+        for i in self.cfg.interfaces.clone() {
+            self.attach(&i)?;
+        }
+        Ok(self.attached.clone())
+    }
+
+    /// Attaches to one interface per its mode and fallback; the error lists
+    /// each mode tried with the kernel's answer.
+    pub fn attach(&mut self, iface: &InterfaceConfig) -> Result<Attached, KernelError> {
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(m::PROG_XDP)
+            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
+            .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        let mut tried = Vec::new();
+        let native_first = iface.mode != AttachMode::Generic;
+        if native_first {
+            match prog.attach(&iface.name, XdpMode::Driver) {
+                Ok(_) => {
+                    self.attached.push((iface.name.clone(), Attached::Native));
+                    return Ok(Attached::Native);
+                }
+                Err(e) => tried.push(format!("native: {}", explain(&e))),
+            }
+        }
+        let generic_allowed =
+            iface.mode == AttachMode::Generic || iface.fallback == Fallback::Generic;
+        if generic_allowed {
+            match prog.attach(&iface.name, XdpMode::Skb) {
+                Ok(_) => {
+                    self.attached.push((iface.name.clone(), Attached::Generic));
+                    return Ok(Attached::Generic);
+                }
+                Err(e) => tried.push(format!("generic: {}", explain(&e))),
+            }
+        } else {
+            tried.push("generic: not tried (fallback refuse)".into());
+        }
+        Err(KernelError::Attach {
+            interface: iface.name.clone(),
+            reason: tried.join("; "),
+        })
+    }
+
+    /// Interfaces attached so far and their modes.
+    pub fn attached(&self) -> &[(String, Attached)] {
+        &self.attached
+    }
+
+    /// Runs the XDP program once on `frame` through BPF_PROG_TEST_RUN with
+    /// this balancer's maps: returns the XDP action and the frame as the
+    /// program left it. `repeat` > 1 times the program (duration is per run).
+    pub fn test_run(
+        &self,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(u32, Vec<u8>, std::time::Duration), KernelError> {
+        let prog: &Xdp = self
+            .ebpf
+            .program(m::PROG_XDP)
+            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
+            .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        let mut out = vec![0u8; frame.len() + 256];
+        let r = prog
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat: repeat.max(1),
+                ..Default::default()
+            })
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        out.truncate(r.data_size_out as usize);
+        Ok((r.return_value, out, r.duration))
+    }
+
+    /// Removes the pinned maps of this section (after a final stop; a reload
+    /// keeps them so flows survive).
+    pub fn unpin(self) -> Result<(), KernelError> {
+        if let Some(dir) = &self.cfg.pin {
+            let dir = dir.clone();
+            drop(self);
+            let rd = std::fs::read_dir(&dir).map_err(|source| KernelError::Io {
+                what: format!("listing {}", dir.display()),
+                source,
+            })?;
+            for e in rd.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+        Ok(())
+    }
+}
+
+/// The reason behind an aya program error, with a hint for the usual causes.
+fn explain(e: &aya::programs::ProgramError) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    let lower = msg.to_lowercase();
+    if lower.contains("operation not permitted") || lower.contains("permission denied") {
+        msg.push_str(" (needs CAP_NET_ADMIN and CAP_BPF)");
+    } else if lower.contains("not supported") {
+        msg.push_str(" (the driver has no native XDP)");
+    } else if lower.contains("busy") || lower.contains("exists") {
+        msg.push_str(" (another XDP program is attached)");
+    }
+    msg
+}
+
+fn validate(cfg: &XdpConfig) -> Result<(), KernelError> {
+    let bad = |s: String| Err(KernelError::Config(s));
+    let l = cfg.limits;
+    if cfg.method != Method::Ipip {
+        return bad("only method ipip is implemented".into());
+    }
+    if !is_prime(l.ring_size) {
+        return bad(format!("ring-size {} is not a prime", l.ring_size));
+    }
+    if cfg.vips.len() > l.max_vips as usize {
+        return bad(format!(
+            "{} VIPs exceed max-vips {}",
+            cfg.vips.len(),
+            l.max_vips
+        ));
+    }
+    let total: usize = cfg.vips.iter().map(|v| v.servers.len()).sum();
+    if total > l.max_servers as usize {
+        return bad(format!(
+            "{total} servers exceed max-servers {}",
+            l.max_servers
+        ));
+    }
+    for v in &cfg.vips {
+        if v.servers.len() >= l.ring_size as usize {
+            return bad(format!("VIP {}: more servers than ring entries", v.addr));
+        }
+        for s in &v.servers {
+            if s.addr.is_ipv4() && cfg.source_v4.is_none() {
+                return bad(format!("server {} is IPv4 but no source-v4 is set", s.name));
+            }
+            if s.addr.is_ipv6() && cfg.source_v6.is_none() {
+                return bad(format!("server {} is IPv6 but no source-v6 is set", s.name));
+            }
+        }
+        let mut names: Vec<&str> = v.servers.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return bad(format!("VIP {}: duplicate server name", v.addr));
+        }
+    }
+    if let Some(r) = cfg.new_flow_rate {
+        if r.per_sec == 0 {
+            return bad("new-flow-rate must be at least 1/s".into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Shared helpers for weir-kernel's tests: frame builders for
+//! BPF_PROG_TEST_RUN fixtures and the checks of encapsulated output.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub const XDP_DROP: u32 = 1;
+pub const XDP_PASS: u32 = 2;
+pub const XDP_TX: u32 = 3;
+
+pub const LB_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0c];
+pub const NEXT_HOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_ACK: u8 = 0x10;
+
+/// Ethernet header with optional VLAN tags (TPID, TCI).
+pub fn eth(ethertype: u16, tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&LB_MAC);
+    f.extend_from_slice(&CLIENT_MAC);
+    for (tpid, tci) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&tci.to_be_bytes());
+    }
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f
+}
+
+pub fn tcp(sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 20];
+    h[0..2].copy_from_slice(&sport.to_be_bytes());
+    h[2..4].copy_from_slice(&dport.to_be_bytes());
+    h[12] = 5 << 4;
+    h[13] = flags;
+    h[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 8];
+    h[0..2].copy_from_slice(&sport.to_be_bytes());
+    h[2..4].copy_from_slice(&dport.to_be_bytes());
+    h[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+pub fn checksum(b: &[u8]) -> u16 {
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// IPv4 header (+ `options`, a multiple of 4 bytes) followed by `l4`.
+pub fn ipv4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    options: &[u8],
+    frag: u16,
+    l4: &[u8],
+) -> Vec<u8> {
+    let ihl = 20 + options.len();
+    let mut h = vec![0u8; 20];
+    h[0] = 0x40 | (ihl / 4) as u8;
+    h[1] = 0x10;
+    h[2..4].copy_from_slice(&((ihl + l4.len()) as u16).to_be_bytes());
+    h[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+    h[6..8].copy_from_slice(&frag.to_be_bytes());
+    h[8] = 64;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    h.extend_from_slice(options);
+    let c = checksum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(l4);
+    h
+}
+
+pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, l4: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 40];
+    h[0] = 0x60;
+    h[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+    h[6] = next;
+    h[7] = 64;
+    h[8..24].copy_from_slice(&src.octets());
+    h[24..40].copy_from_slice(&dst.octets());
+    h.extend_from_slice(l4);
+    h
+}
+
+pub fn frame(l2: Vec<u8>, l3: &[u8]) -> Vec<u8> {
+    let mut f = l2;
+    f.extend_from_slice(l3);
+    f
+}
+
+/// The server address an encapsulated frame is sent to, after checking
+/// every outer field: next-hop MAC, our MAC as source, VLAN tags kept,
+/// outer header well formed (checksum, lengths, protocol, source) and the
+/// inner packet byte-identical to `inner`.
+pub fn check_encap(out: &[u8], l2_len: usize, inner: &[u8], outer_src: IpAddr) -> IpAddr {
+    assert_eq!(&out[0..6], &NEXT_HOP_MAC, "destination MAC is the next hop");
+    assert_eq!(
+        &out[6..12],
+        &LB_MAC,
+        "source MAC is the receiving interface"
+    );
+    let et = u16::from_be_bytes([out[l2_len - 2], out[l2_len - 1]]);
+    let inner_proto = if inner[0] >> 4 == 4 { 4 } else { 41 };
+    match outer_src {
+        IpAddr::V4(src) => {
+            assert_eq!(et, 0x0800);
+            let h = &out[l2_len..l2_len + 20];
+            assert_eq!(h[0], 0x45);
+            assert_eq!(checksum(h), 0, "outer IPv4 checksum");
+            assert_eq!(
+                usize::from(u16::from_be_bytes([h[2], h[3]])),
+                20 + inner.len()
+            );
+            assert_eq!(h[9], inner_proto);
+            assert_eq!(&h[12..16], &src.octets());
+            assert_eq!(
+                &out[l2_len + 20..l2_len + 20 + inner.len()],
+                inner,
+                "inner packet untouched"
+            );
+            IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]))
+        }
+        IpAddr::V6(src) => {
+            assert_eq!(et, 0x86DD);
+            let h = &out[l2_len..l2_len + 40];
+            assert_eq!(h[0] >> 4, 6);
+            assert_eq!(usize::from(u16::from_be_bytes([h[4], h[5]])), inner.len());
+            assert_eq!(h[6], inner_proto);
+            assert_eq!(&h[8..24], &src.octets());
+            assert_eq!(
+                &out[l2_len + 40..l2_len + 40 + inner.len()],
+                inner,
+                "inner packet untouched"
+            );
+            let mut d = [0u8; 16];
+            d.copy_from_slice(&h[24..40]);
+            IpAddr::V6(Ipv6Addr::from(d))
+        }
+    }
+}
+
+/// Skips (with the reason) when not root: loading BPF needs CAP_BPF and
+/// CAP_NET_ADMIN. CI runs as root, so a skip there is a failure to look at.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !nix_is_root() {
+            eprintln!("skipped: loading eBPF needs root (CAP_BPF, CAP_NET_ADMIN)");
+            return;
+        }
+    };
+}
+
+pub fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

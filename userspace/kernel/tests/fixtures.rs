@@ -1,0 +1,569 @@
+//! BPF_PROG_TEST_RUN fixtures: a frame in, the XDP verdict and the frame
+//! out, for every parse path and every early-drop rule.
+
+mod common;
+
+use common::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use weir_common::{flow_hash, FAMILY_V4};
+use weir_kernel::config::*;
+use weir_kernel::{Event, ServerState, XdpBalancer};
+
+const VIP4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const CLIENT4: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);
+const SRC4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x100);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0xfd01, 0, 0, 0, 0, 0, 0, 2);
+const SRC6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+const RING: u32 = 4093;
+
+fn server(name: &str, addr: &str, weight: u32) -> ServerConfig {
+    ServerConfig {
+        name: name.into(),
+        addr: addr.parse().unwrap(),
+        weight,
+        down: false,
+    }
+}
+
+fn config() -> XdpConfig {
+    let v4servers = vec![
+        server("s1", "10.2.0.2", 1),
+        server("s2", "10.2.1.2", 1),
+        server("s3", "10.2.2.2", 2),
+    ];
+    XdpConfig {
+        name: "fixtures".into(),
+        source_v4: Some(SRC4),
+        source_v6: Some(SRC6),
+        next_hop_mac: NEXT_HOP_MAC,
+        vips: vec![
+            VipConfig {
+                addr: IpAddr::V4(VIP4),
+                port: 80,
+                proto: Proto::Tcp,
+                hash: VipHash::FiveTuple,
+                servers: v4servers.clone(),
+            },
+            VipConfig {
+                addr: IpAddr::V4(VIP4),
+                port: 53,
+                proto: Proto::Udp,
+                hash: VipHash::FiveTuple,
+                servers: v4servers,
+            },
+            VipConfig {
+                addr: IpAddr::V6(VIP6),
+                port: 80,
+                proto: Proto::Tcp,
+                hash: VipHash::FiveTuple,
+                servers: vec![server("s6a", "fd02::2", 1), server("s6b", "fd02:1::2", 1)],
+            },
+            VipConfig {
+                addr: IpAddr::V6(VIP6),
+                port: 0,
+                proto: Proto::Udp,
+                hash: VipHash::FiveTuple,
+                servers: vec![server("s4in6", "10.2.0.2", 1)],
+            },
+        ],
+        limits: Limits {
+            max_vips: 8,
+            max_servers: 32,
+            ring_size: RING,
+            max_flows: 1024,
+            max_rate_sources: 64,
+            max_src_prefixes: 64,
+        },
+        ..Default::default()
+    }
+}
+
+fn load(cfg: &XdpConfig) -> XdpBalancer {
+    XdpBalancer::load(cfg).expect("load XDP balancer")
+}
+
+fn addr_words(a: IpAddr) -> [u32; 4] {
+    match a {
+        IpAddr::V4(a) => [u32::from_ne_bytes(a.octets()), 0, 0, 0],
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            std::array::from_fn(|i| {
+                u32::from_ne_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
+            })
+        }
+    }
+}
+
+/// The server the ring must give for this flow, computed in userspace with
+/// the shared hash (independent of the program's arithmetic).
+fn expected(
+    lb: &XdpBalancer,
+    cfg: &XdpConfig,
+    vip: usize,
+    src: IpAddr,
+    sport: u16,
+    proto: u8,
+) -> IpAddr {
+    let v = &cfg.vips[vip];
+    let h = flow_hash(
+        &addr_words(src),
+        &addr_words(v.addr),
+        sport.to_be(),
+        v.port.to_be(),
+        proto,
+    );
+    let ring = lb.live_ring(v.addr, v.port).unwrap();
+    let idx = ring[(h % u64::from(RING)) as usize];
+    let s = v
+        .servers
+        .iter()
+        .find(|s| lb.server_index(v.addr, v.port, &s.name).unwrap() == idx)
+        .expect("ring entry names a server");
+    s.addr
+}
+
+#[test]
+fn vip_hit_tcp_v4_is_encapsulated_to_the_maglev_pick() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    for sport in [40000u16, 40001, 40002, 51234] {
+        let inner = ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(sport, 80, TCP_SYN, &[]));
+        let (verdict, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &inner), 1).unwrap();
+        assert_eq!(verdict, XDP_TX);
+        let to = check_encap(&out, 14, &inner, IpAddr::V4(SRC4));
+        assert_eq!(to, expected(&lb, &cfg, 0, IpAddr::V4(CLIENT4), sport, 6));
+    }
+    let c = lb.counters().unwrap();
+    assert_eq!(c.event(Event::Forwarded), 4);
+    assert_eq!(c.event(Event::NewFlow), 4);
+    assert_eq!(c.vips[0].packets, 4);
+    assert_eq!(c.servers[0].iter().map(|(_, t)| t.packets).sum::<u64>(), 4);
+    assert_eq!(lb.flow_count().unwrap(), 4);
+}
+
+#[test]
+fn vip_hit_udp_v4_and_counters_bytes() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let inner = ipv4(CLIENT4, VIP4, 17, &[], 0, &udp(5353, 53, b"query"));
+    let f = frame(eth(0x0800, &[]), &inner);
+    let (verdict, out, _) = lb.test_run(&f, 1).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    let to = check_encap(&out, 14, &inner, IpAddr::V4(SRC4));
+    assert_eq!(to, expected(&lb, &cfg, 1, IpAddr::V4(CLIENT4), 5353, 17));
+    let c = lb.counters().unwrap();
+    assert_eq!(c.vips[1].packets, 1);
+    assert_eq!(c.vips[1].bytes, f.len() as u64);
+}
+
+#[test]
+fn vip_hit_tcp_v6_is_6in6() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let inner = ipv6(CLIENT6, VIP6, 6, &tcp(40000, 80, TCP_SYN, &[]));
+    let (verdict, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &inner), 1).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    let to = check_encap(&out, 14, &inner, IpAddr::V6(SRC6));
+    assert_eq!(to, expected(&lb, &cfg, 2, IpAddr::V6(CLIENT6), 40000, 6));
+}
+
+#[test]
+fn address_wide_udp_v6_vip_to_v4_server_is_6in4() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let inner = ipv6(CLIENT6, VIP6, 17, &udp(1000, 9999, b"x"));
+    let (verdict, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &inner), 1).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    assert_eq!(
+        check_encap(&out, 14, &inner, IpAddr::V4(SRC4)),
+        "10.2.0.2".parse::<IpAddr>().unwrap()
+    );
+}
+
+#[test]
+fn non_vip_traffic_passes_untouched() {
+    require_root!();
+    let lb = load(&config());
+    let cases = [
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(
+                CLIENT4,
+                Ipv4Addr::new(10, 0, 0, 2),
+                6,
+                &[],
+                0,
+                &tcp(1, 22, TCP_SYN, &[]),
+            ),
+        ),
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(1, 443, TCP_SYN, &[])),
+        ),
+        frame(eth(0x0800, &[]), &ipv4(CLIENT4, VIP4, 47, &[], 0, &[0; 8])),
+        frame(
+            eth(0x86DD, &[]),
+            &ipv6(CLIENT6, VIP6, 6, &tcp(1, 443, TCP_SYN, &[])),
+        ),
+        frame(eth(0x0806, &[]), &[0u8; 28]),
+    ];
+    for f in &cases {
+        let (verdict, out, _) = lb.test_run(f, 1).unwrap();
+        assert_eq!(verdict, XDP_PASS);
+        assert_eq!(&out, f, "passed frames are not modified");
+    }
+    let c = lb.counters().unwrap();
+    assert_eq!(c.event(Event::PassNotVip), 4);
+    assert_eq!(c.event(Event::PassNonIp), 1);
+}
+
+#[test]
+fn vlan_and_qinq_tags_are_parsed_and_kept() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let inner = ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, &[]));
+    for tags in [vec![(0x8100u16, 100u16)], vec![(0x88a8, 10), (0x8100, 20)]] {
+        let l2 = eth(0x0800, &tags);
+        let l2_len = l2.len();
+        let (verdict, out, _) = lb.test_run(&frame(l2.clone(), &inner), 1).unwrap();
+        assert_eq!(verdict, XDP_TX);
+        assert_eq!(&out[12..l2_len - 2], &l2[12..l2_len - 2], "tags kept");
+        check_encap(&out, l2_len, &inner, IpAddr::V4(SRC4));
+    }
+}
+
+#[test]
+fn fragments_pass_to_the_stack() {
+    require_root!();
+    let lb = load(&config());
+    let first = frame(
+        eth(0x0800, &[]),
+        &ipv4(CLIENT4, VIP4, 17, &[], 0x2000, &udp(1, 53, &[0; 32])),
+    );
+    let later = frame(
+        eth(0x0800, &[]),
+        &ipv4(CLIENT4, VIP4, 17, &[], 0x0004, &[0; 32]),
+    );
+    let v6frag = frame(
+        eth(0x86DD, &[]),
+        &ipv6(
+            CLIENT6,
+            VIP6,
+            44,
+            &[17, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+    );
+    for f in [first, later, v6frag] {
+        assert_eq!(lb.test_run(&f, 1).unwrap().0, XDP_PASS);
+    }
+    assert_eq!(lb.counters().unwrap().event(Event::PassFragment), 3);
+}
+
+#[test]
+fn ip_options_are_forwarded() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    // Two NOPs + end-of-list padding to 4 bytes, then a router-alert (4 bytes).
+    let inner = ipv4(
+        CLIENT4,
+        VIP4,
+        6,
+        &[1, 1, 0, 0, 0x94, 4, 0, 0],
+        0,
+        &tcp(40000, 80, TCP_SYN, &[]),
+    );
+    let (verdict, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &inner), 1).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    let to = check_encap(&out, 14, &inner, IpAddr::V4(SRC4));
+    assert_eq!(to, expected(&lb, &cfg, 0, IpAddr::V4(CLIENT4), 40000, 6));
+    assert_eq!(lb.counters().unwrap().event(Event::ForwardIpOptions), 1);
+}
+
+#[test]
+fn icmp_too_big_goes_to_the_flows_server() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    // The flow exists first.
+    let syn = ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, &[]));
+    let (_, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &syn), 1).unwrap();
+    let server = check_encap(&out, 14, &syn, IpAddr::V4(SRC4));
+    // A router tells the VIP that its reply (VIP:80 → client:40000) was too big.
+    let quoted = ipv4(VIP4, CLIENT4, 6, &[], 0, &tcp(80, 40000, TCP_ACK, &[]))[..28].to_vec();
+    let mut icmp = vec![3u8, 4, 0, 0, 0, 0, 0x05, 0xdc];
+    icmp.extend_from_slice(&quoted);
+    let inner = ipv4(Ipv4Addr::new(10, 9, 9, 1), VIP4, 1, &[], 0, &icmp);
+    let (verdict, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &inner), 1).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    assert_eq!(check_encap(&out, 14, &inner, IpAddr::V4(SRC4)), server);
+    let c = lb.counters().unwrap();
+    assert_eq!(c.event(Event::ForwardIcmpTooBig), 1);
+    assert_eq!(lb.flow_count().unwrap(), 1, "ICMP creates no flow");
+    // Other ICMP (echo request) to the VIP passes.
+    let echo = ipv4(CLIENT4, VIP4, 1, &[], 0, &[8, 0, 0, 0, 0, 1, 0, 1]);
+    assert_eq!(
+        lb.test_run(&frame(eth(0x0800, &[]), &echo), 1).unwrap().0,
+        XDP_PASS
+    );
+}
+
+#[test]
+fn icmpv6_packet_too_big_goes_to_the_flows_server() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let syn = ipv6(CLIENT6, VIP6, 6, &tcp(40000, 80, TCP_SYN, &[]));
+    let (_, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &syn), 1).unwrap();
+    let server = check_encap(&out, 14, &syn, IpAddr::V6(SRC6));
+    let quoted = ipv6(VIP6, CLIENT6, 6, &tcp(80, 40000, TCP_ACK, &[]));
+    let mut icmp = vec![2u8, 0, 0, 0, 0, 0, 0x05, 0x00];
+    icmp.extend_from_slice(&quoted);
+    let inner = ipv6("fd09::1".parse().unwrap(), VIP6, 58, &icmp);
+    let (verdict, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &inner), 1).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    assert_eq!(check_encap(&out, 14, &inner, IpAddr::V6(SRC6)), server);
+}
+
+#[test]
+fn malformed_frames_get_a_defined_verdict_and_a_counter() {
+    require_root!();
+    let lb = load(&config());
+    let good = ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, &[]));
+    let mut bad_ihl = good.clone();
+    bad_ihl[0] = 0x44;
+    let mut bad_version = good.clone();
+    bad_version[0] = 0x55;
+    let mut long_total = good.clone();
+    long_total[2..4].copy_from_slice(&500u16.to_be_bytes());
+    let mut short_total = good.clone();
+    short_total[2..4].copy_from_slice(&10u16.to_be_bytes());
+    let cases: Vec<(Vec<u8>, u32, Event)> = vec![
+        // (BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet
+        // header, so the shortest case is a bare Ethernet header.)
+        (eth(0x0800, &[]), XDP_DROP, Event::DropTruncated),
+        (
+            frame(eth(0x0800, &[]), &good[..12]),
+            XDP_DROP,
+            Event::DropTruncated,
+        ),
+        (
+            frame(eth(0x0800, &[]), &good[..30]),
+            XDP_DROP,
+            Event::DropTruncated,
+        ),
+        (
+            frame(eth(0x0800, &[]), &bad_ihl),
+            XDP_DROP,
+            Event::DropBadHeader,
+        ),
+        (
+            frame(eth(0x0800, &[]), &bad_version),
+            XDP_DROP,
+            Event::DropBadHeader,
+        ),
+        (
+            frame(eth(0x0800, &[]), &long_total),
+            XDP_DROP,
+            Event::DropTruncated,
+        ),
+        (
+            frame(eth(0x0800, &[]), &short_total),
+            XDP_DROP,
+            Event::DropBadHeader,
+        ),
+        (
+            frame(eth(0x8100, &[]), &[0u8; 1]),
+            XDP_DROP,
+            Event::DropTruncated,
+        ),
+        (
+            frame(
+                eth(0x86DD, &[]),
+                &ipv6(CLIENT6, VIP6, 6, &tcp(1, 80, TCP_SYN, &[]))[..50],
+            ),
+            XDP_DROP,
+            Event::DropTruncated,
+        ),
+    ];
+    for (i, (f, verdict, ev)) in cases.iter().enumerate() {
+        let before = lb.counters().unwrap().event(*ev);
+        let (v, _, _) = lb.test_run(f, 1).unwrap();
+        assert_eq!(v, *verdict, "case {i}");
+        assert_eq!(
+            lb.counters().unwrap().event(*ev),
+            before + 1,
+            "case {i} counts {ev:?}"
+        );
+    }
+    assert_eq!(
+        lb.flow_count().unwrap(),
+        0,
+        "no malformed frame creates a flow"
+    );
+}
+
+#[test]
+fn blocklisted_and_allowlisted_sources() {
+    require_root!();
+    let mut cfg = config();
+    cfg.blocklist = vec!["10.1.0.0/16".parse().unwrap(), "fd01::/16".parse().unwrap()];
+    cfg.allowlist = vec!["10.1.7.0/24".parse().unwrap()];
+    let mut lb = load(&cfg);
+    let from = |src: Ipv4Addr| {
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(src, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, &[])),
+        )
+    };
+    assert_eq!(lb.test_run(&from(CLIENT4), 1).unwrap().0, XDP_DROP);
+    assert_eq!(
+        lb.test_run(&from(Ipv4Addr::new(10, 1, 7, 9)), 1).unwrap().0,
+        XDP_TX,
+        "longer allow prefix wins"
+    );
+    assert_eq!(
+        lb.test_run(&from(Ipv4Addr::new(10, 3, 0, 1)), 1).unwrap().0,
+        XDP_TX
+    );
+    let v6 = frame(
+        eth(0x86DD, &[]),
+        &ipv6(CLIENT6, VIP6, 6, &tcp(1, 80, TCP_SYN, &[])),
+    );
+    assert_eq!(lb.test_run(&v6, 1).unwrap().0, XDP_DROP);
+    // Non-VIP traffic from a blocked source is dropped as well.
+    let ssh = frame(
+        eth(0x0800, &[]),
+        &ipv4(CLIENT4, SRC4, 6, &[], 0, &tcp(1, 22, TCP_SYN, &[])),
+    );
+    assert_eq!(lb.test_run(&ssh, 1).unwrap().0, XDP_DROP);
+    assert_eq!(lb.counters().unwrap().event(Event::DropBlocklist), 3);
+    // Reload the lists at run time: allowlist-only mode.
+    lb.set_sources(&[], &["10.3.0.0/16".parse().unwrap()])
+        .unwrap();
+    assert_eq!(
+        lb.test_run(&from(CLIENT4), 1).unwrap().0,
+        XDP_TX,
+        "block entry removed"
+    );
+    drop(lb);
+    cfg.blocklist.clear();
+    cfg.allowlist = vec!["10.3.0.0/16".parse().unwrap()];
+    cfg.allowlist_only = true;
+    let lb = load(&cfg);
+    assert_eq!(
+        lb.test_run(&from(Ipv4Addr::new(10, 3, 0, 1)), 1).unwrap().0,
+        XDP_TX
+    );
+    assert_eq!(lb.test_run(&from(CLIENT4), 1).unwrap().0, XDP_DROP);
+    assert_eq!(lb.counters().unwrap().event(Event::DropNotAllowed), 1);
+}
+
+#[test]
+fn syn_rate_limit_per_source() {
+    require_root!();
+    let mut cfg = config();
+    cfg.new_flow_rate = Some(RateLimit {
+        per_sec: 1,
+        burst: 5,
+    });
+    let lb = load(&cfg);
+    let syn = |src: Ipv4Addr, port: u16| {
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(src, VIP4, 6, &[], 0, &tcp(port, 80, TCP_SYN, &[])),
+        )
+    };
+    let verdicts: Vec<u32> = (0..8)
+        .map(|i| lb.test_run(&syn(CLIENT4, 1000 + i), 1).unwrap().0)
+        .collect();
+    // The burst of 5 passes (plus at most one refill at 1/s), the rest is dropped.
+    let passed = verdicts.iter().filter(|&&v| v == XDP_TX).count();
+    assert!((5..=6).contains(&passed), "{verdicts:?}");
+    assert_eq!(verdicts[7], XDP_DROP);
+    // Another source has its own bucket; non-SYN packets of a flow are not charged.
+    assert_eq!(
+        lb.test_run(&syn(Ipv4Addr::new(10, 1, 0, 3), 1000), 1)
+            .unwrap()
+            .0,
+        XDP_TX
+    );
+    let ack = frame(
+        eth(0x0800, &[]),
+        &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(1000, 80, TCP_ACK, &[])),
+    );
+    assert_eq!(lb.test_run(&ack, 1).unwrap().0, XDP_TX);
+    // UDP new flows pay as well.
+    let c = lb.counters().unwrap();
+    assert_eq!(c.event(Event::DropRateLimit), 8 - passed as u64);
+}
+
+#[test]
+fn flows_keep_their_server_drain_and_down() {
+    require_root!();
+    let cfg = config();
+    let mut lb = load(&cfg);
+    let syn = |port: u16| {
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(port, 80, TCP_SYN, &[])),
+        )
+    };
+    let ack = |port: u16| {
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(port, 80, TCP_ACK, &[])),
+        )
+    };
+    let dest = |lb: &XdpBalancer, f: &[u8]| -> IpAddr {
+        let (v, out, _) = lb.test_run(f, 1).unwrap();
+        assert_eq!(v, XDP_TX);
+        check_encap(&out, 14, &f[14..], IpAddr::V4(SRC4))
+    };
+    let before: Vec<IpAddr> = (0..200).map(|p| dest(&lb, &syn(20000 + p))).collect();
+    let s3: IpAddr = "10.2.2.2".parse().unwrap();
+    assert!(before.contains(&s3));
+    // Weight 0 drains s3: existing flows stay, new flows avoid it.
+    lb.set_server_state(IpAddr::V4(VIP4), 80, "s3", ServerState::Up { weight: 0 })
+        .unwrap();
+    for (p, d) in before.iter().enumerate() {
+        assert_eq!(
+            dest(&lb, &ack(20000 + p as u16)),
+            *d,
+            "established flow kept its server"
+        );
+    }
+    for p in 0..200 {
+        assert_ne!(
+            dest(&lb, &syn(30000 + p)),
+            s3,
+            "no new flow to a draining server"
+        );
+    }
+    // DOWN moves s3's flows, and only them.
+    lb.set_server_state(IpAddr::V4(VIP4), 80, "s3", ServerState::Down)
+        .unwrap();
+    for (p, d) in before.iter().enumerate() {
+        let now = dest(&lb, &ack(20000 + p as u16));
+        if *d == s3 {
+            assert_ne!(now, s3);
+        } else {
+            assert_eq!(now, *d);
+        }
+    }
+    assert!(lb.counters().unwrap().event(Event::FlowServerDown) > 0);
+    // All servers down: new flows are dropped and counted.
+    for s in ["s1", "s2"] {
+        lb.set_server_state(IpAddr::V4(VIP4), 80, s, ServerState::Down)
+            .unwrap();
+    }
+    assert_eq!(lb.test_run(&syn(40000), 1).unwrap().0, XDP_DROP);
+    assert_eq!(lb.counters().unwrap().event(Event::DropNoServer), 1);
+    assert_eq!(FAMILY_V4, 4);
+}
