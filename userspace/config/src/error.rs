@@ -82,6 +82,16 @@ pub enum ConfigError {
     /// No configuration file was given.
     #[error("no configuration file given")]
     NoFile,
+    /// Several problems (each `At`), in file order; displayed one per line.
+    #[error("{}", display_list(.0))]
+    Multiple(Vec<ConfigError>),
+}
+
+fn display_list(v: &[ConfigError]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn section_prefix(s: &Option<SectionRef>) -> String {
@@ -92,10 +102,47 @@ fn section_prefix(s: &Option<SectionRef>) -> String {
 }
 
 impl ConfigError {
-    /// The location of the error, if it has one.
+    /// `Ok` for no error, the error itself for one, `Multiple` for more.
+    pub fn from_list(mut v: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match v.len() {
+            0 => Ok(()),
+            1 => Err(v.remove(0)),
+            _ => Err(ConfigError::Multiple(v)),
+        }
+    }
+
+    /// A copy (`std::io::Error` is not `Clone`: its kind and text are kept).
+    pub fn duplicate(&self) -> ConfigError {
+        match self {
+            ConfigError::At { loc, section, msg } => ConfigError::At {
+                loc: loc.clone(),
+                section: section.clone(),
+                msg: msg.clone(),
+            },
+            ConfigError::Io { path, source } => ConfigError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            ConfigError::NoFile => ConfigError::NoFile,
+            ConfigError::Multiple(v) => {
+                ConfigError::Multiple(v.iter().map(ConfigError::duplicate).collect())
+            }
+        }
+    }
+
+    /// The individual errors (one, or each of `Multiple`).
+    pub fn errors(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Multiple(v) => v.iter().collect(),
+            other => vec![other],
+        }
+    }
+
+    /// The location of the (first) error, if it has one.
     pub fn loc(&self) -> Option<&Loc> {
         match self {
             ConfigError::At { loc, .. } => Some(loc),
+            ConfigError::Multiple(v) => v.first().and_then(ConfigError::loc),
             _ => None,
         }
     }

@@ -57,8 +57,11 @@ pub fn load_files_with_env(
             source,
         })?;
         let name = path.display().to_string();
-        let text = utf8_or_error(&name, &bytes)?;
-        p.feed(&name, text)?;
+        match utf8_or_error(&name, &bytes) {
+            // Errors are collected by the parser and returned by `finish`.
+            Ok(text) => drop(p.feed(&name, text)),
+            Err(e) => p.push_error(e),
+        }
     }
     p.finish()
 }
@@ -77,7 +80,8 @@ pub fn parse_str_with_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
     let mut p = parser::Parser::new(env);
-    p.feed(file_name, text)?;
+    // Errors are collected by the parser and returned by `finish`.
+    drop(p.feed(file_name, text));
     p.finish()
 }
 

@@ -53,7 +53,14 @@ pub struct Parser<'e> {
     proxies: Vec<ProxyDraft>,
     warnings: Vec<Warning>,
     env: Env<'e>,
+    /// Errors so far.
+    errors: Vec<ConfigError>,
+    /// Lines are skipped until the next section (its opening line was bad).
+    skipping: bool,
 }
+
+/// Parsing stops after this many errors.
+pub const MAX_ERRORS: usize = 100;
 
 fn at(loc: &Loc, section: &Option<SectionRef>, msg: impl Into<String>) -> ConfigError {
     ConfigError::At {
@@ -78,16 +85,23 @@ impl<'e> Parser<'e> {
                 base: env,
                 overlay: Default::default(),
             },
+            errors: Vec::new(),
+            skipping: false,
         }
     }
 
-    /// Parses one file's text. `file` names it in locations.
+    /// Parses one file's text. `file` names it in locations. Parsing goes on
+    /// after an error (the faulty line is skipped, or the whole section when
+    /// its opening line is faulty), so that every problem is reported at once,
+    /// as HAProxy does; returns this file's errors, if any. [`Parser::finish`]
+    /// fails if any file had errors.
     pub fn feed(&mut self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let before = self.errors.len();
         let file: Arc<str> = Arc::from(file);
         let mut conds: Vec<CondFrame> = Vec::new();
         let mut lineno = 0u32;
         let mut rest = text;
-        while !rest.is_empty() {
+        while !rest.is_empty() && self.errors.len() < MAX_ERRORS {
             lineno += 1;
             let (line, next, has_lf) = match rest.find('\n') {
                 Some(i) => (&rest[..i], &rest[i + 1..], true),
@@ -98,44 +112,62 @@ impl<'e> Parser<'e> {
                 file: file.clone(),
                 line: lineno,
             };
+            if let Err(e) = self.step(&loc, line, &mut conds) {
+                self.errors.push(e);
+            }
             if !has_lf {
-                return Err(at(
+                // HAProxy refuses a last line without LF: the file may have
+                // been truncated while being written.
+                self.errors.push(at(
                     &loc,
                     &None,
                     "missing LF on last line, file might have been truncated",
                 ));
             }
-            let words = split_line(line, &|n| self.env.get(n))
-                .map_err(|e| at(&loc, &self.section, e.to_string()))?;
-            let Some(first) = words.first() else { continue };
-            if first.text.starts_with('.') && !first.quoted {
-                self.directive(
-                    &loc,
-                    &words.iter().map(|w| w.text.clone()).collect::<Vec<_>>(),
-                    &mut conds,
-                )?;
-                continue;
-            }
-            if conds.last().is_some_and(|c| !c.active) {
-                continue;
-            }
-            let words: Vec<String> = words.into_iter().map(|w| w.text).collect();
-            self.line(&loc, &words)?;
         }
         if let Some(c) = conds.last() {
             let loc = Loc {
                 file: file.clone(),
                 line: c.line,
             };
-            return Err(at(
+            self.errors.push(at(
                 &loc,
                 &None,
                 "'.if' block is not terminated by '.endif' before the end of the file",
             ));
         }
         // Sections end with their file (HAProxy semantics for several -f).
-        self.close_section()?;
-        Ok(())
+        self.close_section();
+        self.skipping = false;
+        ConfigError::from_list(
+            self.errors[before..]
+                .iter()
+                .map(ConfigError::duplicate)
+                .collect(),
+        )
+    }
+
+    /// Parses one line.
+    fn step(
+        &mut self,
+        loc: &Loc,
+        line: &str,
+        conds: &mut Vec<CondFrame>,
+    ) -> Result<(), ConfigError> {
+        let words = split_line(line, &|n| self.env.get(n))
+            .map_err(|e| at(loc, &self.section, e.to_string()))?;
+        let Some(first) = words.first() else {
+            return Ok(());
+        };
+        if first.text.starts_with('.') && !first.quoted {
+            let w: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+            return self.directive(loc, &w, conds);
+        }
+        if conds.last().is_some_and(|c| !c.active) {
+            return Ok(());
+        }
+        let words: Vec<String> = words.into_iter().map(|w| w.text).collect();
+        self.line(loc, &words)
     }
 
     /// Handles `.if`, `.elif`, `.else`, `.endif`, `.diag`, `.notice`,
@@ -217,17 +249,27 @@ impl<'e> Parser<'e> {
     fn line(&mut self, loc: &Loc, w: &[String]) -> Result<(), ConfigError> {
         let kw = w[0].as_str();
         if let Some((_, kind)) = registry::SECTION_OPENERS.iter().find(|(k, _)| *k == kw) {
-            self.close_section()?;
-            return self.open_section(loc, *kind, &w[1..]);
+            self.close_section();
+            self.skipping = false;
+            let r = self.open_section(loc, *kind, &w[1..]);
+            if r.is_err() {
+                // The section's lines would only repeat the error.
+                self.current = Current::None;
+                self.skipping = true;
+            }
+            return r;
         }
         if unsupported::UNSUPPORTED_SECTIONS.contains(&kw) {
-            self.close_section()?;
-            self.section = None;
+            self.close_section();
+            self.skipping = true;
             return Err(at(
                 loc,
                 &None,
                 format!("section '{kw}' is not supported by weir yet"),
             ));
+        }
+        if self.skipping {
+            return Ok(());
         }
         let Some(section) = self.section.clone() else {
             let msg = match unsupported::keyword_message(kw) {
@@ -432,7 +474,7 @@ impl<'e> Parser<'e> {
             .ok_or_else(|| at(loc, &self.section, format!("defaults section '{name}' not found (it must be declared before being used)")))
     }
 
-    fn close_section(&mut self) -> Result<(), ConfigError> {
+    fn close_section(&mut self) {
         match std::mem::replace(&mut self.current, Current::None) {
             Current::None | Current::Global => {}
             Current::Proxy(d) => {
@@ -445,13 +487,23 @@ impl<'e> Parser<'e> {
             }
         }
         self.section = None;
-        Ok(())
+    }
+
+    /// Records an error found outside the parser (e.g. an unreadable file).
+    pub fn push_error(&mut self, e: ConfigError) {
+        self.errors.push(e);
     }
 
     /// Ends parsing: checks references between sections and builds the
     /// [`Config`].
     pub fn finish(mut self) -> Result<Config, ConfigError> {
-        self.close_section()?;
+        self.close_section();
+        if !self.errors.is_empty() {
+            // Cross-reference checks would mostly echo the errors already found.
+            return Err(ConfigError::from_list(std::mem::take(&mut self.errors))
+                .err()
+                .unwrap_or(ConfigError::NoFile));
+        }
         let mut frontends = Vec::new();
         let mut backends = Vec::new();
         for d in &self.proxies {
@@ -505,6 +557,16 @@ impl<'e> Parser<'e> {
                     });
                     balance = Balance::RoundRobin;
                 }
+                let mut check_kind = d.check_kind.clone();
+                match (&mut check_kind, &d.check_expect) {
+                    (CheckKind::Http(h), e) => h.expect = e.clone(),
+                    (CheckKind::Tcp, Some(_)) => self.warnings.push(Warning {
+                        loc: d.check_expect_loc.clone().unwrap_or_else(|| d.loc.clone()),
+                        section: sref.clone(),
+                        msg: "'http-check expect' ignored without 'option httpchk'".into(),
+                    }),
+                    (CheckKind::Tcp, None) => {}
+                }
                 backends.push(Backend {
                     name: name.clone(),
                     loc: d.loc.clone(),
@@ -517,6 +579,7 @@ impl<'e> Parser<'e> {
                     retries: d.retries,
                     redispatch: d.redispatch,
                     allbackups: d.allbackups,
+                    check_kind,
                     timeouts: d.timeouts,
                     fullconn: d.fullconn,
                     maxconn: d.maxconn,

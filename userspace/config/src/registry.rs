@@ -18,10 +18,11 @@ pub static KEYWORD_TABLES: &[&[Keyword]] = &[
     kw::proxy::KEYWORDS,
     kw::bind::KEYWORDS,
     kw::server::KEYWORDS,
+    kw::check::KEYWORDS,
 ];
 
 /// Every `option` table, searched in order.
-pub static OPTION_TABLES: &[&[OptionKw]] = &[kw::proxy::OPTIONS];
+pub static OPTION_TABLES: &[&[OptionKw]] = &[kw::proxy::OPTIONS, kw::check::OPTIONS];
 
 /// Section openers: the keyword starting a section and its kind.
 ///

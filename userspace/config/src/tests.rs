@@ -19,10 +19,11 @@ fn parse(text: &str) -> Config {
     }
 }
 
+/// The first error's text.
 fn parse_err(text: &str) -> String {
     match parse_str_with_env("t.cfg", text, &env) {
         Ok(_) => panic!("accepted:\n{text}"),
-        Err(e) => e.to_string(),
+        Err(e) => e.errors()[0].to_string(),
     }
 }
 
@@ -512,9 +513,9 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "unsupported keyword 'http-request' (not supported by weir yet)",
     ),
     (
-        "backend b\n option httpchk GET /\n",
+        "backend b\n option forwardfor\n",
         2,
-        "unsupported keyword 'option httpchk' (not supported by weir yet)",
+        "unsupported keyword 'option forwardfor' (not supported by weir yet)",
     ),
     (
         "global\n ssl-default-bind-options no-sslv3\n",
@@ -792,4 +793,19 @@ fn io_errors_name_the_file() {
     );
     let none: &[&str] = &[];
     assert!(matches!(load_files(none), Err(ConfigError::NoFile)));
+}
+
+#[test]
+fn every_error_is_reported_and_bad_sections_are_skipped() {
+    let text = "global\n nbthread x\nfrontend f\n bindd :80\nresolvers dns\n nameserver a 1.1.1.1:53\nlisten l 1.2.3.4:80\n bind :81\nbackend b\n retries x\n";
+    let e = parse_str_with_env("t.cfg", text, &env).unwrap_err();
+    let lines: Vec<String> = e.errors().iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert!(lines[0].starts_with("t.cfg:2: [global]"));
+    assert!(lines[1].starts_with("t.cfg:4: [frontend 'f']"));
+    assert!(lines[2].starts_with("t.cfg:5: section 'resolvers'"));
+    assert!(lines[3].starts_with("t.cfg:7: [listen 'l']"));
+    assert!(lines[4].starts_with("t.cfg:10: [backend 'b']"));
+    assert_eq!(e.to_string(), lines.join("\n"));
+    assert_eq!(e.loc().map(|l| l.line), Some(2));
 }

@@ -345,6 +345,8 @@ pub struct LogOptions {
     pub log_separate_errors: bool,
     /// `option logasap`.
     pub logasap: bool,
+    /// `option log-health-checks`: log health check state changes in detail.
+    pub log_health_checks: bool,
 }
 
 /// Splice use, resolved from `option splice-auto|splice-request|splice-response`.
@@ -633,6 +635,50 @@ impl Default for Check {
     }
 }
 
+/// How health checks probe a server (`option httpchk`, `http-check expect`);
+/// plain TCP connect checks when nothing else is configured.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CheckKind {
+    /// A TCP connection that opens is a success (HAProxy's default).
+    #[default]
+    Tcp,
+    /// An HTTP request (`option httpchk`).
+    Http(HttpCheck),
+}
+
+/// `option httpchk [<method>] [<uri>] [<version>]` and `http-check expect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// Request method (default `OPTIONS`).
+    pub method: String,
+    /// Request URI (default `/`).
+    pub uri: String,
+    /// HTTP version (default `HTTP/1.0`).
+    pub version: String,
+    /// Headers given with the legacy `HTTP/1.1\r\nHost:\ x` version trick.
+    pub headers: Vec<(String, String)>,
+    /// `http-check expect …` (`None`: any 2xx or 3xx status passes).
+    pub expect: Option<HttpExpect>,
+}
+
+/// What a successful HTTP check response looks like (`http-check expect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExpect {
+    /// `!`: the check passes when the rule does *not* match.
+    pub negate: bool,
+    /// The rule.
+    pub rule: ExpectRule,
+}
+
+/// An `http-check expect` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectRule {
+    /// `status <codes>`: inclusive ranges, from `200`, `200-399`, `200,301`.
+    Status(Vec<(u16, u16)>),
+    /// `string <text>`: the body contains the text.
+    String(String),
+}
+
 /// Server options that `default-server` may set and `server` may override.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerDefaults {
@@ -735,6 +781,8 @@ pub struct Backend {
     pub redispatch: Option<Redispatch>,
     /// `option allbackups`: use all backups at once, not only the first.
     pub allbackups: bool,
+    /// How health checks probe servers.
+    pub check_kind: CheckKind,
     /// Timeouts (the server-side ones matter here).
     pub timeouts: Timeouts,
     /// `fullconn N`.

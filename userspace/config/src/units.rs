@@ -26,10 +26,15 @@ pub fn parse_time(s: &str) -> Result<Duration, String> {
         "h" => 3_600_000_000,
         "d" => 86_400_000_000,
         other => {
+            // Point at the first character that cannot be part of a unit.
+            let skip = ["ms", "us", "s", "m", "h", "d"]
+                .iter()
+                .find(|u| other.starts_with(*u))
+                .map_or(0, |u| u.len());
             return Err(format!(
                 "unexpected character '{}' in time value '{s}' (units are us, ms, s, m, h, d)",
-                other.chars().next().unwrap_or(' ')
-            ))
+                other[skip..].chars().next().unwrap_or(' ')
+            ));
         }
     };
     let us = n

@@ -13,6 +13,7 @@
 //! the section to the message.
 
 pub mod bind;
+pub mod check;
 pub mod global;
 pub mod log;
 pub mod proxy;
@@ -162,6 +163,12 @@ pub struct ProxyDraft {
     pub redispatch: Option<Redispatch>,
     /// `option allbackups`.
     pub allbackups: bool,
+    /// `option httpchk`.
+    pub check_kind: CheckKind,
+    /// `http-check expect` and where it was written.
+    pub check_expect: Option<HttpExpect>,
+    /// Where `http-check expect` was written.
+    pub check_expect_loc: Option<Loc>,
     /// `fullconn`.
     pub fullconn: Option<u32>,
     /// Log options.
@@ -199,6 +206,9 @@ impl ProxyDraft {
             retries: DEFAULT_RETRIES,
             redispatch: None,
             allbackups: false,
+            check_kind: CheckKind::Tcp,
+            check_expect: None,
+            check_expect_loc: None,
             fullconn: None,
             log_options: LogOptions::default(),
             logs: Vec::new(),

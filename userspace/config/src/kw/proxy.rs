@@ -533,7 +533,7 @@ pub static OPTIONS: &[OptionKw] = &[
 
 /// Every option is accepted in every proxy section, as HAProxy does; one used
 /// on the side where it has no effect gets HAProxy's warning (`side`).
-const fn opt(
+pub(crate) const fn opt(
     name: &'static str,
     side: Sections,
     parse: super::OptionFn,
