@@ -32,11 +32,12 @@ pub struct BufPool {
 }
 
 impl BufPool {
-    /// Allocates `count` buffers of `size` bytes (count ≤ 65,535).
+    /// Allocates `count` buffers of `size` bytes (count is capped at
+    /// [`crate::MAX_BUFS`], what `user_data` can name).
     /// Pages are only touched (and so only resident) once a buffer is used.
     #[must_use]
     pub fn new(count: usize, size: usize) -> Self {
-        let count = count.min(usize::from(u16::MAX));
+        let count = count.min(crate::MAX_BUFS);
         // Free list in reverse so that the first `get` returns buffer 0: the
         // pool then touches as few pages as the load needs.
         let free = (0..count as u16).rev().collect();

@@ -21,7 +21,7 @@ use std::os::fd::RawFd;
 pub use bufpool::{BufId, BufPool};
 pub use pipepool::{Pipe, PipePool};
 pub use ring::{AddrId, Completion, Ring};
-pub use userdata::{OpKind, UserData, MAX_SLOT};
+pub use userdata::{OpKind, UserData, GEN_MASK, MAX_BUFS, MAX_KIND, MAX_SLOT};
 
 /// Errors of the runtime.
 #[derive(Debug, thiserror::Error)]

@@ -95,6 +95,12 @@ pub fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
     with_socket(fd, Socket::take_error)
 }
 
+/// A duplicate of `fd` (close-on-exec).
+pub fn dup(fd: RawFd) -> io::Result<RawFd> {
+    // SAFETY: fcntl F_DUPFD_CLOEXEC takes an integer argument.
+    cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })
+}
+
 /// Closes `fd` now. Only for fds no ring operation refers to.
 pub fn close(fd: RawFd) {
     // SAFETY: close(2) takes no pointers; the caller owns `fd`.
