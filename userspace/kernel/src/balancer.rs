@@ -3,11 +3,12 @@
 //! written into the VIP's spare slot and published by one map update.
 
 use crate::config::{AttachMode, Cidr, Fallback, InterfaceConfig, Method, VipHash, XdpConfig};
-use crate::{maglev, KernelError, EBPF_OBJECT};
+use crate::{KernelError, EBPF_OBJECT};
 use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use std::net::IpAddr;
 use weir_common::{maps as m, *};
+use weir_core::maglev;
 
 /// The mode XDP ended up attached in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,13 +84,6 @@ fn words(addr: IpAddr) -> ([u32; 4], u8) {
             ([w(0), w(4), w(8), w(12)], FAMILY_V6)
         }
     }
-}
-
-fn is_prime(n: u32) -> bool {
-    n >= 2
-        && (2..)
-            .take_while(|d: &u32| u64::from(*d) * u64::from(*d) <= u64::from(n))
-            .all(|d| !n.is_multiple_of(d))
 }
 
 impl XdpBalancer {
@@ -351,31 +345,25 @@ impl XdpBalancer {
     fn publish_ring(&mut self, vi: usize) -> Result<(), KernelError> {
         let ring_size = self.cfg.limits.ring_size;
         let v = &self.vips[vi];
-        let names: Vec<Vec<u8>> = v
+        // Server names are the Maglev identities: stable across reloads and
+        // configuration reordering (weir-core builds the table).
+        let backends: Vec<maglev::MaglevBackend<'_>> = v
             .servers
             .iter()
-            .map(|s| s.name.as_bytes().to_vec())
-            .collect();
-        let backends: Vec<(&[u8], u32)> = v
-            .servers
-            .iter()
-            .zip(&names)
-            .map(|(s, n)| {
-                (
-                    n.as_slice(),
-                    if let ServerState::Up { weight } = s.state {
-                        weight
-                    } else {
-                        0
-                    },
-                )
+            .map(|s| maglev::MaglevBackend {
+                name: s.name.as_bytes(),
+                weight: if let ServerState::Up { weight } = s.state {
+                    weight
+                } else {
+                    0
+                },
             })
             .collect();
-        let table = maglev::table(&backends, ring_size);
-        let indices: Vec<u32> = table
-            .iter()
-            .map(|e| e.map_or(RING_EMPTY, |b| v.servers[b as usize].index))
-            .collect();
+        let indices: Vec<u32> = match maglev::build(&backends, ring_size) {
+            Ok(table) => table.iter().map(|&b| v.servers[b as usize].index).collect(),
+            Err(maglev::MaglevError::NoBackends) => vec![RING_EMPTY; ring_size as usize],
+            Err(e) => return Err(KernelError::Config(e.to_string())),
+        };
         let spare = 1 - v.meta.ring_slot.min(1);
         let vip_index = v.meta.index;
         let mut meta = v.meta;
@@ -650,7 +638,7 @@ fn validate(cfg: &XdpConfig) -> Result<(), KernelError> {
     if cfg.method != Method::Ipip {
         return bad("only method ipip is implemented".into());
     }
-    if !is_prime(l.ring_size) {
+    if !maglev::is_prime(u64::from(l.ring_size)) {
         return bad(format!("ring-size {} is not a prime", l.ring_size));
     }
     if cfg.vips.len() > l.max_vips as usize {

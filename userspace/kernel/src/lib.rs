@@ -11,7 +11,6 @@
 mod balancer;
 pub mod config;
 mod error;
-mod maglev;
 mod probe;
 mod reuseport;
 
