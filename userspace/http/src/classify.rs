@@ -1,0 +1,241 @@
+//! Byte classes as static 256-entry tables, word-at-a-time scanners, and the
+//! one-time recognition of methods and header names.
+//!
+//! The tables are built at compile time so a class test is one load; the word
+//! scanners test eight bytes per step with the classic "has byte less than"
+//! bit trick (no `unsafe`, no SIMD intrinsics: the crate forbids `unsafe`).
+
+use crate::types::{HeaderId, Method};
+
+/// `tchar` of RFC 9110 §5.6.2.
+const fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
+        b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+/// Builds a 256-entry class table at compile time from a byte predicate.
+macro_rules! table {
+    (|$b:ident| $pred:expr) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let $b = i as u8;
+            t[i] = $pred;
+            i += 1;
+        }
+        t
+    }};
+}
+
+/// Token bytes (methods, header names, transfer codings, connection options).
+pub static TOKEN: [bool; 256] = table!(|b| is_tchar(b));
+
+/// Header-name bytes accepted with `accept_invalid`: any visible byte except
+/// the colon, plus obs-text.
+pub static LOOSE_NAME: [bool; 256] = table!(|b| (b > 0x20 && b != 0x7f && b != b':') || b >= 0x80);
+
+/// Request-target bytes in strict mode: visible ASCII except `#`.
+pub static TARGET: [bool; 256] = table!(|b| b > 0x20 && b < 0x7f && b != b'#');
+
+/// Request-target bytes with `accept_invalid`: adds `#` and obs-text.
+pub static LOOSE_TARGET: [bool; 256] = table!(|b| (b > 0x20 && b < 0x7f) || b >= 0x80);
+
+/// Field-value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text. The scanner
+/// uses word tricks instead; the table is the reference the tests check them against.
+#[cfg(test)]
+pub static VALUE: [bool; 256] = table!(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit of the byte) the bytes of `x` that are below `n` (n <= 128).
+/// Bytes above the lowest marked one may be marked falsely (borrow), but the
+/// lowest mark is always exact, which is all the scanners use.
+#[inline(always)]
+const fn below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * n as u64) & !x & HI
+}
+
+/// Marks the bytes of `x` equal to `b` (lowest mark exact, as for `below`).
+#[inline(always)]
+const fn equal(x: u64, b: u8) -> u64 {
+    below(x ^ (LO * b as u64), 1)
+}
+
+#[inline(always)]
+fn word(buf: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&buf[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Advances from `pos` over field-value bytes that need no attention (SP,
+/// VCHAR, obs-text) and returns the offset of the first byte that does (a
+/// control byte, including HTAB, CR and LF, or DEL), or `end`.
+#[inline(always)]
+pub fn skip_value(buf: &[u8], mut pos: usize, end: usize) -> usize {
+    while pos + 8 <= end {
+        let x = word(buf, pos);
+        let m = below(x, 0x20) | equal(x, 0x7f);
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < end {
+        let b = buf[pos];
+        if b < 0x20 || b == 0x7f {
+            return pos;
+        }
+        pos += 1;
+    }
+    end
+}
+
+/// Advances from `pos` over strict request-target bytes and returns the
+/// offset of the first byte that is not one (SP ends the target; anything
+/// else is looked at by the caller), or `end`.
+#[inline(always)]
+pub fn skip_target(buf: &[u8], mut pos: usize, end: usize) -> usize {
+    while pos + 8 <= end {
+        let x = word(buf, pos);
+        // Stop on <= 0x20 (controls and SP), DEL, '#' and any byte >= 0x80.
+        let m = below(x, 0x21) | equal(x, 0x7f) | equal(x, b'#') | (x & HI);
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < end && TARGET[buf[pos] as usize] {
+        pos += 1;
+    }
+    pos
+}
+
+/// Advances over token bytes (header names are short: a table loop beats
+/// word tricks here).
+#[inline(always)]
+pub fn skip_token(buf: &[u8], mut pos: usize, end: usize) -> usize {
+    while pos < end && TOKEN[buf[pos] as usize] {
+        pos += 1;
+    }
+    pos
+}
+
+/// Recognises a well-known method (case-sensitive, RFC 9110 §9.1).
+#[inline]
+pub fn method(m: &[u8]) -> Method {
+    match m {
+        b"GET" => Method::Get,
+        b"POST" => Method::Post,
+        b"HEAD" => Method::Head,
+        b"PUT" => Method::Put,
+        b"DELETE" => Method::Delete,
+        b"OPTIONS" => Method::Options,
+        b"CONNECT" => Method::Connect,
+        b"PATCH" => Method::Patch,
+        b"TRACE" => Method::Trace,
+        _ => Method::Other,
+    }
+}
+
+/// Recognises a well-known header name (case-insensitive). Dispatching on the
+/// length first leaves at most two comparisons per name.
+#[inline]
+pub fn header_id(n: &[u8]) -> HeaderId {
+    let eq = |s: &[u8]| n.eq_ignore_ascii_case(s);
+    match n.len() {
+        2 if eq(b"te") => HeaderId::Te,
+        4 if eq(b"host") => HeaderId::Host,
+        6 if eq(b"expect") => HeaderId::Expect,
+        7 if eq(b"upgrade") => HeaderId::Upgrade,
+        7 if eq(b"trailer") => HeaderId::Trailer,
+        10 if eq(b"connection") => HeaderId::Connection,
+        10 if eq(b"keep-alive") => HeaderId::KeepAlive,
+        14 if eq(b"content-length") => HeaderId::ContentLength,
+        16 if eq(b"proxy-connection") => HeaderId::ProxyConnection,
+        17 if eq(b"transfer-encoding") => HeaderId::TransferEncoding,
+        _ => HeaderId::Other,
+    }
+}
+
+/// Whitespace inside list values: SP and HTAB, plus CR/LF which can only be
+/// there as unfolded obs-fold (with `accept_invalid`).
+#[inline]
+pub const fn is_list_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Iterates over the members of a comma-separated list value (RFC 9110
+/// §5.6.1), each trimmed of whitespace. Empty members are yielded as empty
+/// slices: callers decide whether they are allowed.
+pub fn list_members(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',').map(trim)
+}
+
+/// Trims list whitespace from both ends.
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_list_ws(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_list_ws(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_match_rfc() {
+        for b in 0..=255u8 {
+            assert_eq!(TOKEN[b as usize], is_tchar(b));
+            assert_eq!(
+                VALUE[b as usize],
+                b == 9 || (32..127).contains(&b) || b >= 128
+            );
+        }
+        assert!(!TOKEN[b':' as usize] && !TOKEN[b' ' as usize] && !TOKEN[b'"' as usize]);
+        assert!(!TARGET[b'#' as usize] && LOOSE_TARGET[b'#' as usize]);
+    }
+
+    #[test]
+    fn word_scanners_agree_with_byte_loops() {
+        let mut buf = [b'a'; 40];
+        for i in 0..40 {
+            for stop in [0u8, 9, 13, 10, 0x1f, 0x7f] {
+                buf.fill(b'a');
+                buf[i] = stop;
+                assert_eq!(skip_value(&buf, 0, 40), i, "value stop {stop} at {i}");
+            }
+            for stop in [b' ', b'#', 0x80, 0xff, 0x7f, 0] {
+                buf.fill(b'/');
+                buf[i] = stop;
+                assert_eq!(skip_target(&buf, 0, 40), i, "target stop {stop} at {i}");
+            }
+        }
+        // High bytes are plain value bytes (obs-text) and must not stop the scan.
+        let v = [0xffu8; 20];
+        assert_eq!(skip_value(&v, 0, 20), 20);
+    }
+
+    #[test]
+    fn recognisers() {
+        assert_eq!(header_id(b"CONTENT-length"), HeaderId::ContentLength);
+        assert_eq!(header_id(b"Transfer-Encoding"), HeaderId::TransferEncoding);
+        assert_eq!(header_id(b"Content-Lengtx"), HeaderId::Other);
+        assert_eq!(method(b"GET"), Method::Get);
+        assert_eq!(method(b"get"), Method::Other);
+        let m: Vec<&[u8]> = list_members(b" a ,, b\t").collect();
+        assert_eq!(m, vec![&b"a"[..], b"", b"b"]);
+    }
+}

@@ -1,0 +1,777 @@
+//! The head parser: start line and header fields of one request or response,
+//! resumable at any byte. One state machine, whose whole state is
+//! [`HeadParser`]'s scalar fields (the header array holds results only).
+
+use crate::classify::{self, LOOSE_NAME, LOOSE_TARGET};
+use crate::error::{ErrorKind, ParseError};
+use crate::rules;
+use crate::summary::Head;
+use crate::types::{header_flags, Framing, HeaderId, Kind, Method, Options, Span, Status, Version};
+
+/// `tune.http.maxhdr`'s default in HAProxy.
+pub const DEFAULT_MAX_HEADERS: usize = 101;
+
+/// Where the parser stands. Reported in errors; each state names what the
+/// next byte is expected to be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Before the start line; leading empty lines (CRLF) are skipped.
+    #[default]
+    Start,
+    /// After the CR of a leading empty line: expects LF.
+    StartLf,
+    /// In the method token; ends at SP.
+    Method,
+    /// In the request target; ends at SP.
+    Target,
+    /// Expects the 8 bytes `HTTP/1.x` of a request line.
+    ReqVersion,
+    /// After the request version: expects CR (or LF if lenient).
+    ReqLineEnd,
+    /// After the request line's CR: expects LF.
+    ReqLineLf,
+    /// Expects `HTTP/1.x` and SP of a status line.
+    RespVersion,
+    /// Expects three digits and SP, CR or LF.
+    StatusCode,
+    /// In the reason phrase; ends at CR.
+    Reason,
+    /// After the status line's CR: expects LF.
+    StatusLineLf,
+    /// At the first byte of a header line (or of the final empty line).
+    LineStart,
+    /// In a header name; ends at `:`.
+    Name,
+    /// Whitespace between the colon and the value.
+    ValueWs,
+    /// In a header value; ends at CR.
+    Value,
+    /// After a header line's CR: expects LF.
+    ValueLf,
+    /// After the final empty line's CR: expects LF.
+    FinalLf,
+    /// The head is complete; call a `reset_*` method before the next message.
+    Done,
+    /// An error was returned; call a `reset_*` method before reuse.
+    Failed,
+}
+
+/// An incremental, checkpointed parser for the head of one HTTP/1.x message.
+///
+/// `N` is the header capacity (`tune.http.maxhdr`). Create one per
+/// connection and direction, and `reset_*` it between messages: the header
+/// array is allocated once and never grows.
+#[derive(Clone, Debug)]
+pub struct HeadParser<const N: usize = DEFAULT_MAX_HEADERS> {
+    state: State,
+    /// Offset of the next byte to examine (relative to the message start).
+    pos: u32,
+    /// Start of the token being scanned (method, target, name, reason).
+    mark: u32,
+    /// Start of the header value being scanned.
+    value_start: u32,
+    /// A header line is complete but not yet finalised: with
+    /// `accept_invalid` the next line may still fold into it.
+    pending: bool,
+    opts: Options,
+    error: Option<ParseError>,
+    head: Head<N>,
+    /// Bytes examined since the last reset (instrumented builds only).
+    #[cfg(any(test, feature = "instrument"))]
+    examined: u64,
+}
+
+/// Adds to the examined-bytes counter in instrumented builds; compiles to
+/// nothing otherwise.
+macro_rules! examined {
+    ($self:ident, $n:expr) => {{
+        #[cfg(any(test, feature = "instrument"))]
+        {
+            $self.examined += ($n) as u64;
+        }
+    }};
+}
+
+type Fail = (ErrorKind, usize);
+
+impl<const N: usize> HeadParser<N> {
+    /// A parser for requests.
+    pub fn request(opts: Options) -> Self {
+        Self::new(Kind::Request, opts)
+    }
+
+    /// A parser for responses to requests with method `GET` (use
+    /// [`Self::reset_response`] to name the actual method before each
+    /// response).
+    pub fn response(opts: Options) -> Self {
+        Self::new(Kind::Response, opts)
+    }
+
+    fn new(kind: Kind, mut opts: Options) -> Self {
+        // Offsets are u32; a head can never be larger than that.
+        opts.max_head = opts.max_head.min(u32::MAX - 1);
+        Self {
+            state: State::Start,
+            pos: 0,
+            mark: 0,
+            value_start: 0,
+            pending: false,
+            opts,
+            error: None,
+            head: Head::new(kind),
+            #[cfg(any(test, feature = "instrument"))]
+            examined: 0,
+        }
+    }
+
+    /// Prepares for the next request on the connection.
+    pub fn reset_request(&mut self) {
+        self.reset(Kind::Request, Method::Get);
+    }
+
+    /// Prepares for the next response, which answers a request with
+    /// `request_method` (HEAD and CONNECT change the response's framing).
+    pub fn reset_response(&mut self, request_method: Method) {
+        self.reset(Kind::Response, request_method);
+    }
+
+    fn reset(&mut self, kind: Kind, request_method: Method) {
+        self.state = State::Start;
+        self.pos = 0;
+        self.mark = 0;
+        self.value_start = 0;
+        self.pending = false;
+        self.error = None;
+        self.head.clear(kind, request_method);
+        #[cfg(any(test, feature = "instrument"))]
+        {
+            self.examined = 0;
+        }
+    }
+
+    /// The summary of the message parsed so far (complete once `parse`
+    /// returned `Complete`).
+    pub fn head(&self) -> &Head<N> {
+        &self.head
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Bytes examined since the last reset (instrumented builds only).
+    #[cfg(any(test, feature = "instrument"))]
+    pub fn examined(&self) -> u64 {
+        self.examined
+    }
+
+    /// Parses as much of the head as `buf` holds.
+    ///
+    /// # Contract
+    ///
+    /// - `buf[0]` is the first byte of the message (leading empty lines
+    ///   included). Between calls the caller may append bytes, and may move or
+    ///   compact its buffer, as long as the message stays contiguous and starts
+    ///   at `buf[0]` with the same bytes: every offset the parser keeps or
+    ///   returns is relative to the message start. Once `Complete(n)` is
+    ///   returned the head occupies `buf[..n]`, which must stay in place for as
+    ///   long as the caller uses the spans of [`Self::head`]; the body (or the
+    ///   next pipelined message) starts at `n` and is no concern of this parser.
+    /// - Each call resumes at the saved offset: a byte is examined by the scan
+    ///   once, whatever the number of calls. A few bytes are read a second time
+    ///   by design (a recognised header name, the value of a framing field, a
+    ///   non-origin target, trailing whitespace of a value), so the total is at
+    ///   most twice the head's length.
+    /// - Returns `Ok(Partial)`: need more data. `Ok(Complete(n))`: the head is
+    ///   `n` bytes; [`Self::head`] holds the summary. `Err(e)`: the message is
+    ///   invalid; `e.offset` is the offending byte's offset from the message
+    ///   start and `e.state` the state the parser was in. After an error or
+    ///   completion, calls return the same result until a `reset_*`.
+    /// - At most `Options::max_head` bytes are looked at: a head that does not
+    ///   end within them is `RequestLineTooLong` (still in the request line) or
+    ///   `HeadTooLarge`.
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status, ParseError> {
+        match self.state {
+            State::Done => return Ok(Status::Complete(self.head.head_len as usize)),
+            State::Failed => {
+                if let Some(e) = self.error {
+                    return Err(e);
+                }
+            }
+            _ => {}
+        }
+        if buf.len() < self.pos as usize {
+            return Err(self.fail(ErrorKind::BufferShrunk, buf.len()));
+        }
+        let max = self.opts.max_head as usize;
+        let full = buf.len() >= max;
+        let buf = if full { &buf[..max] } else { buf };
+        let start = self.pos as usize;
+        let (pos, r) = self.run(buf, start);
+        examined!(self, pos - start);
+        self.pos = pos as u32;
+        match r {
+            Ok(Some(n)) => Ok(Status::Complete(n)),
+            Ok(None) if full => {
+                let kind = match self.state {
+                    State::Start
+                    | State::StartLf
+                    | State::Method
+                    | State::Target
+                    | State::ReqVersion
+                    | State::ReqLineEnd
+                    | State::ReqLineLf
+                        if self.head.kind == Kind::Request =>
+                    {
+                        ErrorKind::RequestLineTooLong
+                    }
+                    _ => ErrorKind::HeadTooLarge,
+                };
+                Err(self.fail(kind, pos))
+            }
+            Ok(None) => Ok(Status::Partial),
+            Err((kind, at)) => Err(self.fail(kind, at)),
+        }
+    }
+
+    fn fail(&mut self, kind: ErrorKind, at: usize) -> ParseError {
+        let e = ParseError {
+            kind,
+            offset: at as u32,
+            state: self.state,
+        };
+        self.state = State::Failed;
+        self.error = Some(e);
+        e
+    }
+
+    /// The state machine. Returns the position reached and `Some(head length)`
+    /// when complete, `None` when out of bytes, or the error and its offset.
+    /// Each state runs its own tight loop; the outer loop only dispatches
+    /// between tokens.
+    #[inline(always)]
+    #[allow(clippy::too_many_lines)] // one state machine, kept in one place on purpose
+    fn run(&mut self, buf: &[u8], mut p: usize) -> (usize, Result<Option<usize>, Fail>) {
+        let len = buf.len();
+        let lenient = self.opts.accept_invalid;
+        macro_rules! need {
+            ($n:expr) => {
+                if p + $n > len {
+                    return (p, Ok(None));
+                }
+            };
+        }
+        macro_rules! fail {
+            ($kind:expr, $at:expr) => {
+                return (p, Err(($kind, $at)))
+            };
+        }
+        loop {
+            match self.state {
+                State::Start => {
+                    need!(1);
+                    match buf[p] {
+                        b'\r' => {
+                            p += 1;
+                            self.state = State::StartLf;
+                        }
+                        b'\n' if lenient => p += 1,
+                        b'\n' => fail!(ErrorKind::BareLf, p),
+                        _ => {
+                            self.mark = p as u32;
+                            self.state = match self.head.kind {
+                                Kind::Request => State::Method,
+                                Kind::Response => State::RespVersion,
+                            };
+                        }
+                    }
+                }
+                State::StartLf => {
+                    need!(1);
+                    if buf[p] != b'\n' {
+                        fail!(ErrorKind::BareCr, p);
+                    }
+                    p += 1;
+                    self.state = State::Start;
+                }
+                State::Method => {
+                    p = classify::skip_token(buf, p, len);
+                    need!(1);
+                    let mark = self.mark as usize;
+                    match buf[p] {
+                        b' ' if p > mark => {
+                            let m = &buf[mark..p];
+                            examined!(self, m.len());
+                            self.head.method = classify::method(m);
+                            self.head.method_span = Span::new(mark as u32, p as u32);
+                            p += 1;
+                            self.mark = p as u32;
+                            self.state = State::Target;
+                        }
+                        b'\r' | b'\n' if p > mark => fail!(ErrorKind::InvalidRequestLine, p),
+                        _ => fail!(ErrorKind::InvalidMethod, p),
+                    }
+                }
+                State::Target => loop {
+                    p = classify::skip_target(buf, p, len);
+                    need!(1);
+                    let b = buf[p];
+                    if b == b' ' {
+                        let mark = self.mark as usize;
+                        if p == mark {
+                            fail!(ErrorKind::InvalidRequestLine, p);
+                        }
+                        match rules::target(self.head.method, &buf[mark..p]) {
+                            Ok(_n) => examined!(self, _n),
+                            Err((kind, i)) => fail!(kind, mark + i),
+                        }
+                        self.head.target = Span::new(mark as u32, p as u32);
+                        p += 1;
+                        self.state = State::ReqVersion;
+                        break;
+                    }
+                    if lenient && LOOSE_TARGET[b as usize] {
+                        p += 1;
+                        continue;
+                    }
+                    match b {
+                        b'#' => fail!(ErrorKind::FragmentInTarget, p),
+                        b'\r' | b'\n' => fail!(ErrorKind::Http09, p),
+                        _ => fail!(ErrorKind::InvalidTarget, p),
+                    }
+                },
+                State::ReqVersion => {
+                    // Fixed width: wait until all 8 bytes are here, so none is
+                    // looked at twice.
+                    need!(8);
+                    match version(&buf[p..p + 8]) {
+                        Ok(v) => self.head.version = v,
+                        Err(kind) => fail!(kind, p),
+                    }
+                    p += 8;
+                    self.state = State::ReqLineEnd;
+                }
+                State::ReqLineEnd => {
+                    need!(1);
+                    match buf[p] {
+                        b'\r' => self.state = State::ReqLineLf,
+                        b'\n' if lenient => self.state = State::LineStart,
+                        b'\n' => fail!(ErrorKind::BareLf, p),
+                        _ => fail!(ErrorKind::InvalidVersion, p),
+                    }
+                    p += 1;
+                }
+                State::ReqLineLf | State::StatusLineLf => {
+                    need!(1);
+                    if buf[p] != b'\n' {
+                        fail!(ErrorKind::BareCr, p);
+                    }
+                    p += 1;
+                    self.state = State::LineStart;
+                }
+                State::RespVersion => {
+                    need!(9);
+                    match version(&buf[p..p + 8]) {
+                        Ok(v) => self.head.version = v,
+                        Err(kind) => fail!(kind, p),
+                    }
+                    if buf[p + 8] != b' ' {
+                        fail!(ErrorKind::InvalidStatusLine, p + 8);
+                    }
+                    p += 9;
+                    self.state = State::StatusCode;
+                }
+                State::StatusCode => {
+                    need!(4);
+                    let d = &buf[p..p + 3];
+                    if !d.iter().all(u8::is_ascii_digit) || d[0] == b'0' {
+                        fail!(ErrorKind::InvalidStatus, p);
+                    }
+                    self.head.status = u16::from(d[0] - b'0') * 100
+                        + u16::from(d[1] - b'0') * 10
+                        + u16::from(d[2] - b'0');
+                    p += 3;
+                    match buf[p] {
+                        b' ' => {
+                            p += 1;
+                            self.mark = p as u32;
+                            self.state = State::Reason;
+                        }
+                        b'\r' => {
+                            p += 1;
+                            self.head.reason = Span::new(p as u32, p as u32);
+                            self.state = State::StatusLineLf;
+                        }
+                        b'\n' if lenient => {
+                            p += 1;
+                            self.head.reason = Span::new(p as u32, p as u32);
+                            self.state = State::LineStart;
+                        }
+                        b'\n' => fail!(ErrorKind::BareLf, p),
+                        _ => fail!(ErrorKind::InvalidStatus, p),
+                    }
+                }
+                State::Reason => loop {
+                    p = classify::skip_value(buf, p, len);
+                    need!(1);
+                    match buf[p] {
+                        b'\t' => p += 1,
+                        b'\r' | b'\n' if buf[p] == b'\r' || lenient => {
+                            self.head.reason = Span::new(self.mark, p as u32);
+                            self.state = if buf[p] == b'\r' {
+                                State::StatusLineLf
+                            } else {
+                                State::LineStart
+                            };
+                            p += 1;
+                            break;
+                        }
+                        b'\n' => fail!(ErrorKind::BareLf, p),
+                        _ => fail!(ErrorKind::InvalidStatusLine, p),
+                    }
+                },
+                State::LineStart => {
+                    need!(1);
+                    let b = buf[p];
+                    if b == b' ' || b == b'\t' {
+                        if !self.pending {
+                            fail!(ErrorKind::WhitespaceAfterStartLine, p);
+                        }
+                        if !lenient {
+                            fail!(ErrorKind::ObsFold, p);
+                        }
+                        // obs-fold: the line continues the pending value.
+                        let h = &mut self.head.headers[self.head.count];
+                        h.flags |= header_flags::FOLDED;
+                        self.pending = false;
+                        self.state = if h.value.is_empty() {
+                            State::ValueWs
+                        } else {
+                            State::Value
+                        };
+                        p += 1;
+                        continue;
+                    }
+                    if self.pending {
+                        self.pending = false;
+                        if let Err(e) = self.finish_field(buf) {
+                            return (p, Err(e));
+                        }
+                    }
+                    match b {
+                        b'\r' => {
+                            p += 1;
+                            self.state = State::FinalLf;
+                        }
+                        b'\n' if lenient => {
+                            p += 1;
+                            return (p, self.finish_head(buf, p));
+                        }
+                        b'\n' => fail!(ErrorKind::BareLf, p),
+                        _ => {
+                            if self.head.count == N {
+                                fail!(ErrorKind::TooManyHeaders, p);
+                            }
+                            self.mark = p as u32;
+                            self.state = State::Name;
+                        }
+                    }
+                }
+                State::Name => loop {
+                    p = classify::skip_token(buf, p, len);
+                    need!(1);
+                    let b = buf[p];
+                    let mark = self.mark as usize;
+                    match b {
+                        b':' if p == mark => fail!(ErrorKind::EmptyHeaderName, p),
+                        b':' => {
+                            let h = &mut self.head.headers[self.head.count];
+                            h.name = Span::new(mark as u32, p as u32);
+                            h.flags = 0;
+                            p += 1;
+                            self.state = State::ValueWs;
+                            break;
+                        }
+                        b' ' | b'\t' => fail!(ErrorKind::WhitespaceBeforeColon, p),
+                        b'\r' | b'\n' => fail!(ErrorKind::MissingColon, p),
+                        _ if lenient && LOOSE_NAME[b as usize] => p += 1,
+                        _ => fail!(ErrorKind::InvalidHeaderName, p),
+                    }
+                },
+                State::ValueWs => {
+                    while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
+                        p += 1;
+                    }
+                    need!(1);
+                    self.value_start = p as u32;
+                    self.state = State::Value;
+                }
+                State::Value => loop {
+                    p = classify::skip_value(buf, p, len);
+                    need!(1);
+                    match buf[p] {
+                        b'\t' => p += 1,
+                        b @ (b'\r' | b'\n') if b == b'\r' || lenient => {
+                            // Trim trailing whitespace (and, after obs-fold,
+                            // line breaks): a short second read.
+                            let start = self.value_start as usize;
+                            let mut end = p;
+                            while end > start && classify::is_list_ws(buf[end - 1]) {
+                                end -= 1;
+                            }
+                            examined!(self, p - end);
+                            self.head.headers[self.head.count].value =
+                                Span::new(start as u32, end as u32);
+                            p += 1;
+                            if b == b'\r' {
+                                self.state = State::ValueLf;
+                            } else {
+                                self.pending = true;
+                                self.state = State::LineStart;
+                            }
+                            break;
+                        }
+                        b'\n' => fail!(ErrorKind::BareLf, p),
+                        0 => fail!(ErrorKind::NulInHeader, p),
+                        _ => fail!(ErrorKind::InvalidHeaderValue, p),
+                    }
+                },
+                State::ValueLf => {
+                    need!(1);
+                    if buf[p] != b'\n' {
+                        fail!(ErrorKind::BareCr, p);
+                    }
+                    p += 1;
+                    self.pending = true;
+                    self.state = State::LineStart;
+                }
+                State::FinalLf => {
+                    need!(1);
+                    if buf[p] != b'\n' {
+                        fail!(ErrorKind::BareCr, p);
+                    }
+                    p += 1;
+                    return (p, self.finish_head(buf, p));
+                }
+                State::Done => return (p, Ok(Some(self.head.head_len as usize))),
+                State::Failed => fail!(ErrorKind::BufferShrunk, p),
+            }
+        }
+    }
+
+    /// Finalises the header in slot `count`: recognises its name and applies
+    /// the per-field rules. Runs when the line after it starts, because with
+    /// `accept_invalid` that line may still fold into the value.
+    fn finish_field(&mut self, buf: &[u8]) -> Result<(), Fail> {
+        let idx = self.head.count;
+        let h = &mut self.head.headers[idx];
+        let name = h.name.slice(buf);
+        examined!(self, name.len());
+        let id = classify::header_id(name);
+        h.id = id;
+        let at = h.value.start as usize;
+        let v = h.value.slice(buf);
+        let head = &mut self.head;
+        match id {
+            HeaderId::Other | HeaderId::Trailer => {}
+            HeaderId::ContentLength => {
+                let n = rules::content_length(v).map_err(|(k, i)| (k, at + i))?;
+                match head.content_length {
+                    Some(m) if m != n => return Err((ErrorKind::ConflictingContentLength, at)),
+                    _ => head.content_length = Some(n),
+                }
+            }
+            HeaderId::TransferEncoding => {
+                if !head.te.present {
+                    head.te_at = at as u32;
+                }
+                head.te.add(v).map_err(|(k, i)| (k, at + i))?;
+            }
+            HeaderId::Connection => {
+                head.headers[idx].flags |= header_flags::HOP_BY_HOP;
+                head.conn.add(v);
+            }
+            HeaderId::Upgrade => {
+                head.headers[idx].flags |= header_flags::HOP_BY_HOP;
+                head.has_upgrade = true;
+            }
+            HeaderId::KeepAlive | HeaderId::ProxyConnection | HeaderId::Te => {
+                head.headers[idx].flags |= header_flags::HOP_BY_HOP;
+            }
+            HeaderId::Expect => {
+                if rules::is_100_continue(v) {
+                    head.expect_continue = true;
+                } else {
+                    head.expect_other = true;
+                }
+            }
+            HeaderId::Host => {
+                head.host_count = head.host_count.saturating_add(1);
+                if head.host_count > 1 {
+                    return Err((ErrorKind::MultipleHost, h_name_start(head, idx)));
+                }
+            }
+        }
+        if matches!(
+            id,
+            HeaderId::ContentLength
+                | HeaderId::TransferEncoding
+                | HeaderId::Connection
+                | HeaderId::Expect
+        ) {
+            examined!(self, v.len());
+        }
+        self.head.count += 1;
+        Ok(())
+    }
+
+    /// Applies the message-level rules once the head is complete: version and
+    /// Transfer-Encoding, Host, framing, persistence, hop-by-hop fields named
+    /// by Connection. `end` is the head length.
+    fn finish_head(&mut self, buf: &[u8], end: usize) -> Result<Option<usize>, Fail> {
+        let h = &mut self.head;
+        let v11 = h.version == Version::Http11;
+        if h.te.present && !v11 {
+            return Err((ErrorKind::TransferEncodingHttp10, h.te_at as usize));
+        }
+        // With both framing fields, Transfer-Encoding wins: the CL is flagged
+        // so the proxy drops it, and the connection closes after this message
+        // (RFC 9112 §6.1) so that no later byte can be read two ways.
+        let chunked = h.te.present && h.te.chunked;
+        if h.te.present && h.content_length.is_some() {
+            h.close_forced = true;
+            for f in &mut h.headers[..h.count] {
+                if f.id == HeaderId::ContentLength {
+                    f.flags |= header_flags::SUPERSEDED;
+                }
+            }
+        }
+        let by_length = match h.content_length {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        };
+        match h.kind {
+            Kind::Request => {
+                if v11 && h.host_count == 0 {
+                    return Err((ErrorKind::MissingHost, end));
+                }
+                h.framing = if h.te.present {
+                    if !chunked {
+                        return Err((ErrorKind::TransferEncodingNotChunked, h.te_at as usize));
+                    }
+                    Framing::Chunked
+                } else {
+                    by_length
+                };
+                // RFC 9110 §10.1.1 and §7.8: HTTP/1.0 expectations and
+                // upgrades are ignored.
+                h.expect_continue &= v11;
+                h.upgrade = v11 && h.has_upgrade && h.conn.upgrade;
+            }
+            Kind::Response => {
+                let s = h.status;
+                h.framing = if s == 101 {
+                    Framing::Tunnel
+                } else if s < 200 || s == 204 || s == 304 || h.request_method == Method::Head {
+                    Framing::None
+                } else if h.request_method == Method::Connect && s < 300 {
+                    Framing::Tunnel
+                } else if h.te.present {
+                    if chunked {
+                        Framing::Chunked
+                    } else {
+                        Framing::UntilClose
+                    }
+                } else if h.content_length.is_some() {
+                    by_length
+                } else {
+                    Framing::UntilClose
+                };
+            }
+        }
+        let persistent = if v11 {
+            !h.conn.close
+        } else {
+            h.conn.keep_alive && !h.conn.close
+        };
+        h.keep_alive = persistent
+            && !h.close_forced
+            && !matches!(h.framing, Framing::UntilClose | Framing::Tunnel);
+        if h.conn.other {
+            self.mark_connection_options(buf);
+        }
+        self.head.head_len = end as u32;
+        self.state = State::Done;
+        Ok(Some(end))
+    }
+
+    /// Flags as hop-by-hop every field named by a Connection option (RFC 9110
+    /// §7.6.1). Never the framing fields or Host: a client that lists
+    /// `Content-Length` in Connection must not get the proxy to strip the
+    /// length of a body it still forwards. Rare, so a plain double loop.
+    fn mark_connection_options(&mut self, buf: &[u8]) {
+        let h = &mut self.head;
+        for i in 0..h.count {
+            let f = h.headers[i];
+            if f.flags & header_flags::HOP_BY_HOP != 0
+                || matches!(
+                    f.id,
+                    HeaderId::ContentLength | HeaderId::TransferEncoding | HeaderId::Host
+                )
+            {
+                continue;
+            }
+            let name = f.name.slice(buf);
+            let named = h.headers[..h.count]
+                .iter()
+                .filter(|c| c.id == HeaderId::Connection)
+                .any(|c| {
+                    classify::list_members(c.value.slice(buf)).any(|m| m.eq_ignore_ascii_case(name))
+                });
+            if named {
+                h.headers[i].flags |= header_flags::HOP_BY_HOP;
+            }
+        }
+    }
+}
+
+fn h_name_start<const N: usize>(head: &Head<N>, idx: usize) -> usize {
+    head.headers[idx].name.start as usize
+}
+
+/// Checks the 8 bytes of an HTTP version. Only 1.0 and 1.1 are accepted;
+/// another well-formed version (`HTTP/2.0`, `HTTP/3`…) is `UnsupportedVersion`
+/// (505), anything else `InvalidVersion` (400).
+#[inline]
+fn version(v: &[u8]) -> Result<Version, ErrorKind> {
+    match v {
+        b"HTTP/1.1" => Ok(Version::Http11),
+        b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(ErrorKind::UnsupportedVersion)
+        }
+        [b'H', b'T', b'T', b'P', b'/', b'2'..=b'9', b'\r' | b'\n', ..] => {
+            Err(ErrorKind::UnsupportedVersion)
+        }
+        _ => Err(ErrorKind::InvalidVersion),
+    }
+}
+
+/// Replaces the line breaks of an obs-folded value with spaces, in place
+/// (RFC 9112 §5.2: a proxy replaces each obs-fold with SP before forwarding).
+/// Does nothing to a value that is not flagged folded.
+pub fn unfold(buf: &mut [u8], header: &crate::types::Header) {
+    if !header.is_folded() {
+        return;
+    }
+    if let Some(v) = buf.get_mut(header.value.range()) {
+        for b in v {
+            if *b == b'\r' || *b == b'\n' {
+                *b = b' ';
+            }
+        }
+    }
+}
