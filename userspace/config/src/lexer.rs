@@ -5,17 +5,18 @@
 //! - words are separated by spaces and tabs; `#` outside quotes starts a comment;
 //! - a backslash escapes the next character: `\ `, `\#`, `\\`, `\'`, `\"`,
 //!   `\$` give that character; `\r`, `\n`, `\t` give CR, LF, TAB; `\xHH` a
-//!   byte; any other backslash is kept as is (HAProxy does the same, so that
-//!   regexes like `\d` survive);
+//!   byte; any other backslash is kept as is (so that regexes like `\d`
+//!   survive);
 //! - `'…'` (strong quotes): nothing is interpreted inside, not even backslashes;
 //! - `"…"` (weak quotes): spaces, `#` and `'` lose their meaning, while
 //!   backslash escapes and `$` variables are still interpreted;
-//! - `$NAME` and `${NAME}` expand to the environment variable (empty when
-//!   unset), everywhere except inside single quotes; `${NAME-default}` uses
-//!   `default` when NAME is unset (not when it is empty); `${NAME[*]}` outside
-//!   double quotes splits the value into several words at spaces;
-//! - quoted pieces glue to their neighbours: `"a b"'c'd` is one word `a bc d`
-//!   without the spaces outside quotes.
+//! - environment variables are expanded **only within double quotes**, as the
+//!   manual says (HAProxy 2.6 leaves an unquoted `${X}` as literal text; a
+//!   [`Word`] records that so the parser can warn): `"$NAME"` and
+//!   `"${NAME}"` expand to the value (empty when unset); `"${NAME-default}"`
+//!   uses `default` when NAME is unset (not when it is empty);
+//!   `"${NAME[*]}"` splits the value at spaces into several words;
+//! - quoted pieces glue to their neighbours: `"a b"'c'd` is one word `a bcd`.
 //!
 //! HAProxy has no line continuation: a backslash at the end of a line is a
 //! literal backslash and the next line is a new statement. We do the same.
@@ -28,6 +29,9 @@ pub struct Word {
     /// True when any part of the word was quoted or escaped (so that `"if"` is
     /// not taken as the `if` keyword by callers that care).
     pub quoted: bool,
+    /// True when the word contains an unquoted `$NAME` or `${NAME}`, which
+    /// HAProxy does not expand (only double quotes do).
+    pub unexpanded_var: bool,
 }
 
 /// Why a line could not be split.
@@ -69,6 +73,7 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
     let mut cur: Vec<u8> = Vec::new();
     let mut in_word = false;
     let mut quoted = false;
+    let mut unexpanded = false;
     let mut i = 0;
     #[derive(PartialEq, Clone, Copy)]
     enum Q {
@@ -83,16 +88,19 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
         cur: &mut Vec<u8>,
         in_word: &mut bool,
         quoted: &mut bool,
+        unexpanded: &mut bool,
     ) -> Result<(), LexError> {
         if *in_word {
             let text = String::from_utf8(std::mem::take(cur)).map_err(|_| LexError::InvalidUtf8)?;
             words.push(Word {
                 text,
                 quoted: *quoted,
+                unexpanded_var: *unexpanded,
             });
         }
         *in_word = false;
         *quoted = false;
+        *unexpanded = false;
         Ok(())
     }
 
@@ -109,7 +117,13 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
                 continue;
             }
             Q::None if c == b' ' || c == b'\t' || c == b'\r' => {
-                flush(&mut words, &mut cur, &mut in_word, &mut quoted)?;
+                flush(
+                    &mut words,
+                    &mut cur,
+                    &mut in_word,
+                    &mut quoted,
+                    &mut unexpanded,
+                )?;
                 i += 1;
                 continue;
             }
@@ -171,14 +185,21 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
             }
             continue;
         }
-        if c == b'$' {
+        if c == b'$' && q == Q::None {
+            // Not expanded outside double quotes (HAProxy 2.6); noted for a warning.
+            if matches!(parse_var(&b[i + 1..]), Ok(Some(_))) {
+                unexpanded = true;
+            }
+        }
+        if c == b'$' && q == Q::Double {
             if let Some((name, default, star, used)) = parse_var(&b[i + 1..])? {
                 let value = env(name)
                     .or_else(|| default.map(str::to_owned))
                     .unwrap_or_default();
-                if star && q == Q::None {
-                    // `${NAME[*]}`: each space-separated part becomes a word;
-                    // the first glues to what precedes, the last to what follows.
+                if star {
+                    // `"${NAME[*]}"`: each space-separated part is a word of
+                    // its own; the first glues to what precedes, the last to
+                    // what follows.
                     let mut parts = value
                         .split([' ', '\t'])
                         .filter(|p| !p.is_empty())
@@ -186,18 +207,24 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
                     let mut first = true;
                     while let Some(p) = parts.next() {
                         if !first {
-                            flush(&mut words, &mut cur, &mut in_word, &mut quoted)?;
+                            flush(
+                                &mut words,
+                                &mut cur,
+                                &mut in_word,
+                                &mut quoted,
+                                &mut unexpanded,
+                            )?;
+                            in_word = true;
+                            quoted = true;
                         }
                         first = false;
                         cur.extend_from_slice(p.as_bytes());
-                        in_word = true;
                         if parts.peek().is_none() {
                             break;
                         }
                     }
                 } else {
                     cur.extend_from_slice(value.as_bytes());
-                    in_word = in_word || q == Q::Double || !value.is_empty();
                 }
                 i += 1 + used;
                 continue;
@@ -212,7 +239,13 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
         Q::Single => return Err(LexError::UnmatchedQuote('\'')),
         Q::Double => return Err(LexError::UnmatchedQuote('"')),
     }
-    flush(&mut words, &mut cur, &mut in_word, &mut quoted)?;
+    flush(
+        &mut words,
+        &mut cur,
+        &mut in_word,
+        &mut quoted,
+        &mut unexpanded,
+    )?;
     Ok(words)
 }
 
@@ -328,25 +361,31 @@ mod tests {
     fn env_expansion() {
         assert_eq!(words(r#"bind ":$PORT""#), ["bind", ":8080"]);
         assert_eq!(words(r#"bind ":${PORT}""#), ["bind", ":8080"]);
-        assert_eq!(words("bind :${PORT}"), ["bind", ":8080"]);
-        assert_eq!(words("x${PORT}y"), ["x8080y"]);
+        assert_eq!(words(r#"x"${PORT}"y"#), ["x8080y"]);
         assert_eq!(words(r#"'${PORT}'"#), ["${PORT}"]);
         assert_eq!(words(r#""\$PORT""#), ["$PORT"]);
-        // Unset: empty; an unquoted empty expansion makes no word.
-        assert_eq!(words("a $NOPE b"), ["a", "b"]);
+        // Unquoted: not expanded (HAProxy 2.6), but flagged.
+        let w = split_line("bind :${PORT} x$PORT $1 ${", &env).unwrap();
+        assert_eq!(w[1].text, ":${PORT}");
+        assert_eq!(w[2].text, "x$PORT");
+        assert!(w[1].unexpanded_var && w[2].unexpanded_var);
+        assert!(!w[3].unexpanded_var && !w[4].unexpanded_var && !w[0].unexpanded_var);
+        // Unset or empty: an empty word inside quotes.
         assert_eq!(words(r#"a "$NOPE" b"#), ["a", "", "b"]);
-        assert_eq!(words("a $EMPTY"), ["a"]);
+        assert_eq!(words(r#"a "$EMPTY""#), ["a", ""]);
         // Defaults apply to unset variables only.
-        assert_eq!(words("${NOPE-127.0.0.1}:514"), ["127.0.0.1:514"]);
-        assert_eq!(words("x${EMPTY-dflt}x"), ["xx"]);
+        assert_eq!(words(r#""${NOPE-127.0.0.1}:514""#), ["127.0.0.1:514"]);
+        assert_eq!(words(r#""x${EMPTY-dflt}x""#), ["xx"]);
         // A value with spaces stays one word unless [*] is used.
-        assert_eq!(words("$SP"), ["x y"]);
-        assert_eq!(words("k ${LIST[*]} z"), ["k", "a", "b", "c", "z"]);
-        assert_eq!(words(r#""${LIST[*]}""#), ["a b  c"]);
+        assert_eq!(words(r#""$SP""#), ["x y"]);
+        assert_eq!(words(r#"k "${LIST[*]}" z"#), ["k", "a", "b", "c", "z"]);
+        assert_eq!(words(r#"k "<${LIST[*]}>""#), ["k", "<a", "b", "c>"]);
+        let w = split_line(r#""${LIST[*]}""#, &env).unwrap();
+        assert!(w.iter().all(|w| w.quoted));
         // `$` not followed by a name is literal.
-        assert_eq!(words(r"\1$1 $"), [r"\1$1", "$"]);
+        assert_eq!(words(r#""\1$1 $""#), [r"\1$1 $"]);
         assert_eq!(
-            split_line("${PORT", &env),
+            split_line(r#""${PORT""#, &env),
             Err(LexError::UnterminatedVariable)
         );
     }

@@ -166,8 +166,37 @@ impl<'e> Parser<'e> {
         if conds.last().is_some_and(|c| !c.active) {
             return Ok(());
         }
+        let literal_vars: Vec<String> = words
+            .iter()
+            .filter(|w| w.unexpanded_var)
+            .map(|w| w.text.clone())
+            .collect();
         let words: Vec<String> = words.into_iter().map(|w| w.text).collect();
-        self.line(loc, &words)
+        let r = self.line(loc, &words);
+        let Some(first_var) = literal_vars.first() else {
+            return r;
+        };
+        // HAProxy expands variables only within double quotes: say so, both
+        // when the literal text causes an error and when it is accepted.
+        const HINT: &str = "environment variables are expanded only within double quotes";
+        match r {
+            Err(ConfigError::At { loc, section, msg }) => Err(ConfigError::At {
+                loc,
+                section,
+                msg: format!("{msg} (note: '{first_var}' was not expanded: {HINT})"),
+            }),
+            Err(e) => Err(e),
+            Ok(()) => {
+                for v in literal_vars {
+                    self.warnings.push(Warning {
+                        loc: loc.clone(),
+                        section: self.section.clone(),
+                        msg: format!("'{v}' is not expanded: {HINT}, write \"{v}\""),
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Handles `.if`, `.elif`, `.else`, `.endif`, `.diag`, `.notice`,

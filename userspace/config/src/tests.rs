@@ -365,7 +365,7 @@ fn http_balance_kept_in_http_mode() {
 
 #[test]
 fn environment_and_setenv() {
-    let c = parse("global\n setenv NAME app\n presetenv PORT 1\n presetenv OTHER 9090\nfrontend \"f-${NAME}\"\n bind :$PORT\n bind \":${OTHER}\"\n");
+    let c = parse("global\n setenv NAME app\n presetenv PORT 1\n presetenv OTHER 9090\nfrontend \"f-${NAME}\"\n bind \":$PORT\"\n bind \":${OTHER}\"\n");
     let f = &c.frontends[0];
     assert_eq!(f.name, "f-app");
     assert_eq!(
@@ -750,7 +750,7 @@ const MALFORMED: &[(&str, u32, &str)] = &[
     ),
     ("frontend\n", 1, "'frontend' expects a name"),
     ("frontend f\n bind \":80\n", 2, "unmatched quote"),
-    ("frontend f\n bind :80 name ${X\n", 2, "missing '}'"),
+    ("frontend f\n bind :80 name \"${X\"\n", 2, "missing '}'"),
     (
         "frontend f\n bind :80\n\n\n default_backend %[req.hdr(host)]\n",
         5,
@@ -808,4 +808,23 @@ fn every_error_is_reported_and_bad_sections_are_skipped() {
     assert!(lines[4].starts_with("t.cfg:10: [backend 'b']"));
     assert_eq!(e.to_string(), lines.join("\n"));
     assert_eq!(e.loc().map(|l| l.line), Some(2));
+}
+
+#[test]
+fn unquoted_variables_are_literal_with_a_hint() {
+    let e = parse_err("frontend f\n bind :${PORT}\n");
+    assert!(
+        e.starts_with("t.cfg:2: [frontend 'f'] invalid port '${PORT}'"),
+        "{e}"
+    );
+    assert!(e.contains("only within double quotes"), "{e}");
+    let c = parse("frontend f\n bind :80 name x${PORT}\n");
+    assert_eq!(c.frontends[0].binds[0].name.as_deref(), Some("x${PORT}"));
+    assert!(
+        c.warnings.iter().any(|w| w
+            .to_string()
+            .starts_with("t.cfg:2: [frontend 'f'] 'x${PORT}' is not expanded")),
+        "{:?}",
+        c.warnings
+    );
 }
