@@ -1,12 +1,19 @@
 //! Server choice for one backend on one worker: the adapter between the
-//! worker and the balancing policy.
+//! worker and `weir_core::balance::Balancer` (the policy).
 //!
-//! The policy itself belongs to `weir_core::balance` (being written in
-//! parallel); until it lands this module carries a minimal stand-in —
-//! smooth weighted round robin (nginx's interleaving) with backups used only
-//! when no active server is usable — so the data path can be built and
-//! tested. The worker only sees [`Picker::pick`], [`Picker::opened`] and
-//! [`Picker::closed`], so swapping the policy does not touch the data path.
+//! The balancer counts only this worker's connections; server `maxconn` is
+//! process-wide in HAProxy, so the worker also checks the shared per-server
+//! count (see [`crate::shared`]) through the `full` predicate: a server the
+//! balancer chose but that other workers have filled is avoided once, then
+//! the connection queues.
+
+use std::net::IpAddr;
+
+use weir_config::{Balance, HashFunction as CfgFn, HashMethod as CfgMethod, HashType as CfgHash};
+use weir_core::balance::{
+    Algorithm, BalanceError, Balancer, BalancerConfig, HashFunction, HashKey, HashMethod, HashType,
+    PickCtx, PickError, ServerId, ServerSpec, ServerState,
+};
 
 use crate::plan::BackendPlan;
 
@@ -21,87 +28,135 @@ pub enum Pick {
     NoServer,
 }
 
-#[derive(Debug)]
-struct Slot {
-    weight: i64,
-    current: i64,
-    backup: bool,
-    usable: bool,
+/// Maps `balance` to the core's algorithm. The HTTP-only algorithms (uri,
+/// url_param, hdr) hash a key tcp mode does not have: like HAProxy without
+/// the key, they fall back to round robin.
+#[must_use]
+pub fn algorithm(b: &Balance) -> Algorithm {
+    match b {
+        Balance::RoundRobin => Algorithm::RoundRobin,
+        Balance::StaticRr => Algorithm::StaticRr,
+        Balance::LeastConn => Algorithm::LeastConn,
+        Balance::First => Algorithm::First,
+        Balance::Source => Algorithm::Source,
+        Balance::Random { draws } => Algorithm::Random { draws: *draws },
+        Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } => Algorithm::Hash,
+    }
+}
+
+/// Maps `hash-type`.
+#[must_use]
+pub fn hash_type(h: &CfgHash) -> HashType {
+    HashType {
+        method: match h.method {
+            CfgMethod::MapBased => HashMethod::MapBased,
+            CfgMethod::Consistent => HashMethod::Consistent,
+        },
+        function: match h.function {
+            CfgFn::Sdbm => HashFunction::Sdbm,
+            CfgFn::Djb2 => HashFunction::Djb2,
+            CfgFn::Wt6 => HashFunction::Wt6,
+            CfgFn::Crc32 => HashFunction::Crc32,
+            CfgFn::None => HashFunction::None,
+        },
+        avalanche: h.avalanche,
+    }
+}
+
+/// Builds the balancer of `be` for worker `seed` (the seed of `random`).
+///
+/// # Errors
+/// The core's refusal (weight out of range, `random(0)`).
+pub fn balancer(be: &BackendPlan, seed: u64) -> Result<Balancer, BalanceError> {
+    let specs: Vec<ServerSpec> = be
+        .servers
+        .iter()
+        .map(|s| ServerSpec {
+            weight: s.weight,
+            backup: s.backup,
+            maxconn: s.maxconn,
+            state: if s.disabled {
+                ServerState::Maint
+            } else {
+                ServerState::Up
+            },
+            hash_key: None,
+        })
+        .collect();
+    Balancer::new(
+        BalancerConfig {
+            algorithm: be.algorithm,
+            hash_type: be.hash_type,
+            allbackups: be.allbackups,
+            seed,
+        },
+        &specs,
+    )
 }
 
 /// Per-worker, per-backend chooser.
 #[derive(Debug)]
 pub struct Picker {
-    servers: Vec<Slot>,
-    allbackups: bool,
+    bal: Balancer,
 }
 
 impl Picker {
-    /// A chooser over `be`'s servers.
+    /// Wraps a balancer.
     #[must_use]
-    pub fn new(be: &BackendPlan) -> Self {
-        Picker {
-            servers: be
-                .servers
-                .iter()
-                .map(|s| Slot {
-                    weight: i64::from(s.weight),
-                    current: 0,
-                    backup: s.backup,
-                    usable: !s.disabled && s.weight > 0,
-                })
-                .collect(),
-            allbackups: be.allbackups,
-        }
+    pub fn new(bal: Balancer) -> Self {
+        Picker { bal }
+    }
+
+    /// Whether picks need the client's address (`balance source`).
+    #[must_use]
+    pub fn needs_client_addr(&self) -> bool {
+        self.bal.config().algorithm == Algorithm::Source
     }
 
     /// Chooses a server. `full(i)` says whether server `i` is at its
-    /// maxconn; `avoid` is a server to skip unless it is the only choice.
-    pub fn pick(&mut self, avoid: Option<u16>, full: impl Fn(u16) -> bool) -> Pick {
-        let any_active = self.servers.iter().any(|s| s.usable && !s.backup);
-        let candidates = |s: &Slot| s.usable && s.backup != any_active;
-        if !self.servers.iter().any(candidates) {
-            return Pick::NoServer;
-        }
-        if !any_active && !self.allbackups {
-            // Only the first usable backup takes the load (HAProxy's default).
-            let first = self.servers.iter().position(candidates).map(|i| i as u16);
-            return match first {
-                Some(i) if !full(i) => Pick::Server(i),
-                _ => Pick::Queue,
-            };
-        }
-        for pass in 0..2 {
-            let mut total = 0i64;
-            let mut best: Option<usize> = None;
-            for i in 0..self.servers.len() {
-                let idx = i as u16;
-                let s = &self.servers[i];
-                if !candidates(s) || full(idx) || (pass == 0 && Some(idx) == avoid) {
-                    continue;
+    /// process-wide maxconn; `avoid` is a server to skip unless it is the
+    /// only choice (redispatch).
+    pub fn pick(
+        &mut self,
+        avoid: Option<u16>,
+        client: Option<IpAddr>,
+        full: impl Fn(u16) -> bool,
+    ) -> Pick {
+        let key = client.map_or(HashKey::None, HashKey::Addr);
+        let first = self.bal.pick(PickCtx {
+            key,
+            avoid: avoid.map(|a| ServerId(u32::from(a))),
+        });
+        match first {
+            Ok(id) => {
+                let i = id.0 as u16;
+                if !full(i) {
+                    return Pick::Server(i);
                 }
-                self.servers[i].current += self.servers[i].weight;
-                total += self.servers[i].weight;
-                if best.is_none_or(|b| self.servers[i].current > self.servers[b].current) {
-                    best = Some(i);
+                match self.bal.pick(PickCtx {
+                    key,
+                    avoid: Some(id),
+                }) {
+                    Ok(other) if other != id && !full(other.0 as u16) => {
+                        Pick::Server(other.0 as u16)
+                    }
+                    _ => Pick::Queue,
                 }
             }
-            if let Some(b) = best {
-                self.servers[b].current -= total;
-                return Pick::Server(b as u16);
-            }
-            if avoid.is_none() {
-                break;
-            }
+            Err(PickError::NoServer) => Pick::NoServer,
+            Err(PickError::Saturated | PickError::ServerFull(_)) => Pick::Queue,
         }
-        Pick::Queue
     }
 
     /// A connection to server `i` opened.
-    pub fn opened(&mut self, _i: u16) {}
+    pub fn opened(&mut self, i: u16) {
+        self.bal.on_conn_open(ServerId(u32::from(i)));
+    }
 
     /// A connection to server `i` closed.
-    pub fn closed(&mut self, _i: u16) {}
+    pub fn closed(&mut self, i: u16) {
+        self.bal.on_conn_close(ServerId(u32::from(i)));
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +165,7 @@ mod tests {
     use crate::plan::{ServerAddrPlan, ServerPlan};
     use weir_runtime::AddrId;
 
-    fn be(weights: &[(u32, bool)]) -> BackendPlan {
+    fn be(weights: &[(u32, bool)], maxconn: u32) -> BackendPlan {
         BackendPlan {
             name: "b".into(),
             servers: weights
@@ -119,7 +174,7 @@ mod tests {
                 .map(|(i, (w, backup))| ServerPlan {
                     name: format!("s{i}"),
                     weight: *w,
-                    maxconn: 0,
+                    maxconn,
                     backup: *backup,
                     disabled: false,
                     addr: ServerAddrPlan::Fixed(AddrId(i as u32)),
@@ -136,53 +191,58 @@ mod tests {
             splice_response: false,
             nolinger: false,
             allbackups: false,
-            balance: weir_config::Balance::RoundRobin,
+            algorithm: Algorithm::RoundRobin,
+            hash_type: HashType::default(),
         }
     }
 
+    fn picker(b: &BackendPlan) -> Picker {
+        Picker::new(balancer(b, 1).unwrap())
+    }
+
     #[test]
-    fn weighted_and_interleaved() {
-        let mut p = Picker::new(&be(&[(3, false), (1, false)]));
-        let picks: Vec<Pick> = (0..8).map(|_| p.pick(None, |_| false)).collect();
-        let zeros = picks.iter().filter(|x| **x == Pick::Server(0)).count();
+    fn weighted_round_robin() {
+        let mut p = picker(&be(&[(3, false), (1, false)], 0));
+        let zeros = (0..8)
+            .filter(|_| p.pick(None, None, |_| false) == Pick::Server(0))
+            .count();
         assert_eq!(zeros, 6);
-        assert_ne!(
-            picks[0..3],
-            [Pick::Server(0); 3],
-            "smooth: not three in a row at start"
-        );
     }
 
     #[test]
-    fn full_servers_are_skipped_then_queue() {
-        let mut p = Picker::new(&be(&[(1, false), (1, false)]));
-        assert_eq!(p.pick(None, |i| i == 0), Pick::Server(1));
-        assert_eq!(p.pick(None, |_| true), Pick::Queue);
-    }
-
-    #[test]
-    fn avoid_unless_only_choice() {
-        let mut p = Picker::new(&be(&[(1, false), (1, false)]));
+    fn shared_full_server_is_avoided_then_queue() {
+        let mut p = picker(&be(&[(1, false), (1, false)], 5));
         for _ in 0..4 {
-            assert_eq!(p.pick(Some(0), |_| false), Pick::Server(1));
+            assert_eq!(p.pick(None, None, |i| i == 0), Pick::Server(1));
         }
-        let mut p = Picker::new(&be(&[(1, false)]));
-        assert_eq!(p.pick(Some(0), |_| false), Pick::Server(0));
+        assert_eq!(p.pick(None, None, |_| true), Pick::Queue);
     }
 
     #[test]
-    fn backup_only_when_no_active() {
-        let mut p = Picker::new(&be(&[(1, false), (1, true)]));
+    fn local_maxconn_queues() {
+        let mut p = picker(&be(&[(1, false)], 1));
+        assert_eq!(p.pick(None, None, |_| false), Pick::Server(0));
+        p.opened(0);
+        assert_eq!(p.pick(None, None, |_| false), Pick::Queue);
+        p.closed(0);
+        assert_eq!(p.pick(None, None, |_| false), Pick::Server(0));
+    }
+
+    #[test]
+    fn redispatch_avoids_failed_server() {
+        let mut p = picker(&be(&[(1, false), (1, false)], 0));
         for _ in 0..4 {
-            assert_eq!(p.pick(None, |_| false), Pick::Server(0));
+            assert_eq!(p.pick(Some(0), None, |_| false), Pick::Server(1));
         }
-        let mut p = Picker::new(&be(&[(0, false), (1, true), (1, true)]));
-        assert_eq!(
-            p.pick(None, |_| false),
-            Pick::Server(1),
-            "first backup only"
-        );
-        let mut p = Picker::new(&be(&[(0, false)]));
-        assert_eq!(p.pick(None, |_| false), Pick::NoServer);
+    }
+
+    #[test]
+    fn backups_and_no_server() {
+        let mut p = picker(&be(&[(1, false), (1, true)], 0));
+        for _ in 0..4 {
+            assert_eq!(p.pick(None, None, |_| false), Pick::Server(0));
+        }
+        let mut p = picker(&be(&[(0, false)], 0));
+        assert_eq!(p.pick(None, None, |_| false), Pick::NoServer);
     }
 }

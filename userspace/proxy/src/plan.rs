@@ -108,8 +108,10 @@ pub struct BackendPlan {
     pub nolinger: bool,
     /// `option allbackups`.
     pub allbackups: bool,
-    /// The algorithm.
-    pub balance: weir_config::Balance,
+    /// `balance`.
+    pub algorithm: weir_core::balance::Algorithm,
+    /// `hash-type`.
+    pub hash_type: weir_core::balance::HashType,
 }
 
 /// A server.
@@ -239,7 +241,16 @@ impl Plan {
         }
         let mut backends = Vec::with_capacity(cfg.backends.len());
         for be in &cfg.backends {
-            backends.push(Self::backend(be, cfg, &ports, &mut addrs)?);
+            let plan = Self::backend(be, cfg, &ports, &mut addrs)?;
+            // Build the balancer once to refuse what the core refuses now,
+            // not in a worker.
+            crate::pick::balancer(&plan, 0).map_err(|e| ProxyError::Unsupported {
+                loc: be.loc.clone(),
+                section: "backend",
+                name: be.name.clone(),
+                what: e.to_string(),
+            })?;
+            backends.push(plan);
         }
         let mut frontends = Vec::new();
         for fe in cfg.frontends.iter().filter(|f| !f.disabled) {
@@ -388,7 +399,8 @@ impl Plan {
             splice_response: be.splice.auto || be.splice.response,
             nolinger: be.nolinger,
             allbackups: be.allbackups,
-            balance: be.balance.clone(),
+            algorithm: crate::pick::algorithm(&be.balance),
+            hash_type: crate::pick::hash_type(&be.hash_type),
         })
     }
 }

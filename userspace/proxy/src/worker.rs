@@ -170,7 +170,18 @@ impl Worker {
             .iter()
             .map(|_| VecDeque::with_capacity(cap.min(65_536)))
             .collect();
-        let pickers = plan.backends.iter().map(Picker::new).collect();
+        let mut pickers = Vec::with_capacity(plan.backends.len());
+        for be in &plan.backends {
+            // Validated by Plan::new; a distinct seed per worker for `random`.
+            let bal =
+                crate::pick::balancer(be, 0x9e37_79b9_7f4a_7c15 ^ id as u64).map_err(|e| {
+                    ProxyError::Thread {
+                        worker: id,
+                        what: e.to_string(),
+                    }
+                })?;
+            pickers.push(Picker::new(bal));
+        }
         let listeners = listeners
             .into_iter()
             .map(|l| Listener {
@@ -491,7 +502,12 @@ impl Worker {
         };
         let be = usize::from(s.be);
         let gauges = &self.shared.servers[be];
-        let mut pick = self.pickers[be].pick(avoid, |i| gauges[usize::from(i)].is_full());
+        let client = if self.pickers[be].needs_client_addr() {
+            sys::peer_addr(s.cli).ok().map(|a| a.ip())
+        } else {
+            None
+        };
+        let mut pick = self.pickers[be].pick(avoid, client, |i| gauges[usize::from(i)].is_full());
         if let Pick::Server(i) = pick {
             if !gauges[usize::from(i)].reserve() {
                 // Another worker took the last slot meanwhile.
@@ -697,7 +713,14 @@ impl Worker {
                     continue;
                 }
                 let gauges = &self.shared.servers[be];
-                let pick = self.pickers[be].pick(None, |i| gauges[usize::from(i)].is_full());
+                let cli = self.sessions.get(key).map_or(-1, |s| s.cli);
+                let client = if self.pickers[be].needs_client_addr() {
+                    sys::peer_addr(cli).ok().map(|a| a.ip())
+                } else {
+                    None
+                };
+                let pick =
+                    self.pickers[be].pick(None, client, |i| gauges[usize::from(i)].is_full());
                 match pick {
                     Pick::Server(i) if gauges[usize::from(i)].reserve() => {
                         self.queues[be].pop_front();
