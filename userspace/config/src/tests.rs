@@ -828,3 +828,62 @@ fn unquoted_variables_are_literal_with_a_hint() {
         c.warnings
     );
 }
+
+#[test]
+fn last_log_format_option_wins() {
+    let c = parse(
+        "defaults\n option httplog\nfrontend a\n bind :80\n option tcplog\nfrontend b\n bind :81\n",
+    );
+    let a = c.frontend("a").unwrap().log_options;
+    assert!(a.tcplog && !a.httplog);
+    let b = c.frontend("b").unwrap().log_options;
+    assert!(b.httplog && !b.tcplog);
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any text, valid or not, gives a config or located errors: no panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            if let Err(e) = crate::parse_str_with_env("p.cfg", &text, &|_| None) {
+                for one in e.errors() {
+                    prop_assert!(one.to_string().starts_with("p.cfg:"), "{one}");
+                }
+            }
+        }
+
+        /// Lines built from configuration-like pieces (keywords, quotes,
+        /// escapes, variables, numbers with units) never panic either.
+        #[test]
+        fn config_like_text_never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just("global"), Just("defaults"), Just("frontend f"), Just("backend b"), Just("listen l"),
+            Just("bind"), Just(":80"), Just("[::]:1-3,"), Just("server s"), Just("1.2.3.4:+1"),
+            Just("timeout"), Just("client"), Just("5s"), Just("99999999999d"), Just("balance"),
+            Just("random("), Just(")"), Just("\""), Just("'"), Just("\\"), Just("\\x"), Just("${"),
+            Just("$A"), Just("[*]}"), Just("#"), Just("\n"), Just(" "), Just("option"), Just("no"),
+            Just("use_backend"), Just("if"), Just("cpu-map"), Just("auto:1/1-64"), Just("0-4095"),
+            Just("log"), Just("local0"), Just(".if"), Just(".endif"), Just("stats socket"), Just("mode"),
+            Just("fd@"), Just("ipv6@"), Just("weight"), Just("257"), Just("default-server"),
+        ], 0..40)) {
+            let text: String = parts.concat();
+            let env = |n: &str| (n == "A").then(|| "x y".to_owned());
+            let _ = crate::parse_str_with_env("p.cfg", &text, &env);
+        }
+
+        /// Times in any unit convert exactly (below the overflow bound).
+        #[test]
+        fn times_convert_exactly(n in 0u64..100_000, unit in 0usize..6) {
+            let (suffix, us) = [("us", 1u64), ("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000), ("d", 86_400_000_000)][unit];
+            let r = crate::units::parse_time(&format!("{n}{suffix}"));
+            if n * us / 1000 <= crate::units::MAX_TIMER_MS {
+                prop_assert_eq!(r, Ok(std::time::Duration::from_micros(n * us)));
+            } else {
+                prop_assert!(r.is_err());
+            }
+        }
+    }
+}

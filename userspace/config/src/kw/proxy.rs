@@ -454,12 +454,7 @@ pub static OPTIONS: &[OptionKw] = &[
         |p, n, a| flag(&mut p.allbackups, n, a, "allbackups"),
         "4.2 option allbackups",
     ),
-    opt(
-        "tcplog",
-        Sections::FE,
-        |p, n, a| flag(&mut p.log_options.tcplog, n, a, "tcplog"),
-        "4.2 option tcplog",
-    ),
+    opt("tcplog", Sections::FE, opt_tcplog, "4.2 option tcplog"),
     opt("httplog", Sections::FE, opt_httplog, "4.2 option httplog"),
     opt(
         "dontlognull",
@@ -561,6 +556,16 @@ fn opt_tcpka(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), Stri
     flag(&mut v, negated, a, "tcpka")?;
     p.tcpka.client = v;
     p.tcpka.server = v;
+    Ok(())
+}
+
+/// `option tcplog` and `option httplog` choose one log format: the last wins.
+fn opt_tcplog(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    flag(&mut p.log_options.tcplog, negated, a, "tcplog")?;
+    if !negated {
+        p.log_options.httplog = false;
+        p.log_options.httplog_clf = false;
+    }
     Ok(())
 }
 
