@@ -19,7 +19,7 @@ pub(crate) fn can_cast(from: SampleType, to: SampleType) -> bool {
         (a, b) if a == b => true,
         (Bool, Int | Str) | (Int, Bool | Str | Ip) => true,
         (Str, Int | Bool | Ip | Bin) | (Bin, Str) => true,
-        (Ip, Str | Int) => true,
+        (Int, Bin) | (Ip, Str | Int | Bin) => true,
         _ => false,
     }
 }
@@ -80,6 +80,16 @@ pub(crate) fn cast<'a>(s: Sample<'a>, to: SampleType, buf: &'a mut CastBuf) -> O
         (Sample::Str(t), SampleType::Bin) => Sample::Bin(t),
         (Sample::Bin(t), SampleType::Str) => Sample::Str(t),
         (Sample::Ip(ip), SampleType::Str) => Sample::Str(write_text(buf, format_args!("{ip}"))?),
+        (Sample::Int(n), SampleType::Bin) => Sample::Bin(write_text(buf, format_args!("{n}"))?),
+        // Addresses as binary are their network-order octets (`src,hex`).
+        (Sample::Ip(IpAddr::V4(a)), SampleType::Bin) => {
+            buf[..4].copy_from_slice(&a.octets());
+            Sample::Bin(&buf[..4])
+        }
+        (Sample::Ip(IpAddr::V6(a)), SampleType::Bin) => {
+            buf[..16].copy_from_slice(&a.octets());
+            Sample::Bin(&buf[..16])
+        }
         (Sample::Ip(IpAddr::V4(a)), SampleType::Int) => Sample::Int(i64::from(u32::from(a))),
         _ => return None,
     })
@@ -124,6 +134,15 @@ mod tests {
         assert_eq!(
             cast(Sample::Bool(true), SampleType::Int, &mut b),
             Some(Sample::Int(1))
+        );
+        let mut b = [0u8; 48];
+        assert_eq!(
+            cast(
+                Sample::Ip("192.0.2.1".parse().unwrap()),
+                SampleType::Bin,
+                &mut b
+            ),
+            Some(Sample::Bin(&[192, 0, 2, 1]))
         );
         assert!(!can_cast(SampleType::Ip, SampleType::Bool));
         assert!(!can_cast(SampleType::Bin, SampleType::Ip));

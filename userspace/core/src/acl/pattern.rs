@@ -590,4 +590,88 @@ mod tests {
             Some(1)
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[aAb/.]{0,8}").unwrap()
+        }
+
+        fn naive_word(s: &[u8], p: &[u8], delims: &[u8]) -> bool {
+            let p = strip_delims(p, delims);
+            (0..=s.len().saturating_sub(p.len())).any(|i| {
+                s.len() >= p.len()
+                    && &s[i..i + p.len()] == p
+                    && (i == 0 || delims.contains(&s[i - 1]))
+                    && (i + p.len() == s.len() || delims.contains(&s[i + p.len()]))
+            })
+        }
+
+        fn lower(s: &str) -> String {
+            s.to_ascii_lowercase()
+        }
+
+        proptest! {
+            #[test]
+            fn string_methods_agree_with_naive(
+                pats in proptest::collection::vec(text(), 1..12),
+                samples in proptest::collection::vec(text(), 1..12),
+                fold in any::<bool>(),
+            ) {
+                let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
+                let norm = |x: &str| if fold { lower(x) } else { x.to_string() };
+                for method in [MatchMethod::Str, MatchMethod::Beg, MatchMethod::End, MatchMethod::Sub, MatchMethod::Dir, MatchMethod::Dom] {
+                    let set = PatternSet::compile(method, fold, &refs, false).unwrap();
+                    for smp in &samples {
+                        let sn = norm(smp);
+                        let naive = pats.iter().any(|p| {
+                            let pn = norm(p);
+                            match method {
+                                MatchMethod::Str => sn == pn,
+                                MatchMethod::Beg => sn.starts_with(&pn),
+                                MatchMethod::End => sn.ends_with(&pn),
+                                MatchMethod::Sub => sn.contains(&pn),
+                                MatchMethod::Dir => naive_word(sn.as_bytes(), pn.as_bytes(), DIR_DELIMS),
+                                _ => naive_word(sn.as_bytes(), pn.as_bytes(), DOM_DELIMS),
+                            }
+                        });
+                        let got = set.matches(Sample::Str(smp.as_bytes()), &mut MatchScratch::default());
+                        prop_assert_eq!(got, naive, "-m {} {:?} on {:?}", method.keyword(), pats, smp);
+                    }
+                }
+            }
+
+            #[test]
+            fn ip_agrees_with_naive_cidr(
+                nets in proptest::collection::vec((any::<u32>(), 0u32..=32), 1..20),
+                probes in proptest::collection::vec(any::<u32>(), 1..20),
+            ) {
+                let text: Vec<String> = nets
+                    .iter()
+                    .map(|(a, l)| format!("{}/{}", std::net::Ipv4Addr::from(*a), l))
+                    .collect();
+                let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+                let set = PatternSet::compile(MatchMethod::Ip, false, &refs, true).unwrap();
+                for (i, p) in probes.iter().enumerate() {
+                    // Make every other probe fall inside one of the networks.
+                    let p = if i % 2 == 0 { nets[i % nets.len()].0 ^ (p & 0xff) } else { *p };
+                    let within = |(a, l): &(u32, u32)| {
+                        let mask = u32::MAX.checked_shl(32 - l).unwrap_or(0);
+                        (a & mask) == (p & mask)
+                    };
+                    let best = nets.iter().enumerate().filter(|(_, n)| within(n)).max_by_key(|(j, n)| (n.1, std::cmp::Reverse(*j)));
+                    let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(p));
+                    let got = set.lookup(Sample::Ip(ip), &mut MatchScratch::default());
+                    // Same longest length; on duplicates the first one wins.
+                    let want = best.map(|(j, _)| {
+                        let len = nets[j].1;
+                        nets.iter().position(|n| n.1 == len && within(n)).unwrap() as u32
+                    });
+                    prop_assert_eq!(got, want);
+                }
+            }
+        }
+    }
 }

@@ -765,3 +765,72 @@ fn warm_evaluation_reuses_scratch() {
     let after: Vec<usize> = scratch.conv.bufs.iter().map(Vec::capacity).collect();
     assert_eq!(caps, after, "buffers do not grow once warm");
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VOCAB: &[&str] = &[
+        "if",
+        "unless",
+        "{",
+        "}",
+        "||",
+        "or",
+        "!",
+        "!a",
+        "a",
+        "b",
+        "TRUE",
+        "path",
+        "path_beg",
+        "hdr(host)",
+        "hdr(host,-1)",
+        "-i",
+        "-m",
+        "beg",
+        "int",
+        "ip",
+        "found",
+        "-f",
+        "-u",
+        "1",
+        "--",
+        "-",
+        "/x",
+        "10.0.0.0/8",
+        "gt",
+        "3:5",
+        ":",
+        "x(",
+        "a,lower",
+        "path,field(1,/)",
+        "path,map(f)",
+        "str(a),regsub(a,\\1)",
+        "int(1),div(0)",
+        "src,ipmask(33)",
+        "(",
+        ")",
+        "\\",
+        "\"",
+    ];
+
+    proptest! {
+        /// Whatever words a configuration holds, compiling returns Ok or an
+        /// error; it never panics, and what compiles evaluates.
+        #[test]
+        fn arbitrary_words_never_panic(
+            decl in proptest::collection::vec(proptest::sample::select(VOCAB), 0..8),
+            condw in proptest::collection::vec(proptest::sample::select(VOCAB), 0..10),
+            raw in "\\PC{0,24}",
+        ) {
+            let mut set = AclSet::new();
+            let _ = set.declare("a", &decl, &Loader::none());
+            let _ = set.declare("b", &["path", raw.as_str()], &Loader::none());
+            let _ = SampleExpr::parse(&raw, &Loader::none());
+            if let Ok(c) = set.compile_cond(&condw, &Loader::none()) {
+                let _ = c.eval(&mut Req::get("/x"), &mut Scratch::new());
+            }
+        }
+    }
+}
