@@ -1,6 +1,222 @@
-//! The `weir` binary: CLI, signals, privileges, reload and wiring.
+//! The `weir` binary: command line, start-up order, privileges, signals and
+//! wiring of the configuration (weir-config) to the proxy (weir-proxy).
+//!
+//! It holds no logic a test would want beyond small pure helpers (tested in
+//! their modules); the behaviour is tested end to end from `tests/`.
+//! It must not touch the data path: everything after `run` is the workers'.
 #![forbid(unsafe_code)]
 
-fn main() -> anyhow::Result<()> {
+mod cli;
+mod daemon;
+mod engine;
+mod features;
+mod files;
+mod limits;
+mod privileges;
+mod supervise;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use weir_config::Config;
+
+use crate::cli::{Action, Options};
+
+/// The configuration weir runs when started without `-f`; the file lives at
+/// userspace/weir/src/quickstart.cfg.
+const QUICKSTART: &str = include_str!("quickstart.cfg");
+/// The name the quickstart configuration carries in messages.
+const QUICKSTART_NAME: &str = "<embedded quickstart.cfg>";
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("weir: {e}\n{}", cli::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    let log = Log::new(&opts);
+    let result = match opts.action {
+        Action::Help => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        Action::Version => {
+            println!("{}", features::version_line());
+            Ok(())
+        }
+        Action::VersionVerbose => {
+            print!("{}", features::report());
+            Ok(())
+        }
+        Action::Check => check(&opts),
+        Action::Run => run(&opts, &log),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("weir: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Where messages go: stderr, filtered by `-q`/`-V`/`-d`.
+#[derive(Debug, Clone, Copy)]
+struct Log {
+    quiet: bool,
+    debug: bool,
+}
+
+impl Log {
+    fn new(opts: &Options) -> Self {
+        Self {
+            quiet: opts.quiet && !opts.verbose,
+            debug: opts.debug,
+        }
+    }
+
+    /// A notice or warning, hidden by `-q`.
+    fn info(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("weir: {msg}");
+        }
+    }
+
+    /// A `-d` line: shown only in debug mode.
+    fn debug(&self, msg: &str) {
+        if self.debug {
+            eprintln!("weir: [debug] {msg}");
+        }
+    }
+}
+
+/// Reads the configuration: the `-f` files (directories expanded), or the
+/// embedded quickstart when there are none. Returns it with the list of
+/// what was read, for messages.
+fn load(opts: &Options) -> anyhow::Result<(Config, Vec<PathBuf>)> {
+    if opts.config_paths.is_empty() {
+        let config = weir_config::parse_str(QUICKSTART_NAME, QUICKSTART)?;
+        return Ok((config, vec![PathBuf::from(QUICKSTART_NAME)]));
+    }
+    let files = files::expand(&opts.config_paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no *.cfg file found in the given configuration paths");
+    }
+    let config = weir_config::load_files(&files)?;
+    Ok((config, files))
+}
+
+/// `-c`: parse and validate, bind nothing.
+fn check(opts: &Options) -> anyhow::Result<()> {
+    load(opts)?;
+    println!("Configuration file is valid");
     Ok(())
+}
+
+/// The start-up order matters: configuration (nothing bound on error) →
+/// open-files limit → bind (errors name the bind line) → drop privileges →
+/// daemonize (a fork: before any worker thread exists) → pidfile → workers →
+/// signal loop.
+fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
+    let (config, files) = load(opts)?;
+    if opts.config_paths.is_empty() && !log.quiet {
+        eprintln!(
+            "weir: no -f given: running the embedded quickstart configuration \
+             (userspace/weir/src/quickstart.cfg), which is:\n\
+             ----8<----\n{QUICKSTART}----8<----\n\
+             weir: it forwards 127.0.0.1:8080 to servers on 127.0.0.1:8081 and :8082; \
+             start something there and connect to 127.0.0.1:8080. \
+             Use `weir -f FILE` for your own configuration."
+        );
+    } else {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        log.debug(&format!("configuration read from {}", names.join(", ")));
+    }
+    let config = Arc::new(config);
+
+    check_fd_limit(&config, log);
+    let plan = privileges::plan(&config.global)?;
+    let pidfile_path = opts
+        .pidfile
+        .clone()
+        .or_else(|| config.global.pidfile.clone());
+    let pidfile = pidfile_path
+        .as_deref()
+        .map(daemon::PidFile::create)
+        .transpose()?;
+
+    let bound = engine::bind(Arc::clone(&config))?;
+    for line in engine::listening(&bound) {
+        log.debug(&line);
+    }
+
+    if !plan.is_empty() {
+        privileges::apply(&plan)?;
+        log.debug(&format!("privileges dropped: {plan:?}"));
+    }
+    let daemon = (opts.daemon || config.global.daemon) && !opts.foreground();
+    if daemon {
+        daemon::daemonize()?;
+    }
+    if let Some(p) = pidfile {
+        p.write_own_pid()?;
+    }
+    if let Some((kind, pids)) = &opts.old_pids {
+        log.info(&format!(
+            "{} {pids:?}: hot reload is not implemented yet; the old processes were \
+             NOT signalled and keep running (weir binds with SO_REUSEPORT, so both \
+             accept until you stop the old ones)",
+            match kind {
+                cli::OldProcesses::Finish => "-sf",
+                cli::OldProcesses::Terminate => "-st",
+            }
+        ));
+    }
+
+    // Registered before the workers start so that no early signal is lost
+    // to the default action (which would kill the process mid-start).
+    let mut signals = signal_hook::iterator::Signals::new(supervise::SIGNALS)
+        .context("cannot install signal handlers")?;
+    let running = engine::run(bound)?;
+    log.info(&format!(
+        "started, pid {}, {} frontend(s)",
+        std::process::id(),
+        config.frontends.len()
+    ));
+    supervise::supervise(
+        &running,
+        || signals.pending().collect(),
+        config.global.hard_stop_after,
+        &mut |line: &str| log.info(line),
+    );
+    running.finish().context("proxy stopped with an error")?;
+    log.info("stopped");
+    Ok(())
+}
+
+/// Raises the soft open-files limit and warns when `maxconn` needs more.
+fn check_fd_limit(config: &Config, log: &Log) {
+    let limit = match limits::raise_nofile() {
+        Ok(l) => l,
+        Err(e) => {
+            log.info(&format!("cannot raise the open-files limit: {e}"));
+            return;
+        }
+    };
+    let threads = config.global.nbthread.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }) as u64;
+    let binds: u64 = config.frontends.iter().map(|f| f.binds.len() as u64).sum();
+    // Without a global maxconn, the proxy sizes itself from the limit.
+    let Some(maxconn) = config.global.maxconn.map(u64::from) else {
+        return;
+    };
+    let needed = limits::fds_needed(maxconn, binds * threads);
+    if let Some(w) = limits::shortfall_warning(limit, needed, maxconn) {
+        log.info(&w);
+    }
 }

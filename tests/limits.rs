@@ -1,0 +1,228 @@
+//! Timeouts, connection limits and retries of the real binary.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::backends::{ask, refusing_addr, Backend, FullBacklog};
+use common::Weir;
+
+/// `listen l` with the given `global`/`defaults`/listen lines and servers.
+fn config(defaults: &str, listen: &str, servers: &[(&str, std::net::SocketAddr, &str)]) -> String {
+    let mut s = format!(
+        "global\n    maxconn 2000\n\ndefaults\n    mode tcp\n{defaults}\n\
+         listen l\n    bind 127.0.0.1:{{P0}}\n{listen}\n"
+    );
+    for (name, addr, opts) in servers {
+        s.push_str(&format!("    server {name} {addr} {opts}\n"));
+    }
+    s
+}
+
+/// Reads until EOF or error; returns what was read and when it ended.
+fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let t = Instant::now();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    (got, t.elapsed())
+}
+
+/// Whether an echo round trip completes within `d`.
+fn echoes_within(s: &mut TcpStream, d: Duration) -> bool {
+    s.set_read_timeout(Some(d)).unwrap();
+    if s.write_all(b"?").is_err() {
+        return false;
+    }
+    let mut b = [0u8; 1];
+    matches!(s.read(&mut b), Ok(1))
+}
+
+#[test]
+fn connect_timeout_to_a_full_backlog_listener() {
+    let stuck = FullBacklog::new();
+    let w = Weir::start(&config(
+        "    timeout connect 300ms\n    timeout client 10s\n    timeout server 10s\n    retries 0",
+        "",
+        &[("s", stuck.addr, "")],
+    ));
+    let mut c = w.connect(0);
+    let (got, took) = read_until_closed(&mut c, Duration::from_secs(10));
+    assert!(got.is_empty());
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(4),
+        "client closed after {took:?}, connect timeout is 300ms\n{}",
+        w.output()
+    );
+}
+
+#[test]
+fn client_idle_timeout_closes_both_sides() {
+    let (b, ended) = Backend::silent();
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 300ms\n    timeout server 20s",
+        "",
+        &[("s", b.addr, "")],
+    ));
+    let mut c = w.connect(0);
+    let (_, took) = read_until_closed(&mut c, Duration::from_secs(10));
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(4),
+        "closed after {took:?}, timeout client is 300ms"
+    );
+    ended
+        .recv_timeout(Duration::from_secs(5))
+        .expect("server side not closed");
+}
+
+#[test]
+fn server_idle_timeout_closes_both_sides() {
+    let (b, ended) = Backend::silent();
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 20s\n    timeout server 300ms",
+        "",
+        &[("s", b.addr, "")],
+    ));
+    let mut c = w.connect(0);
+    let (_, took) = read_until_closed(&mut c, Duration::from_secs(10));
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(4),
+        "closed after {took:?}, timeout server is 300ms"
+    );
+    ended
+        .recv_timeout(Duration::from_secs(5))
+        .expect("server side not closed");
+}
+
+#[test]
+fn activity_postpones_the_idle_timeout() {
+    let echo = Backend::echo();
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 400ms\n    timeout server 400ms",
+        "",
+        &[("s", echo.addr, "")],
+    ));
+    let mut c = w.connect(0);
+    // 8 round trips 150 ms apart: 1.2 s in all, never 400 ms idle.
+    for i in 0..8 {
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(
+            echoes_within(&mut c, Duration::from_secs(2)),
+            "round trip {i} failed"
+        );
+    }
+}
+
+#[test]
+fn frontend_maxconn_makes_excess_connections_wait() {
+    let echo = Backend::echo();
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 20s\n    timeout server 20s",
+        "    maxconn 2",
+        &[("s", echo.addr, "")],
+    ));
+    let mut a = w.connect(0);
+    let mut b = w.connect(0);
+    assert!(echoes_within(&mut a, Duration::from_secs(5)));
+    assert!(echoes_within(&mut b, Duration::from_secs(5)));
+    // The third waits in the listen backlog: no answer while two are open…
+    let mut c = w.connect(0);
+    assert!(
+        !echoes_within(&mut c, Duration::from_millis(500)),
+        "third connection served"
+    );
+    assert_eq!(echo.active(), 2);
+    // …and is served once one of them closes.
+    drop(a);
+    let mut byte = [0u8; 1];
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(
+        matches!(c.read(&mut byte), Ok(1)),
+        "waiting connection never served"
+    );
+    assert!(echoes_within(&mut c, Duration::from_secs(5)));
+    assert!(echoes_within(&mut b, Duration::from_secs(5)));
+}
+
+#[test]
+fn server_maxconn_queues_and_serves_in_turn() {
+    let echo = Backend::echo();
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n    timeout queue 10s",
+        "",
+        &[("s", echo.addr, "maxconn 1")],
+    ));
+    let mut a = w.connect(0);
+    assert!(echoes_within(&mut a, Duration::from_secs(5)));
+    let mut b = w.connect(0);
+    assert!(
+        !echoes_within(&mut b, Duration::from_millis(500)),
+        "queued connection served"
+    );
+    drop(a);
+    let mut byte = [0u8; 1];
+    b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(
+        matches!(b.read(&mut byte), Ok(1)),
+        "queued connection never served"
+    );
+    assert_eq!(echo.peak(), 1, "server maxconn 1 exceeded");
+}
+
+#[test]
+fn queue_timeout_closes_the_waiting_connection() {
+    let echo = Backend::echo();
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n    timeout queue 300ms",
+        "",
+        &[("s", echo.addr, "maxconn 1")],
+    ));
+    let mut a = w.connect(0);
+    assert!(echoes_within(&mut a, Duration::from_secs(5)));
+    let mut b = w.connect(0);
+    let (got, took) = read_until_closed(&mut b, Duration::from_secs(10));
+    assert!(got.is_empty());
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(4),
+        "queued connection closed after {took:?}, timeout queue is 300ms"
+    );
+    assert!(
+        echoes_within(&mut a, Duration::from_secs(5)),
+        "the served one was harmed"
+    );
+}
+
+#[test]
+fn redispatch_moves_refused_connections_to_another_server() {
+    let good = Backend::whoami("good");
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    retries 2\n    option redispatch",
+        "    balance roundrobin",
+        &[("bad", refusing_addr(), ""), ("good", good.addr, "")],
+    ));
+    for i in 0..20 {
+        let who = ask(w.addr(0)).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert_eq!(who, "good", "connection {i}\n{}", w.output());
+    }
+}
+
+#[test]
+fn without_redispatch_retries_stay_on_the_refusing_server() {
+    let good = Backend::whoami("good");
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    retries 2",
+        "    balance roundrobin",
+        &[("bad", refusing_addr(), ""), ("good", good.addr, "")],
+    ));
+    let answers: Vec<String> = (0..20)
+        .map(|_| ask(w.addr(0)).unwrap_or_default())
+        .collect();
+    let good_n = answers.iter().filter(|a| *a == "good").count();
+    let empty_n = answers.iter().filter(|a| a.is_empty()).count();
+    // Roundrobin sends half to the refusing server; without redispatch they
+    // fail after the retries and the client sees a clean close.
+    assert_eq!(good_n + empty_n, 20, "{answers:?}");
+    assert!((8..=12).contains(&good_n), "{answers:?}");
+}
