@@ -349,20 +349,24 @@ impl Balancer {
     /// starts after the last chosen position.
     fn pick_leastconn(&mut self, avoid: Option<u32>) -> Option<u32> {
         let n = self.lb.len();
-        let mut best: Option<(usize, u32)> = None;
-        for k in 0..n {
-            let pos = (self.cursor + k) % n;
+        let start = if self.cursor < n { self.cursor } else { 0 };
+        // Best so far as (position, conns + 1, weight); compared by cross
+        // multiplication. Two plain ranges instead of a modulo per step.
+        let mut best: Option<(usize, u64, u64)> = None;
+        for pos in (start..n).chain(0..start) {
             let i = self.lb[pos];
-            if !self.candidate(i, avoid) {
+            let s = &self.servers[i as usize];
+            if Some(i) == avoid || !s.has_slot() {
                 continue;
             }
-            if best.is_none_or(|(_, b)| self.less_loaded(i, b)) {
-                best = Some((pos, i));
+            let (load, w) = (u64::from(s.conns) + 1, u64::from(s.weight));
+            if best.is_none_or(|(_, bl, bw)| load * bw < bl * w) {
+                best = Some((pos, load, w));
             }
         }
-        let (pos, i) = best?;
+        let (pos, _, _) = best?;
         self.cursor = pos + 1;
-        Some(i)
+        Some(self.lb[pos])
     }
 
     /// (conns_a + 1) / w_a < (conns_b + 1) / w_b, without division.
