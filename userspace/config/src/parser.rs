@@ -564,6 +564,7 @@ impl<'e> Parser<'e> {
                     timeouts: d.timeouts,
                     default_backend,
                     use_backend: d.use_backend.clone(),
+                    acls: d.acls.clone(),
                     log_options: d.log_options,
                     logs: d.logs.clone(),
                     splice: d.splice,
@@ -618,6 +619,7 @@ impl<'e> Parser<'e> {
                     tcpka: d.tcpka,
                     nolinger: d.nolinger,
                     disabled: d.disabled,
+                    acls: d.acls.clone(),
                 });
             }
         }

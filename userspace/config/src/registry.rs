@@ -8,7 +8,7 @@
 //! keywords and section).
 
 use crate::error::SectionKind;
-use crate::kw::{self, Keyword, OptionKw};
+use crate::kw::{self, Ctx, Keyword, OptionKw};
 use crate::types::Condition;
 
 /// Every keyword table, searched in order.
@@ -19,6 +19,7 @@ pub static KEYWORD_TABLES: &[&[Keyword]] = &[
     kw::bind::KEYWORDS,
     kw::server::KEYWORDS,
     kw::check::KEYWORDS,
+    kw::acl::KEYWORDS,
 ];
 
 /// Every `option` table, searched in order.
@@ -42,19 +43,10 @@ pub static SECTION_OPENERS: &[(&str, SectionKind)] = &[
     ("listen", SectionKind::Listen),
 ];
 
-/// Validates a `use_backend … if|unless COND` condition. Until the ACL
-/// engine exists every condition is rejected, so that no rule is ever
-/// applied unconditionally by mistake. The ACL engine replaces this
-/// function with one that compiles the condition.
-pub static CONDITION_CHECK: fn(&Condition) -> Result<(), String> = reject_conditions;
-
-fn reject_conditions(c: &Condition) -> Result<(), String> {
-    Err(format!(
-        "ACLs not supported yet: the condition '{} {}' cannot be evaluated",
-        if c.negate { "unless" } else { "if" },
-        c.tokens.join(" ")
-    ))
-}
+/// Validates a `use_backend … if|unless COND` condition by compiling it
+/// with the ACL engine against the ACLs the section declared so far.
+pub static CONDITION_CHECK: fn(&mut Ctx<'_, '_>, &Condition) -> Result<(), String> =
+    kw::acl::check_condition;
 
 /// Iterates over every keyword of every table.
 pub fn all_keywords() -> impl Iterator<Item = &'static Keyword> {

@@ -503,9 +503,9 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "'nbproc' was removed in HAProxy 2.5; use 'nbthread'",
     ),
     (
-        "frontend f\n acl x path /a\n",
+        "frontend f\n acl x pathh /a\n",
         2,
-        "unsupported keyword 'acl' (not supported by weir yet)",
+        "'acl x': unknown fetch method 'pathh' in ACL expression; did you mean 'path'?",
     ),
     (
         "frontend f\n http-request deny\n",
@@ -528,14 +528,14 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "unsupported keyword 'stats uri'",
     ),
     (
-        "frontend f\n bind :80\n use_backend b if { path /x }\nbackend b\n",
+        "frontend f\n bind :80\n use_backend b if { path -m nope /x }\nbackend b\n",
         3,
-        "ACLs not supported yet",
+        "unknown match method 'nope'",
     ),
     (
-        "frontend f\n bind :80\n use_backend b unless x\nbackend b\n",
+        "frontend f\n bind :80\n use_backend b unless x\n acl x path /x\nbackend b\n",
         3,
-        "ACLs not supported yet",
+        "no such ACL: 'x'",
     ),
     (
         "frontend f\n bind :80\n use_backend b if\nbackend b\n",

@@ -422,6 +422,18 @@ pub struct Condition {
     pub tokens: Vec<String>,
 }
 
+/// `acl NAME FETCH …`: one declaration, kept as its words (already checked
+/// by the ACL engine); lines with the same name OR together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclDecl {
+    /// Where the line is.
+    pub loc: Loc,
+    /// The ACL name.
+    pub name: String,
+    /// The words after the name, already unquoted.
+    pub words: Vec<String>,
+}
+
 /// `use_backend NAME [if|unless COND]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UseBackend {
@@ -455,6 +467,8 @@ pub struct Frontend {
     pub default_backend: Option<String>,
     /// `use_backend` rules in file order.
     pub use_backend: Vec<UseBackend>,
+    /// `acl` declarations in file order (conditions above refer to them).
+    pub acls: Vec<AclDecl>,
     /// Logging options.
     pub log_options: LogOptions,
     /// `log` lines (empty = no logging).
@@ -802,6 +816,8 @@ pub struct Backend {
     pub nolinger: bool,
     /// `disabled`.
     pub disabled: bool,
+    /// `acl` declarations in file order (for backend-side rules).
+    pub acls: Vec<AclDecl>,
 }
 
 /// HAProxy's default `retries`.

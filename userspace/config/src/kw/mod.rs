@@ -12,6 +12,7 @@
 //! returns `Err(message)` on a bad value; the driver adds `file:line` and
 //! the section to the message.
 
+pub mod acl;
 pub mod bind;
 pub mod check;
 pub mod global;
@@ -145,6 +146,8 @@ pub struct ProxyDraft {
     pub default_backend: Option<(String, Loc)>,
     /// `use_backend` rules.
     pub use_backend: Vec<UseBackend>,
+    /// `acl` declarations in file order.
+    pub acls: Vec<AclDecl>,
     /// `bind` entries.
     pub binds: Vec<Bind>,
     /// `balance`.
@@ -197,6 +200,7 @@ impl ProxyDraft {
             timeouts: Timeouts::default(),
             default_backend: None,
             use_backend: Vec::new(),
+            acls: Vec::new(),
             binds: Vec::new(),
             balance: Balance::RoundRobin,
             balance_loc: None,

@@ -201,7 +201,7 @@ fn kw_use_backend(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         }
     };
     if let Some(c) = &cond {
-        (crate::registry::CONDITION_CHECK)(c)?;
+        (crate::registry::CONDITION_CHECK)(ctx, c)?;
     }
     let loc = ctx.loc.clone();
     ctx.px()?.use_backend.push(UseBackend {

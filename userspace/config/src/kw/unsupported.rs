@@ -52,8 +52,7 @@ pub static REMOVED: &[(&str, &str, &str)] = &[
 
 /// Keywords HAProxy supports that weir does not support yet (any section).
 pub static UNSUPPORTED: &[&str] = &[
-    // L7 rules and ACLs (the HTTP issue adds these).
-    "acl",
+    // L7 rules (the HTTP issue adds these).
     "http-request",
     "http-response",
     "http-after-response",
