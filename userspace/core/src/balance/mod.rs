@@ -50,6 +50,8 @@ struct Server {
     ring_key: u32,
     /// Smooth weighted round robin accumulator.
     current: i64,
+    /// Member of the set taking traffic (`Balancer::lb`).
+    in_lb: bool,
 }
 
 impl Server {
@@ -111,6 +113,7 @@ impl Balancer {
                 conns: 0,
                 ring_key: s.hash_key.unwrap_or(i as u32 + 1),
                 current: 0,
+                in_lb: false,
             });
         }
         let mut b = Self {
@@ -151,7 +154,7 @@ impl Balancer {
     /// True if `id` is currently taking new traffic.
     #[must_use]
     pub fn is_in_use(&self, id: ServerId) -> bool {
-        self.lb.contains(&id.0)
+        self.servers.get(id.0 as usize).is_some_and(|s| s.in_lb)
     }
 
     /// Connections this worker has open on `id` (0 for an unknown id).
@@ -183,7 +186,11 @@ impl Balancer {
         if self.lb.is_empty() {
             return Err(PickError::NoServer);
         }
-        let avoid = ctx.avoid.map(|a| a.0);
+        // An id outside the backend cannot be avoided: ignore it.
+        let avoid = ctx
+            .avoid
+            .map(|a| a.0)
+            .filter(|&a| (a as usize) < self.servers.len());
         let picked = match self.cfg.algorithm {
             Algorithm::RoundRobin => self.pick_rr(avoid),
             Algorithm::StaticRr => self.pick_sched(avoid),
@@ -201,7 +208,9 @@ impl Balancer {
             // Nothing else could take it: the avoided server is better than
             // a queue (HAProxy's "avoid" semantics).
             None => match avoid {
-                Some(a) if self.lb.contains(&a) && self.servers[a as usize].has_slot() => {
+                Some(a)
+                    if self.servers[a as usize].in_lb && self.servers[a as usize].has_slot() =>
+                {
                     Ok(ServerId(a))
                 }
                 _ => Err(PickError::Saturated),
@@ -455,10 +464,16 @@ impl Balancer {
             .iter()
             .map(|&i| u64::from(self.servers[i as usize].weight))
             .sum();
+        for s in &mut self.servers {
+            s.in_lb = false;
+        }
+        for &i in &self.lb {
+            self.servers[i as usize].in_lb = true;
+        }
         // Servers that left the set restart from zero when they come back,
         // so they neither burst nor starve.
-        for (i, s) in self.servers.iter_mut().enumerate() {
-            if !self.lb.contains(&(i as u32)) {
+        for s in &mut self.servers {
+            if !s.in_lb {
                 s.current = 0;
             }
         }

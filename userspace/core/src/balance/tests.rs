@@ -742,3 +742,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn out_of_range_ids_are_harmless() {
+    let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[1])).unwrap();
+    let ctx = PickCtx {
+        key: HashKey::None,
+        avoid: Some(ServerId(99)),
+    };
+    assert_eq!(b.pick(ctx), Ok(ServerId(0)));
+    assert!(!b.is_in_use(ServerId(99)));
+    assert_eq!(b.conns(ServerId(99)), 0);
+    assert_eq!(b.weight(ServerId(99)), None);
+    assert_eq!(
+        b.set_weight(ServerId(99), 1),
+        Err(BalanceError::UnknownServer(ServerId(99)))
+    );
+}
