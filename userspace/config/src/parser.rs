@@ -623,6 +623,35 @@ impl<'e> Parser<'e> {
                 });
             }
         }
+        // HAProxy's warning about missing timeouts (infinite waits on dead peers).
+        for d in &self.proxies {
+            let t = &d.timeouts;
+            let mut missing = Vec::new();
+            let fe = matches!(d.kind, SectionKind::Frontend | SectionKind::Listen);
+            let be = matches!(d.kind, SectionKind::Backend | SectionKind::Listen);
+            if fe && t.client.is_none() {
+                missing.push("client");
+            }
+            if be && t.connect.is_none() {
+                missing.push("connect");
+            }
+            if be && t.server.is_none() {
+                missing.push("server");
+            }
+            if !missing.is_empty() && !d.disabled {
+                self.warnings.push(Warning {
+                    loc: d.loc.clone(),
+                    section: Some(SectionRef {
+                        kind: d.kind,
+                        name: d.name.clone(),
+                    }),
+                    msg: format!(
+                        "missing timeouts ({}): connections may wait forever; set them to a non-zero value",
+                        missing.join(", ")
+                    ),
+                });
+            }
+        }
         // Cross-references: every backend a frontend names must exist, and an
         // HTTP frontend cannot hand its traffic to a TCP backend.
         for (fe, d) in frontends.iter().zip(

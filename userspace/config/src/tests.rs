@@ -141,6 +141,8 @@ fn full_configuration() {
         StatsAddr::Inet("127.0.0.1:9999".parse().unwrap())
     );
     assert_eq!(g.stats_sockets[1].level, StatsLevel::Operator);
+    let dflt = parse("global\n stats socket /s\n");
+    assert_eq!(dflt.global.stats_sockets[0].level, StatsLevel::Operator);
     assert_eq!(g.stats_timeout, Some(Duration::from_secs(30)));
     assert_eq!(g.tune_bufsize, 32768);
     assert_eq!(g.tune_maxaccept, Some(32));
@@ -886,4 +888,12 @@ mod props {
             }
         }
     }
+}
+
+#[test]
+fn zero_timeouts_are_infinite_and_missing_ones_warned() {
+    let c = parse("frontend f\n bind :80\n timeout client 0\n default_backend b\nbackend b\n timeout connect 5s\n timeout server 5s\n");
+    assert_eq!(c.frontends[0].timeouts.client, None);
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(w, ["t.cfg:1: [frontend 'f'] missing timeouts (client): connections may wait forever; set them to a non-zero value"]);
 }

@@ -172,8 +172,8 @@ pub struct StatsSocket {
     pub addr: StatsAddr,
     /// `mode OCTAL`: permissions of the UNIX socket file.
     pub mode: Option<u32>,
-    /// `level L`; HAProxy's default for a stats socket is `admin` since 2.0
-    /// (documented under "level" in the bind options).
+    /// `level L`; HAProxy documents `operator` as the default (section 5.1,
+    /// bind option "level").
     pub level: StatsLevel,
     /// `user NAME`: owner of the UNIX socket file.
     pub user: Option<String>,
@@ -300,8 +300,9 @@ pub enum Mode {
     Http,
 }
 
-/// The timeouts a proxy may set (`timeout KIND T`). `None` = not set (HAProxy
-/// then applies its own semantics: e.g. `http-request` falls back to `client`).
+/// The timeouts a proxy may set (`timeout KIND T`). `None` = no timeout: not
+/// set, or set to 0, which HAProxy treats as infinite too. (HAProxy then
+/// applies its own fallbacks, e.g. `http-request` falls back to `client`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timeouts {
     /// `timeout connect`.

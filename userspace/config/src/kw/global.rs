@@ -236,7 +236,7 @@ fn stats_socket(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         loc: ctx.loc.clone(),
         addr,
         mode: None,
-        level: StatsLevel::Admin,
+        level: StatsLevel::Operator,
         user: None,
         group: None,
         uid: None,

@@ -139,7 +139,9 @@ fn kw_timeout(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args(&format!("timeout {name}"), &a[1..], 1, "<time> as argument")?;
     let t = parse_time(&a[1]).map_err(|e| format!("'timeout {name}': {e}"))?;
     ctx.warn_cap(&format!("timeout {name}"), *side);
-    *field(&mut ctx.px()?.timeouts) = Some(t);
+    // HAProxy stores timeouts as ticks where 0 means "eternity": a zero
+    // timeout is the same as none.
+    *field(&mut ctx.px()?.timeouts) = (!t.is_zero()).then_some(t);
     Ok(())
 }
 
