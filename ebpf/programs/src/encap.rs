@@ -44,13 +44,19 @@ pub fn encapsulate(
     // Gather what survives of the old L2 header before the head moves:
     // the old destination MAC (our interface) becomes the source, and bytes
     // 12..20 hold the VLAN tags when there are any.
-    let old_dst = load::<[u8; 6]>(ctx, 0).ok_or(Event::DropTruncated)?;
-    let tags = load::<[u8; 8]>(ctx, 12).ok_or(Event::DropTruncated)?;
+    let old_dst = load::<[u16; 3]>(ctx, 0).ok_or(Event::DropTruncated)?;
+    let tags = load::<[u16; 4]>(ctx, 12).ok_or(Event::DropTruncated)?;
     if !grow_front(ctx, outer_len as i32) {
         return Err(Event::DropEncap);
     }
     const FAIL: Event = Event::DropEncap;
-    store(ctx, 0, cfg.next_hop_mac).ok_or(FAIL)?;
+    let nh = cfg.next_hop_mac;
+    let nh = [
+        u16::from_ne_bytes([nh[0], nh[1]]),
+        u16::from_ne_bytes([nh[2], nh[3]]),
+        u16::from_ne_bytes([nh[4], nh[5]]),
+    ];
+    store(ctx, 0, nh).ok_or(FAIL)?;
     store(ctx, 6, old_dst).ok_or(FAIL)?;
     // Tags (if any) go back in place; the bytes this writes past the L2
     // header are overwritten by the ethertype and the outer header below.
@@ -95,7 +101,7 @@ pub fn encapsulate(
         let w1 = ((p.l3_len as u32) << 16) | ((inner_proto as u32) << 8) | OUTER_TTL as u32;
         let s = cfg.src_v6;
         let d = server.addr;
-        let h: [u32; 10] = [
+        let words: [u32; 10] = [
             w0.to_be(),
             w1.to_be(),
             s[0],
@@ -107,6 +113,14 @@ pub fn encapsulate(
             d[2],
             d[3],
         ];
+        let mut h = [0u16; 20];
+        let mut i = 0;
+        while i < 10 {
+            let b = words[i].to_ne_bytes();
+            h[2 * i] = u16::from_ne_bytes([b[0], b[1]]);
+            h[2 * i + 1] = u16::from_ne_bytes([b[2], b[3]]);
+            i += 1;
+        }
         store(ctx, l2, h).ok_or(FAIL)?;
     }
     Ok(())

@@ -102,6 +102,31 @@ fn v4_addr(w: u32) -> [u32; 4] {
     [w, 0, 0, 0]
 }
 
+/// The byte at `i` of a header read as native-order half-words.
+#[inline(always)]
+fn byte(h: &[u16], i: usize) -> u8 {
+    h[i / 2].to_ne_bytes()[i % 2]
+}
+
+/// The 32-bit wire word made of half-words `lo` and `lo + 1` (memory order).
+#[inline(always)]
+fn word(h: &[u16], lo: usize) -> u32 {
+    let a = h[lo].to_ne_bytes();
+    let b = h[lo + 1].to_ne_bytes();
+    u32::from_ne_bytes([a[0], a[1], b[0], b[1]])
+}
+
+/// Four wire words starting at half-word `lo`.
+#[inline(always)]
+fn addr6(h: &[u16], lo: usize) -> [u32; 4] {
+    [
+        word(h, lo),
+        word(h, lo + 2),
+        word(h, lo + 4),
+        word(h, lo + 6),
+    ]
+}
+
 #[inline(always)]
 fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
     const TRUNC: Verdict = Verdict::Drop(Event::DropTruncated);
@@ -109,27 +134,28 @@ fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
     // One load of the fixed header: a single bounds check that LLVM cannot
     // merge with the length arithmetic below (the verifier only follows
     // checks made on packet pointers).
-    let h = load::<[u8; 20]>(ctx, l3).ok_or(TRUNC)?;
-    let ihl = (h[0] & 0x0f) as usize * 4;
-    if h[0] >> 4 != 4 || ihl < 20 {
+    let h = load::<[u16; 10]>(ctx, l3).ok_or(TRUNC)?;
+    let vihl = byte(&h, 0);
+    let ihl = (vihl & 0x0f) as usize * 4;
+    if vihl >> 4 != 4 || ihl < 20 {
         return Err(BAD);
     }
-    let tos = h[1];
-    let tot_len = u16::from_be_bytes([h[2], h[3]]) as usize;
+    let tos = byte(&h, 1);
+    let tot_len = u16::from_be(h[1]) as usize;
     if tot_len < ihl {
         return Err(BAD);
     }
     if l3 + tot_len > crate::packet::len(ctx) {
         return Err(TRUNC);
     }
-    let frag = u16::from_be_bytes([h[6], h[7]]);
+    let frag = u16::from_be(h[3]);
     // MF set or a non-zero offset: ports are not in every fragment.
     if frag & 0x3fff != 0 {
         return Err(Verdict::Pass(Event::PassFragment));
     }
-    let l4proto = h[9];
-    let src = u32::from_ne_bytes([h[12], h[13], h[14], h[15]]);
-    let dst = u32::from_ne_bytes([h[16], h[17], h[18], h[19]]);
+    let l4proto = byte(&h, 9);
+    let src = word(&h, 6);
+    let dst = word(&h, 8);
     let l4 = l3 + ihl;
     let mut p = Packet {
         l2_len: l3,
@@ -176,17 +202,18 @@ fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
 #[inline(always)]
 fn quoted_v4(ctx: &XdpContext, q: usize, p: &mut Packet) -> Result<(), Verdict> {
     const TRUNC: Verdict = Verdict::Drop(Event::DropTruncated);
-    let h = load::<[u8; 20]>(ctx, q).ok_or(TRUNC)?;
-    let ihl = (h[0] & 0x0f) as usize * 4;
-    if h[0] >> 4 != 4 || ihl < 20 {
+    let h = load::<[u16; 10]>(ctx, q).ok_or(TRUNC)?;
+    let vihl = byte(&h, 0);
+    let ihl = (vihl & 0x0f) as usize * 4;
+    if vihl >> 4 != 4 || ihl < 20 {
         return Err(Verdict::Drop(Event::DropBadHeader));
     }
-    let proto = h[9];
+    let proto = byte(&h, 9);
     if proto != PROTO_TCP && proto != PROTO_UDP {
         return Err(Verdict::Pass(Event::PassIcmp));
     }
-    let qsrc = u32::from_ne_bytes([h[12], h[13], h[14], h[15]]);
-    let qdst = u32::from_ne_bytes([h[16], h[17], h[18], h[19]]);
+    let qsrc = word(&h, 6);
+    let qdst = word(&h, 8);
     let ports = load::<[u16; 2]>(ctx, q + ihl).ok_or(TRUNC)?;
     p.src = v4_addr(qdst);
     p.dst = v4_addr(qsrc);
@@ -200,20 +227,19 @@ fn quoted_v4(ctx: &XdpContext, q: usize, p: &mut Packet) -> Result<(), Verdict> 
 #[inline(always)]
 fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
     const TRUNC: Verdict = Verdict::Drop(Event::DropTruncated);
-    let h = load::<[u32; 10]>(ctx, l3).ok_or(TRUNC)?;
-    let w0 = u32::from_be(h[0]);
-    if w0 >> 28 != 6 {
+    let h = load::<[u16; 20]>(ctx, l3).ok_or(TRUNC)?;
+    let first = u16::from_be(h[0]);
+    if first >> 12 != 6 {
         return Err(Verdict::Drop(Event::DropBadHeader));
     }
-    let tos = ((w0 >> 20) & 0xff) as u8;
-    let w1 = u32::from_be(h[1]);
-    let payload = (w1 >> 16) as usize;
+    let tos = ((first >> 4) & 0xff) as u8;
+    let payload = u16::from_be(h[2]) as usize;
     if l3 + IPV6_HLEN + payload > crate::packet::len(ctx) {
         return Err(TRUNC);
     }
-    let next = (w1 >> 8) as u8;
-    let src = [h[2], h[3], h[4], h[5]];
-    let dst = [h[6], h[7], h[8], h[9]];
+    let next = byte(&h, 6);
+    let src = addr6(&h, 4);
+    let dst = addr6(&h, 12);
     let l4 = l3 + IPV6_HLEN;
     let mut p = Packet {
         l2_len: l3,
@@ -248,13 +274,13 @@ fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
                 return Err(Verdict::Pass(Event::PassIcmp));
             }
             let q = l4 + ICMP_HLEN;
-            let qh = load::<[u32; 10]>(ctx, q).ok_or(TRUNC)?;
-            let qnext = (u32::from_be(qh[1]) >> 8) as u8;
+            let qh = load::<[u16; 20]>(ctx, q).ok_or(TRUNC)?;
+            let qnext = byte(&qh, 6);
             if qnext != PROTO_TCP && qnext != PROTO_UDP {
                 return Err(Verdict::Pass(Event::PassIcmp));
             }
-            let qsrc = [qh[2], qh[3], qh[4], qh[5]];
-            let qdst = [qh[6], qh[7], qh[8], qh[9]];
+            let qsrc = addr6(&qh, 4);
+            let qdst = addr6(&qh, 12);
             let ports = load::<[u16; 2]>(ctx, q + IPV6_HLEN).ok_or(TRUNC)?;
             p.src = qdst;
             p.dst = qsrc;

@@ -593,6 +593,41 @@ impl XdpBalancer {
         Ok((r.return_value, out, r.duration))
     }
 
+    /// Times the program with BPF_PROG_TEST_RUN in live-frames mode: each of
+    /// `repeat` runs gets a fresh copy of `frame` as if received on
+    /// `ifindex` (so a forwarding verdict is measured every time, which the
+    /// plain repeat loop cannot do: it does not reset the frame). XDP_TX
+    /// frames really go out of `ifindex`; use a device of a throwaway
+    /// namespace or `lo` (which has no XDP transmit and frees them).
+    /// Returns the kernel's average time per run.
+    pub fn time_live(
+        &self,
+        frame: &[u8],
+        repeat: u32,
+        ifindex: u32,
+    ) -> Result<std::time::Duration, KernelError> {
+        let prog: &Xdp = self
+            .ebpf
+            .program(m::PROG_XDP)
+            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
+            .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex,
+        // rx_queue_index, egress_ifindex (all u32).
+        let md: [u32; 6] = [0, frame.len() as u32, 0, ifindex, 0, 0];
+        let ctx: Vec<u8> = md.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let r = prog
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                ctx_in: Some(&ctx),
+                repeat: repeat.max(1),
+                attrs: aya::programs::TestRunAttrs::new().xdp_live_frames(64),
+                ..Default::default()
+            })
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        Ok(r.duration)
+    }
+
     /// Removes the pinned maps of this section (after a final stop; a reload
     /// keeps them so flows survive).
     pub fn unpin(self) -> Result<(), KernelError> {
