@@ -52,3 +52,58 @@ pub static CONDITION_CHECK: fn(&mut Ctx<'_, '_>, &Condition) -> Result<(), Strin
 pub fn all_keywords() -> impl Iterator<Item = &'static Keyword> {
     KEYWORD_TABLES.iter().flat_map(|t| t.iter())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kw::unsupported;
+    use std::collections::HashSet;
+
+    /// Two tables claiming one keyword would make the second unreachable:
+    /// every name is owned by exactly one table.
+    #[test]
+    fn keyword_names_are_unique() {
+        let mut seen = HashSet::new();
+        for k in all_keywords() {
+            assert!(seen.insert(k.name), "keyword '{}' is in two tables", k.name);
+            assert!(
+                !k.doc.is_empty(),
+                "keyword '{}' names no HAProxy doc section",
+                k.name
+            );
+        }
+        let mut seen = HashSet::new();
+        for o in OPTION_TABLES.iter().flat_map(|t| t.iter()) {
+            assert!(seen.insert(o.name), "option '{}' is in two tables", o.name);
+            assert!(
+                !o.doc.is_empty(),
+                "option '{}' names no HAProxy doc section",
+                o.name
+            );
+        }
+    }
+
+    /// A keyword that becomes supported must leave the "not supported yet"
+    /// and "removed" lists, or messages would contradict each other.
+    #[test]
+    fn supported_names_are_not_listed_as_unsupported() {
+        for k in all_keywords() {
+            assert!(
+                !unsupported::UNSUPPORTED.contains(&k.name)
+                    && !unsupported::REMOVED.iter().any(|r| r.0 == k.name),
+                "'{}' is supported and listed as unsupported or removed",
+                k.name
+            );
+        }
+        for o in OPTION_TABLES.iter().flat_map(|t| t.iter()) {
+            assert!(
+                !unsupported::UNSUPPORTED_OPTIONS.contains(&o.name),
+                "'option {}' is supported and listed as unsupported",
+                o.name
+            );
+        }
+        for (name, _) in SECTION_OPENERS {
+            assert!(!unsupported::UNSUPPORTED_SECTIONS.contains(name));
+        }
+    }
+}

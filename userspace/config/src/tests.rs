@@ -840,6 +840,9 @@ fn last_log_format_option_wins() {
     assert!(a.tcplog && !a.httplog);
     let b = c.frontend("b").unwrap().log_options;
     assert!(b.httplog && !b.tcplog);
+    let c =
+        parse("backend b\n option log-health-checks\n timeout connect 1s\n timeout server 1s\n");
+    assert!(c.backends[0].log_options.log_health_checks && c.warnings.is_empty());
 }
 
 mod props {

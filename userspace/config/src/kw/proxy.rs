@@ -526,6 +526,19 @@ pub static OPTIONS: &[OptionKw] = &[
         |p, n, a| flag(&mut p.nolinger, n, a, "nolinger"),
         "4.2 option nolinger",
     ),
+    opt(
+        "log-health-checks",
+        Sections::BE,
+        |p, n, a| {
+            flag(
+                &mut p.log_options.log_health_checks,
+                n,
+                a,
+                "log-health-checks",
+            )
+        },
+        "4.2 option log-health-checks",
+    ),
 ];
 
 /// Every option is accepted in every proxy section, as HAProxy does; one used

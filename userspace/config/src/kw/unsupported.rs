@@ -62,7 +62,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "use-server",
     "http-reuse",
     "retry-on",
-    "http-check",
     "tcp-check",
     "errorfile",
     "errorfiles",
@@ -88,7 +87,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "ignore-persist",
     "persist",
     "server-template",
-    "stats",
     "email-alert",
     "use-fcgi-app",
     "http-send-name-header",
@@ -213,7 +211,6 @@ pub static UNSUPPORTED_SECTIONS: &[&str] = &[
 
 /// `option` names HAProxy has and weir does not support yet.
 pub static UNSUPPORTED_OPTIONS: &[&str] = &[
-    "httpchk",
     "forwardfor",
     "http-server-close",
     "httpclose",
@@ -231,7 +228,6 @@ pub static UNSUPPORTED_OPTIONS: &[&str] = &[
     "spop-check",
     "ssl-hello-chk",
     "external-check",
-    "log-health-checks",
     "abortonclose",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
