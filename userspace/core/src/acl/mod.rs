@@ -36,6 +36,7 @@ mod cond;
 mod conv;
 mod error;
 mod expr;
+pub mod http;
 mod lpm;
 mod pattern;
 mod predef;

@@ -42,13 +42,8 @@ impl Req {
         }
     }
 
-    fn path(&self) -> &'static str {
-        let u = self.url;
-        let u = match u.find("://") {
-            Some(i) => u[i + 3..].find('/').map_or("", |p| &u[i + 3 + p..]),
-            None => u,
-        };
-        u.split('?').next().unwrap_or("")
+    fn path(&self) -> Option<&'static [u8]> {
+        http::path(self.url.as_bytes())
     }
 }
 
@@ -56,15 +51,15 @@ fn hdr_values<'a>(
     headers: &'a [(&'static str, &'static str)],
     name: Option<&'a [u8]>,
     split: bool,
-) -> impl Iterator<Item = &'a str> + 'a {
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     headers
         .iter()
         .filter(move |(n, _)| name.is_none_or(|w| n.as_bytes().eq_ignore_ascii_case(w)))
         .flat_map(move |(_, v)| {
-            let parts: Vec<&str> = if split {
-                v.split(',').map(str::trim).collect()
+            let parts: Vec<&[u8]> = if split {
+                http::header_values(v.as_bytes()).collect()
             } else {
-                vec![*v]
+                vec![v.as_bytes()]
             };
             parts
         })
@@ -85,10 +80,14 @@ impl SampleSource for Req {
             FetchKind::DstPort => one(visit, Sample::Int(self.dst_port)),
             FetchKind::Method => one(visit, Sample::Str(self.method.as_bytes())),
             FetchKind::Url => one(visit, Sample::Str(self.url.as_bytes())),
-            FetchKind::Path => one(visit, Sample::Str(self.path().as_bytes())),
+            FetchKind::Path => {
+                if let Some(p) = self.path() {
+                    one(visit, Sample::Str(p));
+                }
+            }
             FetchKind::Query => {
-                if let Some((_, q)) = self.url.split_once('?') {
-                    one(visit, Sample::Str(q.as_bytes()));
+                if let Some(q) = http::query(self.url.as_bytes()) {
+                    one(visit, Sample::Str(q));
                 }
             }
             FetchKind::ReqVer => one(visit, Sample::Str(self.version.as_bytes())),
@@ -112,11 +111,11 @@ impl SampleSource for Req {
             },
             FetchKind::ReqHdr | FetchKind::ReqFhdr => {
                 let split = call.kind == FetchKind::ReqHdr;
-                let vals: Vec<&str> = hdr_values(&self.headers, call.name(), split).collect();
+                let vals: Vec<&[u8]> = hdr_values(&self.headers, call.name(), split).collect();
                 match call.occurrence() {
                     None => {
                         for v in vals {
-                            if visit(Sample::Str(v.as_bytes())) == Visit::Stop {
+                            if visit(Sample::Str(v)) == Visit::Stop {
                                 break;
                             }
                         }
@@ -124,7 +123,7 @@ impl SampleSource for Req {
                     Some(n) => {
                         let idx = if n > 0 { n - 1 } else { vals.len() as i64 + n };
                         if let Some(v) = usize::try_from(idx).ok().and_then(|i| vals.get(i)) {
-                            one(visit, Sample::Str(v.as_bytes()));
+                            one(visit, Sample::Str(v));
                         }
                     }
                 }
@@ -135,27 +134,17 @@ impl SampleSource for Req {
             ),
             FetchKind::UrlParam => {
                 let name = call.name().unwrap_or_default();
-                let q = self.url.split_once('?').map_or("", |(_, q)| q);
-                if let Some(v) = q
-                    .split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| k.as_bytes() == name)
-                    .map(|(_, v)| v)
-                {
-                    one(visit, Sample::Str(v.as_bytes()));
+                let delim = call.delimiter().and_then(|d| d.first().copied());
+                if let Some(v) = http::url_param(self.url.as_bytes(), name, delim) {
+                    one(visit, Sample::Str(v));
                 }
             }
             FetchKind::ReqCook => {
                 let name = call.name();
-                for c in
-                    hdr_values(&self.headers, Some(b"cookie"), false).flat_map(|v| v.split(';'))
-                {
-                    if let Some((k, v)) = c.trim().split_once('=') {
-                        if name.is_none_or(|n| n == k.as_bytes())
-                            && visit(Sample::Str(v.as_bytes())) == Visit::Stop
-                        {
-                            break;
-                        }
+                let all = hdr_values(&self.headers, Some(b"cookie"), false).flat_map(http::cookies);
+                for (k, v) in all {
+                    if name.is_none_or(|n| n == k) && visit(Sample::Str(v)) == Visit::Stop {
+                        break;
                     }
                 }
             }
@@ -243,7 +232,8 @@ fn derived_keywords_and_flags_table() {
         ("src,ipmask(16) 192.0.0.0/16", "/", Verdict::True),
         ("src,ipmask(16) 192.0.2.10", "/", Verdict::False),
         ("path,regsub(^/v[0-9]+,) /users", "/v2/users", Verdict::True),
-        ("path -- -x", "-x", Verdict::True),
+        ("str(-x) -- -x", "/", Verdict::True),
+        ("str(-x) -m beg -- -", "/", Verdict::True),
         ("int(-3) -3:-1", "/", Verdict::True),
     ];
     let fs = files(HashMap::from([("nope", "# only a comment\n\n")]));
