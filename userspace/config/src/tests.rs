@@ -900,3 +900,111 @@ fn zero_timeouts_are_infinite_and_missing_ones_warned() {
     let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(w, ["t.cfg:1: [frontend 'f'] missing timeouts (client): connections may wait forever; set them to a non-zero value"]);
 }
+
+/// Happy paths of the keywords and options the full configuration above
+/// does not use.
+#[test]
+fn remaining_keywords_happy_paths() {
+    let c = parse(
+        "global\n cpu-map 1/all 0-1\n cpu-map 1 2,3\n cpu-map auto:1/odd 0-3\n unsetenv HOME\n\
+         defaults d\n option logasap\n option dontlog-normal\n option log-separate-errors\n option httplog clf\n\
+         frontend f from d\n bind [::]:443 v6only interface lo transparent defer-accept tfo maxconn 10\n bind :::444 v4v6\n disabled\n enabled\n option nolinger\n no option nolinger\n\
+         backend b\n option srvtcpka\n hash-type map-based wt6\n balance source\n disabled\n timeout connect 1s\n timeout server 1s\n\
+         default-server minconn 1 maxqueue 5 fastinter 500ms downinter 10s addr 10.9.9.9 slowstart 30s on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions backup\n\
+         server s 10.0.0.1:80 no-backup enabled weight 256 check\n",
+    );
+    let g = &c.global;
+    assert_eq!(g.cpu_map[0].threads, Vec::<u32>::new());
+    assert_eq!(g.cpu_map[0].cpus, [0, 1]);
+    assert_eq!(g.cpu_map[1].cpus, [2, 3]);
+    assert!(g.cpu_map[2].auto && g.cpu_map[2].threads.starts_with(&[1, 3, 5]));
+    let f = &c.frontends[0];
+    let lo = f.log_options;
+    assert!(
+        lo.logasap && lo.dontlog_normal && lo.log_separate_errors && lo.httplog && lo.httplog_clf
+    );
+    assert!(!f.disabled && !f.nolinger);
+    let b0 = &f.binds[0];
+    assert!(b0.v6only && b0.transparent && b0.defer_accept && b0.tfo && !b0.v4v6);
+    assert_eq!(
+        (b0.interface.as_deref(), b0.maxconn),
+        (Some("lo"), Some(10))
+    );
+    assert_eq!(f.binds[1].addr, BindAddr::Inet("[::]:444".parse().unwrap()));
+    assert!(f.binds[1].v4v6);
+    let b = &c.backends[0];
+    assert!(b.disabled && b.tcpka.server && !b.tcpka.client);
+    assert_eq!(b.balance, Balance::Source);
+    assert_eq!(
+        b.hash_type,
+        HashType {
+            method: HashMethod::MapBased,
+            function: HashFunction::Wt6,
+            avalanche: false
+        }
+    );
+    let s = &b.servers[0];
+    assert_eq!(
+        (s.weight, s.minconn, s.maxqueue, s.backup, s.disabled),
+        (256, Some(1), Some(5), false, false)
+    );
+    assert!(s.shutdown_on_down && s.shutdown_backup_on_up);
+    assert_eq!(s.slowstart, Some(Duration::from_secs(30)));
+    let chk = s.check.as_ref().unwrap();
+    assert_eq!(chk.fastinter, Some(Duration::from_millis(500)));
+    assert_eq!(chk.downinter, Some(Duration::from_secs(10)));
+    assert_eq!(chk.addr, Some("10.9.9.9".parse().unwrap()));
+    assert!(b.default_server.backup);
+}
+
+#[test]
+fn remaining_bad_values() {
+    for (text, frag) in [
+        ("frontend f\n bind :80 v4v6 v6only\n", "mutually exclusive"),
+        ("frontend f\n bind :80 backlog 0\n", "greater than zero"),
+        ("frontend f\n bind :80 name\n", "expects an argument"),
+        ("frontend f\n disabled now\n", "unexpected extra argument"),
+        (
+            "backend b\n server s 1.1.1.1:80 on-marked-down nothing\n",
+            "expects 'shutdown-sessions'",
+        ),
+        (
+            "backend b\n server s 1.1.1.1:80 addr host\n",
+            "invalid check address",
+        ),
+        (
+            "backend b\n server s 1.1.1.1:80 slowstart x\n",
+            "'slowstart'",
+        ),
+        ("backend b\n option httplog clf extra\n", "only 'clf'"),
+        ("backend b\n balance uri depth\n", "expects a number"),
+        (
+            "backend b\n balance url_param\n",
+            "expects a parameter name",
+        ),
+        ("backend b\n balance hdr()\n", "expected hdr(<name>)"),
+        ("backend b\n balance leastconn now\n", "takes no argument"),
+        ("backend b\n fullconn lots\n", "unsigned integer"),
+        ("global\n cpu-map 1/0 0\n", "start at 1"),
+        ("global\n cpu-map 1/4-2 0\n", "must not exceed"),
+        ("global\n cpu-map 1 5000\n", "out of range"),
+        ("global\n tune.pipesize 0\n", "between 1 and"),
+        ("global\n tune.maxpollevents 0\n", "greater than zero"),
+        ("global\n stats socket\n", "expects a path or an address"),
+        (
+            "global\n stats socket /s expose-fd all\n",
+            "expects 'listeners'",
+        ),
+        ("global\n stats socket /s level\n", "expects a value"),
+        (
+            "global\n stats bogus\n",
+            "expected 'stats socket' or 'stats timeout'",
+        ),
+        ("global\n unsetenv\n", "at least one variable name"),
+        ("global\n uid -1\n", "unsigned integer"),
+    ] {
+        let e = parse_err(text);
+        assert!(e.starts_with("t.cfg:2: "), "{text}: {e}");
+        assert!(e.contains(frag), "{text}: {e}");
+    }
+}

@@ -136,6 +136,8 @@ pub struct CpuMap {
     pub auto: bool,
     /// 1-based thread numbers this line applies to; empty = all threads (the
     /// `1` or `1/all` form, binding every thread to the whole CPU set).
+    /// `odd`/`even` expand up to [`crate::kw::global::MAX_THREADS`]: numbers
+    /// above the real thread count are to be ignored, as HAProxy does.
     pub threads: Vec<u32>,
     /// CPU numbers (0-based, as the kernel counts them), in ascending order.
     pub cpus: Vec<u32>,
