@@ -156,6 +156,16 @@ impl AclExpr {
         }
     }
 
+    /// The client networks this ACL matches, when it is a plain `src`
+    /// address match (no converter, `-m ip`): what a kernel filter can do.
+    pub(crate) fn source_networks(&self) -> Option<&[(std::net::IpAddr, u8)]> {
+        let call = self.expr.fetch()?;
+        if call.kind != super::types::FetchKind::Src || self.expr.has_converters() {
+            return None;
+        }
+        self.patterns.networks()
+    }
+
     /// The sample expression.
     pub(crate) fn expr(&self) -> &SampleExpr {
         &self.expr

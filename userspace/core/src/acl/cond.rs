@@ -51,6 +51,16 @@ impl Term {
     }
 }
 
+/// A condition reduced to a source-address test: it holds when the client
+/// address is in one of `networks`, or when it is not if `negate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceMatch {
+    /// Networks as (address, prefix length).
+    pub networks: Vec<(std::net::IpAddr, u8)>,
+    /// True when the condition holds for addresses outside the networks.
+    pub negate: bool,
+}
+
 /// A compiled `if`/`unless` condition.
 #[derive(Debug, Clone)]
 pub struct Condition {
@@ -245,6 +255,29 @@ impl Condition {
         } else {
             result
         }
+    }
+
+    /// When the whole condition only tests the client address against
+    /// networks (`if { src -f FILE }`, `unless blocked`, `if a || b` with
+    /// `a` and `b` plain `src` ACLs), the networks and the polarity, so the
+    /// rule can be enforced before any socket work (XDP). None otherwise:
+    /// an AND of several terms, mixed negations, converters, other fetches.
+    pub fn source_networks(&self) -> Option<SourceMatch> {
+        let mut negate = None;
+        let mut networks = Vec::new();
+        for group in self.groups.iter() {
+            let [term] = &group[..] else { return None };
+            if *negate.get_or_insert(term.negate) != term.negate {
+                return None;
+            }
+            for e in term.exprs.iter() {
+                networks.extend_from_slice(e.source_networks()?);
+            }
+        }
+        Some(SourceMatch {
+            networks,
+            negate: negate? != self.unless,
+        })
     }
 
     /// Every caller fetch the condition may ask for (to know, e.g., whether

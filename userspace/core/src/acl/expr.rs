@@ -530,6 +530,11 @@ impl SampleExpr {
         }
     }
 
+    /// Whether the expression has converters.
+    pub(crate) fn has_converters(&self) -> bool {
+        !self.convs.is_empty()
+    }
+
     /// The default match method for an ACL on this expression: by type.
     pub(crate) fn default_match(&self) -> MatchMethod {
         match self.out {

@@ -47,7 +47,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-pub use cond::{AclSet, Condition};
+pub use cond::{AclSet, Condition, SourceMatch};
 pub use error::{AclError, Hint};
 pub use expr::SampleExpr;
 pub use types::{

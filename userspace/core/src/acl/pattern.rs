@@ -10,6 +10,7 @@
 //! handful of ranges, not thousands.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -63,7 +64,8 @@ enum Index {
         set: Option<RegexSet>,
         list: Box<[Regex]>,
     },
-    Ip(IpTable),
+    /// The table, and the networks as written (for [`PatternSet::networks`]).
+    Ip(IpTable, Box<[(IpAddr, u8)]>),
 }
 
 /// A compiled set of patterns for one match method.
@@ -273,11 +275,13 @@ impl PatternSet {
             }
             MatchMethod::Ip => {
                 let mut t = IpTable::default();
+                let mut nets = Vec::with_capacity(patterns.len());
                 for (i, p) in patterns.iter().enumerate() {
                     let (ip, len) = parse_network(p).map_err(|r| bad(p, method, r))?;
                     t.insert(ip, len, i as u32);
+                    nets.push((ip, len as u8));
                 }
-                Index::Ip(t)
+                Index::Ip(t, nets.into_boxed_slice())
             }
         };
         Ok(PatternSet {
@@ -285,6 +289,16 @@ impl PatternSet {
             fold,
             index,
         })
+    }
+
+    /// The networks of an `ip` set, as written (address, prefix length);
+    /// None for other methods. An `ip` set given no pattern has none.
+    pub(crate) fn networks(&self) -> Option<&[(IpAddr, u8)]> {
+        match &self.index {
+            Index::Ip(_, nets) => Some(nets),
+            Index::Empty if self.method == MatchMethod::Ip => Some(&[]),
+            _ => None,
+        }
     }
 
     /// Whether `s` (already cast to the method's input type) matches any
@@ -367,7 +381,7 @@ impl PatternSet {
     /// hit) and `lookup` (longest or first in file order).
     fn lookup_any(&self, s: Sample<'_>, m: &mut MatchScratch, any: bool) -> Option<u32> {
         match (&self.index, s) {
-            (Index::Ip(t), Sample::Ip(ip)) => t.lookup(ip, &mut m.steps),
+            (Index::Ip(t, _), Sample::Ip(ip)) => t.lookup(ip, &mut m.steps),
             (Index::Exact(map), Sample::Str(t) | Sample::Bin(t)) => {
                 m.steps += 1;
                 if self.fold {

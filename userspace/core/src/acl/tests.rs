@@ -824,3 +824,92 @@ mod robustness {
         }
     }
 }
+
+#[test]
+fn pure_source_conditions_reduce_to_networks() {
+    let fs = files(HashMap::from([(
+        "/etc/weir/block.lst",
+        "192.0.2.0/24\n2001:db8::/32\n",
+    )]));
+    let loader = Loader {
+        read_file: &fs,
+        env: &|_| None,
+    };
+    let mut set = AclSet::new();
+    set.declare("blocked", &words("src -f /etc/weir/block.lst"), &loader)
+        .unwrap();
+    set.declare("blocked", &words("src 10.0.0.1"), &loader)
+        .unwrap();
+    set.declare("other", &words("src 198.51.100.0/24"), &loader)
+        .unwrap();
+    set.declare("api", &words("path_beg /api"), &loader)
+        .unwrap();
+    set.declare("masked", &words("src,ipmask(24) 10.0.0.0"), &loader)
+        .unwrap();
+    let net = |s: &str, l: u8| (s.parse::<IpAddr>().unwrap(), l);
+    let sm = |c: &str| {
+        set.compile_cond(&words(c), &loader)
+            .unwrap()
+            .source_networks()
+    };
+    let block = vec![
+        net("192.0.2.0", 24),
+        net("2001:db8::", 32),
+        net("10.0.0.1", 32),
+    ];
+    assert_eq!(
+        sm("if blocked"),
+        Some(SourceMatch {
+            networks: block.clone(),
+            negate: false
+        })
+    );
+    assert_eq!(
+        sm("unless blocked"),
+        Some(SourceMatch {
+            networks: block.clone(),
+            negate: true
+        })
+    );
+    assert_eq!(
+        sm("if !blocked"),
+        Some(SourceMatch {
+            networks: block.clone(),
+            negate: true
+        })
+    );
+    assert_eq!(
+        sm("unless !blocked"),
+        Some(SourceMatch {
+            networks: block.clone(),
+            negate: false
+        })
+    );
+    let mut both = block.clone();
+    both.push(net("198.51.100.0", 24));
+    assert_eq!(
+        sm("if blocked || other"),
+        Some(SourceMatch {
+            networks: both,
+            negate: false
+        })
+    );
+    assert_eq!(
+        sm("if { src 127.0.0.1 }"),
+        Some(SourceMatch {
+            networks: vec![net("127.0.0.1", 32)],
+            negate: false
+        })
+    );
+    for not_pure in [
+        "if blocked api",
+        "if blocked || api",
+        "if blocked || !other",
+        "if masked",
+        "if { src -m str 10.0.0.1 }",
+        "if TRUE",
+    ] {
+        assert_eq!(sm(not_pure), None, "{not_pure}");
+    }
+    assert!(sm("if LOCALHOST").is_some(), "LOCALHOST is a plain src ACL");
+}
