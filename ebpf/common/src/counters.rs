@@ -75,9 +75,12 @@ events! {
     ForwardIpOptions = 18,
     /// VIP's server has an address family the load has no source for: dropped.
     DropNoSource = 19,
+    /// Server side (`weir_decap`): an IPIP / IPv6-in-IPv6 packet unwrapped
+    /// and passed to the stack.
+    Decapsulated = 20,
 }
 
 /// Number of entries of the `EVENTS` array.
-pub const EVENT_COUNT: u32 = 20;
+pub const EVENT_COUNT: u32 = 21;
 
 const _: () = assert!(Event::ALL.len() == EVENT_COUNT as usize);

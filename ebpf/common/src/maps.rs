@@ -32,6 +32,8 @@ pub const REUSEPORT_CFG: &str = "REUSEPORT_CFG";
 
 /// Name of the XDP program in the object.
 pub const PROG_XDP: &str = "weir_xdp";
+/// Name of the server-side decapsulation XDP program in the object.
+pub const PROG_DECAP: &str = "weir_decap";
 /// Name of the SK_REUSEPORT program in the object.
 pub const PROG_REUSEPORT: &str = "weir_reuseport";
 

@@ -11,6 +11,7 @@
 #![no_main]
 
 mod balance;
+mod decap;
 mod encap;
 mod filter;
 mod maps;
@@ -29,6 +30,12 @@ use aya_ebpf::{
 #[xdp]
 pub fn weir_xdp(ctx: XdpContext) -> u32 {
     xdp::try_xdp(&ctx)
+}
+
+/// Server-side XDP entry: unwrap IPIP / IPv6-in-IPv6 from the balancer.
+#[xdp]
+pub fn weir_decap(ctx: XdpContext) -> u32 {
+    decap::try_decap(&ctx)
 }
 
 /// SK_REUSEPORT entry: choose the listening socket for a new connection.

@@ -51,7 +51,8 @@ pub fn store<T: Copy>(ctx: &XdpContext, off: usize, v: T) -> Option<()> {
     Some(())
 }
 
-/// Adds `by` bytes of headroom at the front of the frame (`data` moves back).
+/// Adds `by` bytes at the front of the frame (`data` moves back); a negative
+/// `by` removes bytes from the front.
 /// Every offset taken before the call is then off by `by`.
 #[inline(always)]
 pub fn grow_front(ctx: &XdpContext, by: i32) -> bool {

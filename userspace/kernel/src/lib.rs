@@ -10,11 +10,13 @@
 
 mod balancer;
 pub mod config;
+mod decap;
 mod error;
 mod probe;
 mod reuseport;
 
 pub use balancer::{Attached, Counters, ServerState, XdpBalancer};
+pub use decap::XdpDecap;
 pub use error::KernelError;
 pub use probe::{probe, KernelSupport};
 pub use reuseport::{ReuseportMode, ReuseportSteering};
@@ -22,3 +24,28 @@ pub use weir_common::{Event, Traffic};
 
 /// The compiled eBPF object (XDP and SK_REUSEPORT programs), built by build.rs.
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/weir-ebpf"));
+
+/// Loads the object with every map at its minimum size except `sizes`: for
+/// the programs that use only a few of the object's maps (decap, reuseport).
+pub(crate) fn load_small(sizes: &[(&'static str, u32)]) -> Result<aya::Ebpf, KernelError> {
+    use weir_common::maps as m;
+    let mut loader = aya::EbpfLoader::new();
+    for name in [
+        m::RINGS,
+        m::FLOWS,
+        m::RATE,
+        m::SRC_V4,
+        m::SRC_V6,
+        m::VIPS,
+        m::SERVERS,
+        m::VIP_STATS,
+        m::SERVER_STATS,
+        m::REUSEPORT_SOCKS,
+    ] {
+        loader.map_max_entries(name, 1);
+    }
+    for (name, size) in sizes {
+        loader.map_max_entries(name, *size);
+    }
+    Ok(loader.load(EBPF_OBJECT)?)
+}

@@ -27,19 +27,7 @@ pub struct ReuseportSteering {
 impl ReuseportSteering {
     /// Loads the program for `sockets` listeners.
     pub fn load(mode: ReuseportMode, sockets: u32) -> Result<Self, KernelError> {
-        let mut ebpf = aya::EbpfLoader::new()
-            .map_max_entries(m::REUSEPORT_SOCKS, sockets.max(1))
-            // The XDP maps exist in the same object; keep them tiny here.
-            .map_max_entries(m::RINGS, 1)
-            .map_max_entries(m::FLOWS, 1)
-            .map_max_entries(m::RATE, 1)
-            .map_max_entries(m::SRC_V4, 1)
-            .map_max_entries(m::SRC_V6, 1)
-            .map_max_entries(m::VIPS, 1)
-            .map_max_entries(m::SERVERS, 1)
-            .map_max_entries(m::VIP_STATS, 1)
-            .map_max_entries(m::SERVER_STATS, 1)
-            .load(crate::EBPF_OBJECT)?;
+        let mut ebpf = crate::load_small(&[(m::REUSEPORT_SOCKS, sockets.max(1))])?;
         let prog: &mut SkReuseport = ebpf
             .program_mut(m::PROG_REUSEPORT)
             .ok_or(KernelError::MissingMap(m::PROG_REUSEPORT))?

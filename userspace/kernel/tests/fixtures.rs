@@ -567,3 +567,48 @@ fn flows_keep_their_server_drain_and_down() {
     assert_eq!(lb.counters().unwrap().event(Event::DropNoServer), 1);
     assert_eq!(FAMILY_V4, 4);
 }
+
+#[test]
+fn decap_restores_the_original_packet() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let decap = weir_kernel::XdpDecap::load().unwrap();
+    for (l2, inner) in [
+        (
+            eth(0x0800, &[]),
+            ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, b"hello")),
+        ),
+        (
+            eth(0x86DD, &[]),
+            ipv6(CLIENT6, VIP6, 6, &tcp(40000, 80, TCP_SYN, b"hello")),
+        ),
+        (
+            eth(0x86DD, &[]),
+            ipv6(CLIENT6, VIP6, 17, &udp(1000, 53, b"q")),
+        ),
+    ] {
+        let (v, wrapped, _) = lb.test_run(&frame(l2, &inner), 1).unwrap();
+        assert_eq!(v, XDP_TX);
+        let (v, out) = decap.test_run(&wrapped).unwrap();
+        assert_eq!(v, XDP_PASS);
+        assert_eq!(
+            &out[14..14 + inner.len()],
+            &inner[..],
+            "inner packet restored"
+        );
+        let et = if inner[0] >> 4 == 4 {
+            0x0800u16
+        } else {
+            0x86DD
+        };
+        assert_eq!(u16::from_be_bytes([out[12], out[13]]), et);
+    }
+    // Plain traffic passes untouched.
+    let plain = frame(
+        eth(0x0800, &[]),
+        &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(1, 80, TCP_SYN, &[])),
+    );
+    assert_eq!(decap.test_run(&plain).unwrap(), (XDP_PASS, plain.clone()));
+    assert_eq!(decap.decapsulated().unwrap(), 3);
+}
