@@ -6,6 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::error::AclError;
@@ -85,6 +87,9 @@ pub(crate) enum Conv {
         re: Regex,
         subst: Box<[SubstPart]>,
         global: bool,
+        /// Process-unique id naming this converter's capture slots in each
+        /// worker's scratch.
+        id: u64,
     },
     Map(Box<MapConv>),
 }
@@ -379,10 +384,14 @@ impl Conv {
                         format!("replacement refers to group \\{g} the regex does not have"),
                     ));
                 }
+                // Load-time only: gives each regsub its own capture slots in
+                // every worker's scratch (see `MatchScratch::captures`).
+                static NEXT_ID: AtomicU64 = AtomicU64::new(0);
                 Ok(Conv::RegSub {
                     re,
                     subst,
                     global: flags.contains('g'),
+                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 })
             }
             n if n == "map" || n.starts_with("map_") => compile_map(n, args, loader),
@@ -493,25 +502,44 @@ impl Conv {
                 out.extend_from_slice(field(bytes, *index, delims, *count, *words));
                 Some(Produced::Str)
             }
-            Conv::RegSub { re, subst, global } => {
+            Conv::RegSub {
+                re,
+                subst,
+                global,
+                id,
+            } => {
+                let locs = m.captures(*id, re);
                 let mut last = 0;
-                for caps in re.captures_iter(bytes) {
-                    let Some(whole) = caps.get(0) else { continue };
-                    out.extend_from_slice(&bytes[last..whole.start()]);
+                let mut at = 0;
+                let mut prev_end = None;
+                while at <= bytes.len() {
+                    let Some(whole) = re.captures_read_at(locs, bytes, at) else {
+                        break;
+                    };
+                    let (start, end) = (whole.start(), whole.end());
+                    // As the regex crate's iterators do: an empty match right
+                    // where the previous match ended is not a match.
+                    if start == end && prev_end == Some(end) {
+                        at = end + 1;
+                        continue;
+                    }
+                    out.extend_from_slice(&bytes[last..start]);
                     for part in subst.iter() {
                         match part {
                             SubstPart::Lit(l) => out.extend_from_slice(l),
                             SubstPart::Group(g) => {
-                                if let Some(c) = caps.get(*g) {
-                                    out.extend_from_slice(c.as_bytes());
+                                if let Some((s, e)) = locs.get(*g) {
+                                    out.extend_from_slice(&bytes[s..e]);
                                 }
                             }
                         }
                     }
-                    last = whole.end();
+                    last = end;
+                    prev_end = Some(end);
                     if !global {
                         break;
                     }
+                    at = if start == end { end + 1 } else { end };
                 }
                 out.extend_from_slice(&bytes[last..]);
                 Some(Produced::Str)
@@ -832,5 +860,35 @@ mod tests {
             Err(AclError::UnknownConverter { .. })
         ));
         assert!(matches!(mk("map", &[]), Err(AclError::BadArgs { .. })));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// regsub with a literal replacement agrees with the regex
+            /// crate's own replace / replace_all, empty matches included.
+            #[test]
+            fn regsub_agrees_with_replace_all(
+                hay in "[ab]{0,10}",
+                re_i in 0usize..6,
+                global in any::<bool>(),
+            ) {
+                let res = ["a*", "b+", "", "(a)(b)?", "^a|b$", "ab|"][re_i];
+                let args = [res.to_string(), "X".to_string(), if global { "g".into() } else { String::new() }];
+                let c = Conv::compile("regsub", &args, &Loader::none()).unwrap();
+                let mut out = Vec::new();
+                let mut m = MatchScratch::default();
+                c.apply(Sample::Str(hay.as_bytes()), &mut out, &mut m).unwrap();
+                let re = Regex::new(res).unwrap();
+                let want = if global { re.replace_all(hay.as_bytes(), &b"X"[..]) } else { re.replace(hay.as_bytes(), &b"X"[..]) };
+                prop_assert_eq!(&out[..], &want[..], "{} on {:?}", res, hay);
+                // A second run reuses the capture slots.
+                out.clear();
+                c.apply(Sample::Str(hay.as_bytes()), &mut out, &mut m).unwrap();
+                prop_assert_eq!(&out[..], &want[..]);
+            }
+        }
     }
 }

@@ -22,9 +22,9 @@
 //! evaluates in ≈ 80 ns (`-m str`), ≈ 165 ns (`-m beg`) and ≈ 165 ns
 //! (`-m ip`), against ≈ 42 µs for a naive scan of the same prefixes; a
 //! four-term routing condition (`if www !api || static METH_GET`) ≈ 225 ns.
-//! Once a worker's [`Scratch`] is warm, evaluation does not allocate, except
-//! `regsub`, whose capture groups are allocated per match by the `regex`
-//! crate.
+//! Once a worker's [`Scratch`] is warm, evaluation does not allocate: text
+//! converters write into its two reused buffers, `-i` exact matches fold
+//! into a third, and each `regsub` keeps its capture slots there.
 //!
 //! Differences from HAProxy: regexes use the `regex` crate's syntax (no
 //! back-references or look-around); host names in `ip` patterns are refused

@@ -754,6 +754,11 @@ fn warm_evaluation_reuses_scratch() {
     }
     let after: Vec<usize> = scratch.conv.bufs.iter().map(Vec::capacity).collect();
     assert_eq!(caps, after, "buffers do not grow once warm");
+    assert_eq!(
+        scratch.matcher.captures.len(),
+        1,
+        "one set of capture slots per regsub"
+    );
 }
 
 mod robustness {

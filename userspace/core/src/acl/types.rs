@@ -353,6 +353,27 @@ pub(crate) struct ConvScratch {
 pub(crate) struct MatchScratch {
     pub(crate) fold: Vec<u8>,
     pub(crate) steps: u64,
+    /// Capture slots of each `regsub` converter this worker ran, by id:
+    /// allocated on first use, then reused.
+    pub(crate) captures: Vec<(u64, regex::bytes::CaptureLocations)>,
+}
+
+impl MatchScratch {
+    /// The capture slots of regsub converter `id` (compiled from `re`).
+    pub(crate) fn captures(
+        &mut self,
+        id: u64,
+        re: &regex::bytes::Regex,
+    ) -> &mut regex::bytes::CaptureLocations {
+        let i = match self.captures.iter().position(|(k, _)| *k == id) {
+            Some(i) => i,
+            None => {
+                self.captures.push((id, re.capture_locations()));
+                self.captures.len() - 1
+            }
+        };
+        &mut self.captures[i].1
+    }
 }
 
 /// Reads the files and environment variables an ACL refers to, at compile
