@@ -10,12 +10,16 @@
 //! - `'…'` (strong quotes): nothing is interpreted inside, not even backslashes;
 //! - `"…"` (weak quotes): spaces, `#` and `'` lose their meaning, while
 //!   backslash escapes and `$` variables are still interpreted;
-//! - environment variables are expanded **only within double quotes**, as the
-//!   manual says (HAProxy 2.6 leaves an unquoted `${X}` as literal text; a
-//!   [`Word`] records that so the parser can warn): `"$NAME"` and
-//!   `"${NAME}"` expand to the value (empty when unset); `"${NAME-default}"`
-//!   uses `default` when NAME is unset (not when it is empty);
-//!   `"${NAME[*]}"` splits the value at spaces into several words;
+//! - environment variables: within double quotes, `"$NAME"` and `"${NAME}"`
+//!   expand to the value (empty when unset), `"${NAME-default}"` uses
+//!   `default` when NAME is unset (not when it is empty), and `"${NAME[*]}"`
+//!   splits the value at spaces into several words. The manual says variables
+//!   are interpreted only within double quotes, but HAProxy 2.6 also expands
+//!   the plain `$NAME` and `${NAME}` forms outside quotes (as one piece of a
+//!   word; an empty expansion alone makes no word) while leaving
+//!   `${NAME-default}` and `${NAME[*]}` literal there. We do exactly that
+//!   (checked against `haproxy -c` 2.6.12), and a [`Word`] records literal
+//!   variable syntax so the parser can hint at the quotes;
 //! - quoted pieces glue to their neighbours: `"a b"'c'd` is one word `a bcd`.
 //!
 //! HAProxy has no line continuation: a backslash at the end of a line is a
@@ -29,8 +33,9 @@ pub struct Word {
     /// True when any part of the word was quoted or escaped (so that `"if"` is
     /// not taken as the `if` keyword by callers that care).
     pub quoted: bool,
-    /// True when the word contains an unquoted `$NAME` or `${NAME}`, which
-    /// HAProxy does not expand (only double quotes do).
+    /// True when the word contains an unquoted `${NAME-default}` or
+    /// `${NAME[*]}`, which HAProxy leaves literal (only double quotes expand
+    /// these forms).
     pub unexpanded_var: bool,
 }
 
@@ -186,9 +191,20 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
             continue;
         }
         if c == b'$' && q == Q::None {
-            // Not expanded outside double quotes (HAProxy 2.6); noted for a warning.
-            if matches!(parse_var(&b[i + 1..]), Ok(Some(_))) {
-                unexpanded = true;
+            // Outside quotes HAProxy 2.6 expands only the plain `$NAME` and
+            // `${NAME}` forms, as one piece of the word; `${NAME-default}`
+            // and `${NAME[*]}` stay literal text (noted for a hint).
+            match parse_var(&b[i + 1..]) {
+                Ok(Some((name, None, false, used))) => {
+                    let value = env(name).unwrap_or_default();
+                    cur.extend_from_slice(value.as_bytes());
+                    // An empty expansion alone makes no word, as in HAProxy.
+                    in_word = in_word || !value.is_empty();
+                    i += 1 + used;
+                    continue;
+                }
+                Ok(Some(_)) => unexpanded = true,
+                _ => {}
             }
         }
         if c == b'$' && q == Q::Double {
@@ -364,10 +380,14 @@ mod tests {
         assert_eq!(words(r#"x"${PORT}"y"#), ["x8080y"]);
         assert_eq!(words(r#"'${PORT}'"#), ["${PORT}"]);
         assert_eq!(words(r#""\$PORT""#), ["$PORT"]);
-        // Unquoted: not expanded (HAProxy 2.6), but flagged.
-        let w = split_line("bind :${PORT} x$PORT $1 ${", &env).unwrap();
-        assert_eq!(w[1].text, ":${PORT}");
-        assert_eq!(w[2].text, "x$PORT");
+        // Unquoted: plain forms expand as one piece; an empty one alone
+        // makes no word; default and [*] forms stay literal, flagged.
+        assert_eq!(words("bind :${PORT} x$PORT"), ["bind", ":8080", "x8080"]);
+        assert_eq!(words("a $SP b"), ["a", "x y", "b"]);
+        assert_eq!(words("a $NOPE b ${EMPTY}"), ["a", "b"]);
+        let w = split_line("k ${LIST[*]} ${NOPE-1} $1 ${", &env).unwrap();
+        assert_eq!(w[1].text, "${LIST[*]}");
+        assert_eq!(w[2].text, "${NOPE-1}");
         assert!(w[1].unexpanded_var && w[2].unexpanded_var);
         assert!(!w[3].unexpanded_var && !w[4].unexpanded_var && !w[0].unexpanded_var);
         // Unset or empty: an empty word inside quotes.

@@ -176,9 +176,10 @@ impl<'e> Parser<'e> {
         let Some(first_var) = literal_vars.first() else {
             return r;
         };
-        // HAProxy expands variables only within double quotes: say so, both
+        // HAProxy expands these forms only within double quotes: say so, both
         // when the literal text causes an error and when it is accepted.
-        const HINT: &str = "environment variables are expanded only within double quotes";
+        const HINT: &str =
+            "the ${NAME-default} and ${NAME[*]} forms are expanded only within double quotes";
         match r {
             Err(ConfigError::At { loc, section, msg }) => Err(ConfigError::At {
                 loc,

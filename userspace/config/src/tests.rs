@@ -813,19 +813,27 @@ fn every_error_is_reported_and_bad_sections_are_skipped() {
 }
 
 #[test]
-fn unquoted_variables_are_literal_with_a_hint() {
-    let e = parse_err("frontend f\n bind :${PORT}\n");
+fn unquoted_variables_follow_haproxy() {
+    // Plain forms expand outside quotes (HAProxy 2.6 does, despite its manual).
+    let c = parse("frontend f\n bind :${PORT}\n bind :$PORT\n");
+    assert_eq!(
+        c.frontends[0].binds[1].addr,
+        BindAddr::Inet("0.0.0.0:8443".parse().unwrap())
+    );
+    // Default and [*] forms stay literal outside quotes: an error with a hint…
+    let e = parse_err("frontend f\n bind :${NOPE-80}\n");
     assert!(
-        e.starts_with("t.cfg:2: [frontend 'f'] invalid port '${PORT}'"),
+        e.starts_with("t.cfg:2: [frontend 'f'] invalid port '${NOPE' in ':${NOPE-80}'"),
         "{e}"
     );
     assert!(e.contains("only within double quotes"), "{e}");
-    let c = parse("frontend f\n bind :80 name x${PORT}\n");
-    assert_eq!(c.frontends[0].binds[0].name.as_deref(), Some("x${PORT}"));
+    // …or a warning when the literal text is accepted.
+    let c = parse("frontend f\n bind :80 name x${PORT-1}\n");
+    assert_eq!(c.frontends[0].binds[0].name.as_deref(), Some("x${PORT-1}"));
     assert!(
         c.warnings.iter().any(|w| w
             .to_string()
-            .starts_with("t.cfg:2: [frontend 'f'] 'x${PORT}' is not expanded")),
+            .starts_with("t.cfg:2: [frontend 'f'] 'x${PORT-1}' is not expanded")),
         "{:?}",
         c.warnings
     );
