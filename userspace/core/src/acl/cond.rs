@@ -26,7 +26,9 @@ pub struct AclSet {
 #[derive(Debug, Clone)]
 struct Term {
     negate: bool,
+    /// The ACL name, or the words of an anonymous `{ … }` ACL.
     name: Arc<str>,
+    anonymous: bool,
     exprs: Arc<[Arc<AclExpr>]>,
 }
 
@@ -174,6 +176,7 @@ impl AclSet {
                 Term {
                     negate,
                     name: Arc::from(inner.join(" ")),
+                    anonymous: true,
                     exprs: Arc::from(vec![Arc::new(expr)]),
                 }
             } else if word == "}" || word == "||" || word == "or" {
@@ -182,6 +185,7 @@ impl AclSet {
                 Term {
                     negate,
                     name: Arc::from(word),
+                    anonymous: false,
                     exprs: self.resolve(word)?,
                 }
             };
@@ -302,7 +306,7 @@ impl Condition {
                 if t.negate {
                     out.push('!');
                 }
-                if t.name.contains(' ') {
+                if t.anonymous {
                     out.push_str("{ ");
                     out.push_str(&t.name);
                     out.push_str(" }");

@@ -683,6 +683,8 @@ fn fetches_and_describe() {
     let kinds: Vec<FetchKind> = c.fetches().map(|f| f.kind).collect();
     assert_eq!(kinds, [FetchKind::Path, FetchKind::ReqHdr]);
     assert_eq!(c.describe(), "unless api || !{ hdr(host) -i a } TRUE");
+    let c = cond(&[], "if { always_true }").unwrap();
+    assert_eq!(c.describe(), "if { always_true }");
 }
 
 /// Builds a 10,000-pattern ACL and checks that one match costs a bounded
@@ -917,4 +919,12 @@ fn pure_source_conditions_reduce_to_networks() {
         assert_eq!(sm(not_pure), None, "{not_pure}");
     }
     assert!(sm("if LOCALHOST").is_some(), "LOCALHOST is a plain src ACL");
+}
+
+#[test]
+fn compiled_conditions_are_shareable_between_workers() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Condition>();
+    assert_send_sync::<SampleExpr>();
+    assert_send_sync::<AclSet>();
 }
