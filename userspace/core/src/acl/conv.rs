@@ -598,12 +598,16 @@ fn field<'a>(s: &'a [u8], index: i64, delims: &[u8], count: i64, words: bool) ->
         let last = if count == 0 {
             total - 1
         } else {
-            first + count - 1
+            first.saturating_add(count - 1)
         };
         (first, last.min(total - 1))
     } else {
         let last = total + index;
-        let first = if count == 0 { 0 } else { last - count + 1 };
+        let first = if count == 0 {
+            0
+        } else {
+            last.saturating_sub(count - 1)
+        };
         (first.max(0), last)
     };
     if first > last || first >= total || last < 0 {
@@ -706,6 +710,21 @@ mod tests {
             ("word", &["-1", "/"], "/a//b/c/", "c"),
             ("word", &["1", "/", "2"], "/a//b/c", "a//b"),
             ("word", &["4", "/"], "/a//b/c", ""),
+            (
+                "field",
+                &["9223372036854775807", "/", "9223372036854775807"],
+                "/a",
+                "",
+            ),
+            ("field", &["2", "/", "9223372036854775807"], "/a/b", "a/b"),
+            (
+                "field",
+                &["-9223372036854775808", "/", "9223372036854775807"],
+                "/a",
+                "",
+            ),
+            ("field", &["-1", "/", "9223372036854775807"], "/a/b", "/a/b"),
+            ("word", &["1", "/"], "", ""),
         ];
         for (name, args, input, want) in cases {
             assert_eq!(
@@ -867,6 +886,34 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
+            /// field/word never panic, whatever the index and count, and
+            /// return a slice of their input.
+            #[test]
+            fn field_and_word_return_a_slice(
+                input in "[ab/,]{0,12}",
+                index in any::<i64>(),
+                count in any::<i64>(),
+                words in any::<bool>(),
+            ) {
+                let index = if index == 0 { 1 } else { index };
+                let count = count.checked_abs().unwrap_or(0);
+                let out = field(input.as_bytes(), index, b"/,", count, words);
+                let inside = out.is_empty() || input.as_bytes().windows(out.len()).any(|w| w == out);
+                prop_assert!(inside);
+                // Small indexes agree with a split.
+                if words && count == 1 && (1..=8).contains(&index) {
+                    let naive: Vec<&str> = input.split(['/', ',']).filter(|w| !w.is_empty()).collect();
+                    let want = naive.get((index - 1) as usize).copied().unwrap_or("");
+                    prop_assert_eq!(out, want.as_bytes());
+                }
+                if !words && count == 1 && (-8..=-1).contains(&index) {
+                    let naive: Vec<&str> = input.split(['/', ',']).collect();
+                    let i = naive.len() as i64 + index;
+                    let want = if i >= 0 { naive[i as usize] } else { "" };
+                    prop_assert_eq!(out, want.as_bytes());
+                }
+            }
+
             /// regsub with a literal replacement agrees with the regex
             /// crate's own replace / replace_all, empty matches included.
             #[test]
