@@ -255,58 +255,134 @@ impl XdpBalancer {
         Ok(())
     }
 
+    /// Fills VIPS, SERVERS and RINGS from the configuration. With pinned
+    /// maps from a previous run (a reload), VIPs keep their index and live
+    /// slot, and servers keep their index when their address is unchanged,
+    /// so recorded flows keep pointing at the same machine; VIPs and server
+    /// indices that left the configuration are removed / marked down.
     fn write_vips(&mut self) -> Result<(), KernelError> {
-        let mut next_server = 0u32;
+        let old_vips: Vec<(VipKey, VipMeta)> = {
+            let map = self
+                .ebpf
+                .map(m::VIPS)
+                .ok_or(KernelError::MissingMap(m::VIPS))?;
+            let h: HashMap<&MapData, VipKey, VipMeta> =
+                HashMap::try_from(map).map_err(KernelError::map(m::VIPS))?;
+            h.iter().filter_map(Result::ok).collect()
+        };
+        let old_servers: Vec<(u32, Server)> = if old_vips.is_empty() {
+            Vec::new()
+        } else {
+            let map = self
+                .ebpf
+                .map(m::SERVERS)
+                .ok_or(KernelError::MissingMap(m::SERVERS))?;
+            let a: Array<&MapData, Server> =
+                Array::try_from(map).map_err(KernelError::map(m::SERVERS))?;
+            (0..a.len())
+                .filter_map(|i| a.get(&i, 0).ok().map(|s| (i, s)))
+                .filter(|(_, s)| s.family != 0)
+                .collect()
+        };
         let vips = self.cfg.vips.clone();
-        for (i, v) in vips.iter().enumerate() {
-            let (addr, family) = words(v.addr);
-            let key = VipKey {
-                addr,
-                port: v.port.to_be(),
-                proto: v.proto.number(),
-                family,
-            };
+        let keys: Vec<VipKey> = vips
+            .iter()
+            .map(|v| {
+                let (addr, family) = words(v.addr);
+                VipKey {
+                    addr,
+                    port: v.port.to_be(),
+                    proto: v.proto.number(),
+                    family,
+                }
+            })
+            .collect();
+        // VIP indices: kept for VIPs that stay, lowest free ones for new VIPs.
+        let kept: Vec<Option<VipMeta>> = keys
+            .iter()
+            .map(|k| old_vips.iter().find(|(o, _)| o == k).map(|(_, m)| *m))
+            .collect();
+        let mut taken: Vec<u32> = kept.iter().flatten().map(|m| m.index).collect();
+        let mut vip_index = Vec::new();
+        for k in &kept {
+            vip_index.push(match k {
+                Some(m) => m.index,
+                None => {
+                    let i = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
+                    taken.push(i);
+                    i
+                }
+            });
+        }
+        // Server indices: reuse an old index with the same address (each once),
+        // else the lowest index never used by a live server.
+        let mut reusable: Vec<(u32, Server)> = old_servers.clone();
+        let mut assigned: Vec<u32> = Vec::new();
+        let mut plan: Vec<Vec<Option<u32>>> = Vec::new();
+        for v in &vips {
+            let mut row = Vec::new();
+            for s in &v.servers {
+                let (addr, family) = words(s.addr);
+                let pos = reusable
+                    .iter()
+                    .position(|(_, o)| o.addr == addr && o.family == family);
+                row.push(pos.map(|p| {
+                    let idx = reusable.swap_remove(p).0;
+                    assigned.push(idx);
+                    idx
+                }));
+            }
+            plan.push(row);
+        }
+        let old_idx: Vec<u32> = old_servers.iter().map(|(i, _)| *i).collect();
+        let mut next = 0u32;
+        for (vi, v) in vips.iter().enumerate() {
             let flags = if v.hash == VipHash::Source {
                 VIP_F_HASH_SRC_ONLY
             } else {
                 0
             };
-            // A pinned VIPS map from a previous run tells which slot is live.
-            let live = {
-                let map = self
-                    .ebpf
-                    .map(m::VIPS)
-                    .ok_or(KernelError::MissingMap(m::VIPS))?;
-                let h: HashMap<&MapData, VipKey, VipMeta> =
-                    HashMap::try_from(map).map_err(KernelError::map(m::VIPS))?;
-                h.get(&key, 0).ok()
-            };
             let meta = VipMeta {
                 flags,
-                index: i as u32,
-                ring_slot: live.map_or(1, |l| l.ring_slot),
+                index: vip_index[vi],
+                // A pinned VIPS map from a previous run tells which slot is live.
+                ring_slot: kept[vi].map_or(1, |l| l.ring_slot),
                 ring_size: self.cfg.limits.ring_size,
             };
-            let servers = v
-                .servers
+            let mut servers = Vec::new();
+            for (si, s) in v.servers.iter().enumerate() {
+                let index = match plan[vi][si] {
+                    Some(i) => i,
+                    None => {
+                        while assigned.contains(&next) || old_idx.contains(&next) {
+                            next += 1;
+                        }
+                        assigned.push(next);
+                        next
+                    }
+                };
+                servers.push(ServerSlot {
+                    name: s.name.clone(),
+                    addr: s.addr,
+                    index,
+                    state: if s.down {
+                        ServerState::Down
+                    } else {
+                        ServerState::Up { weight: s.weight }
+                    },
+                });
+            }
+            if servers
                 .iter()
-                .map(|s| {
-                    let slot = ServerSlot {
-                        name: s.name.clone(),
-                        addr: s.addr,
-                        index: next_server,
-                        state: if s.down {
-                            ServerState::Down
-                        } else {
-                            ServerState::Up { weight: s.weight }
-                        },
-                    };
-                    next_server += 1;
-                    slot
-                })
-                .collect();
+                .any(|s| s.index >= self.cfg.limits.max_servers)
+            {
+                return Err(KernelError::Config(format!(
+                    "server indices exceed max-servers {} (raise it for this reload)",
+                    self.cfg.limits.max_servers
+                )));
+            }
             self.vips.push(VipState {
-                key,
+                key: keys[vi],
                 addr: v.addr,
                 port: v.port,
                 meta,
@@ -317,6 +393,29 @@ impl XdpBalancer {
                 self.write_server(vi, si)?;
             }
             self.publish_ring(vi)?;
+        }
+        // What the previous run had and this one does not: VIPs go, server
+        // slots are marked down so flows still pointing there re-pick.
+        {
+            let map = self
+                .ebpf
+                .map_mut(m::VIPS)
+                .ok_or(KernelError::MissingMap(m::VIPS))?;
+            let mut h: HashMap<&mut MapData, VipKey, VipMeta> =
+                HashMap::try_from(map).map_err(KernelError::map(m::VIPS))?;
+            for (k, _) in &old_vips {
+                if !keys.contains(k) {
+                    h.remove(k).map_err(KernelError::map(m::VIPS))?;
+                }
+            }
+        }
+        let mut servers = self.array::<Server>(m::SERVERS)?;
+        for (i, _) in &old_servers {
+            if !assigned.contains(i) {
+                servers
+                    .set(*i, Server::default(), 0)
+                    .map_err(KernelError::map(m::SERVERS))?;
+            }
         }
         Ok(())
     }

@@ -612,3 +612,97 @@ fn decap_restores_the_original_packet() {
     assert_eq!(decap.test_run(&plain).unwrap(), (XDP_PASS, plain.clone()));
     assert_eq!(decap.decapsulated().unwrap(), 3);
 }
+
+#[test]
+fn pinned_maps_keep_flows_across_a_reload() {
+    require_root!();
+    with_private_bpffs(|bpffs| pinned_reload(&bpffs.join("weir").join("fixtures")));
+}
+
+fn pinned_reload(dir: &std::path::Path) {
+    let mut cfg = config();
+    cfg.pin = Some(dir.to_path_buf());
+    let syn = |port: u16, flags: u8| {
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(port, 80, flags, &[])),
+        )
+    };
+    let dest = |lb: &XdpBalancer, f: &[u8]| -> IpAddr {
+        let (v, out, _) = lb.test_run(f, 1).unwrap();
+        assert_eq!(v, XDP_TX);
+        check_encap(&out, 14, &f[14..], IpAddr::V4(SRC4))
+    };
+    let lb = load(&cfg);
+    let before: Vec<IpAddr> = (0..50)
+        .map(|p| dest(&lb, &syn(20000 + p, TCP_SYN)))
+        .collect();
+    drop(lb);
+    assert!(
+        dir.join("FLOWS").exists(),
+        "maps pinned under the configured directory"
+    );
+
+    // The reload reorders the servers, changes weights and adds one: the
+    // ring changes, recorded flows must not.
+    let mut cfg2 = cfg.clone();
+    let mut servers = cfg2.vips[0].servers.clone();
+    servers.reverse();
+    servers[0].weight = 7;
+    servers.push(server("s9", "10.2.9.2", 3));
+    cfg2.vips[0].servers = servers;
+    cfg2.vips.remove(1); // the UDP VIP goes away
+    let lb = load(&cfg2);
+    assert_eq!(
+        lb.flow_count().unwrap(),
+        50,
+        "connection table survived the reload"
+    );
+    for (p, d) in before.iter().enumerate() {
+        assert_eq!(
+            dest(&lb, &syn(20000 + p as u16, TCP_ACK)),
+            *d,
+            "flow {p} kept its server across the reload"
+        );
+    }
+    let udp = frame(
+        eth(0x0800, &[]),
+        &ipv4(CLIENT4, VIP4, 17, &[], 0, &udp(5353, 53, b"q")),
+    );
+    assert_eq!(
+        lb.test_run(&udp, 1).unwrap().0,
+        XDP_PASS,
+        "removed VIP is gone from the pinned map"
+    );
+    lb.unpin().unwrap();
+    assert!(!dir.exists(), "unpin removed the directory");
+}
+
+#[test]
+fn probe_reports_what_this_kernel_has() {
+    require_root!();
+    let p = weir_kernel::probe();
+    // CI machines have all of these (see TOOLCHAIN.md); a "no" is a finding.
+    assert!(p.xdp && p.sk_reuseport && p.btf && p.lru_and_lpm, "{p}");
+    assert!(p.to_string().contains("xdp: yes"));
+}
+
+#[test]
+fn config_errors_are_explicit() {
+    let mut cfg = config();
+    cfg.limits.ring_size = 65536;
+    let e = XdpBalancer::load(&cfg)
+        .err()
+        .expect("non-prime ring rejected")
+        .to_string();
+    assert!(e.contains("65536 is not a prime"), "{e}");
+    let mut cfg = config();
+    cfg.source_v6 = None;
+    let e = XdpBalancer::load(&cfg)
+        .err()
+        .expect("missing source rejected")
+        .to_string();
+    assert!(e.contains("no source-v6"), "{e}");
+    assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+    assert_eq!("fd00::/8".parse::<Cidr>().unwrap().len, 8);
+}

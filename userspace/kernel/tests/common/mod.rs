@@ -173,3 +173,56 @@ pub fn nix_is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// Runs `f` on a thread with its own mount namespace and a fresh bpffs
+/// mounted on a temporary directory, passed to `f`. Pins made there vanish
+/// with the thread's namespace: nothing is left on the host, and the test
+/// does not depend on /sys/fs/bpf being mounted.
+pub fn with_private_bpffs<T: Send>(f: impl FnOnce(&std::path::Path) -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: unshare affects only this thread (CLONE_FS unshares its
+            // fs struct first, which CLONE_NEWNS needs in a threaded process).
+            let rc = unsafe { libc::unshare(libc::CLONE_NEWNS | libc::CLONE_FS) };
+            assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
+            let root = std::ffi::CString::new("/").unwrap();
+            // SAFETY: valid C strings; makes mounts below private to this namespace.
+            let rc = unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            };
+            assert_eq!(rc, 0, "make / private: {}", std::io::Error::last_os_error());
+            let dir = std::env::temp_dir().join(format!(
+                "weir-bpffs-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let target = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+            let fstype = std::ffi::CString::new("bpf").unwrap();
+            // SAFETY: valid C strings; a bpffs instance private to this namespace.
+            let rc = unsafe {
+                libc::mount(
+                    fstype.as_ptr(),
+                    target.as_ptr(),
+                    fstype.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                )
+            };
+            assert_eq!(rc, 0, "mount bpffs: {}", std::io::Error::last_os_error());
+            let out = f(&dir);
+            // SAFETY: valid C string; undoes the mount above.
+            unsafe { libc::umount(target.as_ptr()) };
+            let _ = std::fs::remove_dir(&dir);
+            out
+        })
+        .join()
+        .expect("bpffs thread")
+    })
+}
