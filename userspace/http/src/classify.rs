@@ -63,6 +63,7 @@ const fn equal(x: u64, b: u8) -> u64 {
     below(x ^ (LO * b as u64), 1)
 }
 
+/// The 8 bytes at `at` as a little-endian word, if there are 8.
 #[inline(always)]
 fn word(buf: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -140,22 +141,75 @@ pub fn method(m: &[u8]) -> Method {
     }
 }
 
-/// Recognises a well-known header name (case-insensitive). Dispatching on the
-/// length first leaves at most two comparisons per name.
+/// Up to 8 bytes of `lit` from `at`, zero-padded, each byte OR 0x20.
+const fn lit_word(lit: &[u8], at: usize) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < 8 && at + i < lit.len() {
+        w |= ((lit[at + i] | 0x20) as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// Up to 8 bytes of `n` from `at` (zero-padded), each byte OR 0x20. For
+/// token bytes and lower-case literals made of letters and `-`, equal folded
+/// words mean names equal ignoring ASCII case: OR 0x20 maps only `A`–`Z`
+/// onto `a`–`z`, and no other token byte onto a letter or `-`.
+#[inline(always)]
+fn folded(n: &[u8], at: usize) -> u64 {
+    let rest = n.get(at..).unwrap_or(&[]);
+    let w = match rest.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => {
+            let mut w = [0u8; 8];
+            for (d, s) in w.iter_mut().zip(rest) {
+                *d = *s;
+            }
+            u64::from_le_bytes(w)
+        }
+    };
+    let keep = rest.len().min(8);
+    let mask = if keep == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * keep)) - 1
+    };
+    (w | 0x2020_2020_2020_2020) & mask
+}
+
+/// Case-insensitive comparison of a token with a lower-case literal of
+/// letters and `-`, eight bytes at a time. `n.len() == lit.len()` is the
+/// caller's check.
+#[inline(always)]
+pub fn is_lower(n: &[u8], lit: &[u8]) -> bool {
+    let mut at = 0;
+    while at < lit.len() {
+        if folded(n, at) != lit_word(lit, at) {
+            return false;
+        }
+        at += 8;
+    }
+    true
+}
+
+/// Recognises a well-known header name (case-insensitive). Dispatching on
+/// the length first leaves at most two word comparisons per name. The name
+/// must be a token (the parser checked it).
 #[inline]
 pub fn header_id(n: &[u8]) -> HeaderId {
-    let eq = |s: &[u8]| n.eq_ignore_ascii_case(s);
+    let is = |lit: &[u8]| is_lower(n, lit);
     match n.len() {
-        2 if eq(b"te") => HeaderId::Te,
-        4 if eq(b"host") => HeaderId::Host,
-        6 if eq(b"expect") => HeaderId::Expect,
-        7 if eq(b"upgrade") => HeaderId::Upgrade,
-        7 if eq(b"trailer") => HeaderId::Trailer,
-        10 if eq(b"connection") => HeaderId::Connection,
-        10 if eq(b"keep-alive") => HeaderId::KeepAlive,
-        14 if eq(b"content-length") => HeaderId::ContentLength,
-        16 if eq(b"proxy-connection") => HeaderId::ProxyConnection,
-        17 if eq(b"transfer-encoding") => HeaderId::TransferEncoding,
+        2 if is(b"te") => HeaderId::Te,
+        4 if is(b"host") => HeaderId::Host,
+        6 if is(b"expect") => HeaderId::Expect,
+        7 if is(b"upgrade") => HeaderId::Upgrade,
+        7 if is(b"trailer") => HeaderId::Trailer,
+        10 if is(b"connection") => HeaderId::Connection,
+        10 if is(b"keep-alive") => HeaderId::KeepAlive,
+        14 if is(b"content-length") => HeaderId::ContentLength,
+        16 if is(b"proxy-connection") => HeaderId::ProxyConnection,
+        17 if is(b"transfer-encoding") => HeaderId::TransferEncoding,
         _ => HeaderId::Other,
     }
 }
@@ -226,6 +280,26 @@ mod tests {
         // High bytes are plain value bytes (obs-text) and must not stop the scan.
         let v = [0xffu8; 20];
         assert_eq!(skip_value(&v, 0, 20), 20);
+    }
+
+    #[test]
+    fn header_ids_ignore_case_exactly() {
+        let names: &[(&[u8], HeaderId)] = &[
+            (b"te", HeaderId::Te),
+            (b"tE", HeaderId::Te),
+            (b"HOST", HeaderId::Host),
+            (b"hosu", HeaderId::Other),
+            (b"Keep-Alive", HeaderId::KeepAlive),
+            (b"keep_alive", HeaderId::Other),
+            (b"Content-Lengtj", HeaderId::Other),
+            (b"PROXY-CONNECTION", HeaderId::ProxyConnection),
+            (b"transfer-encodinG", HeaderId::TransferEncoding),
+            (b"transfer-encodinh", HeaderId::Other),
+            (b"cookie", HeaderId::Other),
+        ];
+        for (n, id) in names {
+            assert_eq!(header_id(n), *id, "{n:?}");
+        }
     }
 
     #[test]

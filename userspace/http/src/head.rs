@@ -255,32 +255,37 @@ impl<const N: usize> HeadParser<N> {
     fn run(&mut self, buf: &[u8], mut p: usize) -> (usize, Result<Option<usize>, Fail>) {
         let len = buf.len();
         let lenient = self.opts.accept_invalid;
+        // The state lives in a local while running (so the compiler can keep
+        // it in a register and thread jumps) and is written back on exit.
+        let mut st = self.state;
         macro_rules! need {
             ($n:expr) => {
                 if p + $n > len {
+                    self.state = st;
                     return (p, Ok(None));
                 }
             };
         }
         macro_rules! fail {
-            ($kind:expr, $at:expr) => {
-                return (p, Err(($kind, $at)))
-            };
+            ($kind:expr, $at:expr) => {{
+                self.state = st;
+                return (p, Err(($kind, $at)));
+            }};
         }
         loop {
-            match self.state {
+            match st {
                 State::Start => {
                     need!(1);
                     match buf[p] {
                         b'\r' => {
                             p += 1;
-                            self.state = State::StartLf;
+                            st = State::StartLf;
                         }
                         b'\n' if lenient => p += 1,
                         b'\n' => fail!(ErrorKind::BareLf, p),
                         _ => {
                             self.mark = p as u32;
-                            self.state = match self.head.kind {
+                            st = match self.head.kind {
                                 Kind::Request => State::Method,
                                 Kind::Response => State::RespVersion,
                             };
@@ -293,7 +298,7 @@ impl<const N: usize> HeadParser<N> {
                         fail!(ErrorKind::BareCr, p);
                     }
                     p += 1;
-                    self.state = State::Start;
+                    st = State::Start;
                 }
                 State::Method => {
                     p = classify::skip_token(buf, p, len);
@@ -307,7 +312,7 @@ impl<const N: usize> HeadParser<N> {
                             self.head.method_span = Span::new(mark as u32, p as u32);
                             p += 1;
                             self.mark = p as u32;
-                            self.state = State::Target;
+                            st = State::Target;
                         }
                         b'\r' | b'\n' if p > mark => fail!(ErrorKind::InvalidRequestLine, p),
                         _ => fail!(ErrorKind::InvalidMethod, p),
@@ -328,7 +333,7 @@ impl<const N: usize> HeadParser<N> {
                         }
                         self.head.target = Span::new(mark as u32, p as u32);
                         p += 1;
-                        self.state = State::ReqVersion;
+                        st = State::ReqVersion;
                         break;
                     }
                     if lenient && LOOSE_TARGET[b as usize] {
@@ -350,13 +355,13 @@ impl<const N: usize> HeadParser<N> {
                         Err(kind) => fail!(kind, p),
                     }
                     p += 8;
-                    self.state = State::ReqLineEnd;
+                    st = State::ReqLineEnd;
                 }
                 State::ReqLineEnd => {
                     need!(1);
                     match buf[p] {
-                        b'\r' => self.state = State::ReqLineLf,
-                        b'\n' if lenient => self.state = State::LineStart,
+                        b'\r' => st = State::ReqLineLf,
+                        b'\n' if lenient => st = State::LineStart,
                         b'\n' => fail!(ErrorKind::BareLf, p),
                         _ => fail!(ErrorKind::InvalidVersion, p),
                     }
@@ -368,7 +373,7 @@ impl<const N: usize> HeadParser<N> {
                         fail!(ErrorKind::BareCr, p);
                     }
                     p += 1;
-                    self.state = State::LineStart;
+                    st = State::LineStart;
                 }
                 State::RespVersion => {
                     need!(9);
@@ -380,7 +385,7 @@ impl<const N: usize> HeadParser<N> {
                         fail!(ErrorKind::InvalidStatusLine, p + 8);
                     }
                     p += 9;
-                    self.state = State::StatusCode;
+                    st = State::StatusCode;
                 }
                 State::StatusCode => {
                     need!(4);
@@ -396,17 +401,17 @@ impl<const N: usize> HeadParser<N> {
                         b' ' => {
                             p += 1;
                             self.mark = p as u32;
-                            self.state = State::Reason;
+                            st = State::Reason;
                         }
                         b'\r' => {
                             p += 1;
                             self.head.reason = Span::new(p as u32, p as u32);
-                            self.state = State::StatusLineLf;
+                            st = State::StatusLineLf;
                         }
                         b'\n' if lenient => {
                             p += 1;
                             self.head.reason = Span::new(p as u32, p as u32);
-                            self.state = State::LineStart;
+                            st = State::LineStart;
                         }
                         b'\n' => fail!(ErrorKind::BareLf, p),
                         _ => fail!(ErrorKind::InvalidStatus, p),
@@ -419,7 +424,7 @@ impl<const N: usize> HeadParser<N> {
                         b'\t' => p += 1,
                         b'\r' | b'\n' if buf[p] == b'\r' || lenient => {
                             self.head.reason = Span::new(self.mark, p as u32);
-                            self.state = if buf[p] == b'\r' {
+                            st = if buf[p] == b'\r' {
                                 State::StatusLineLf
                             } else {
                                 State::LineStart
@@ -431,120 +436,137 @@ impl<const N: usize> HeadParser<N> {
                         _ => fail!(ErrorKind::InvalidStatusLine, p),
                     }
                 },
-                State::LineStart => {
-                    need!(1);
-                    let b = buf[p];
-                    if b == b' ' || b == b'\t' {
-                        if !self.pending {
-                            fail!(ErrorKind::WhitespaceAfterStartLine, p);
-                        }
-                        if !lenient {
-                            fail!(ErrorKind::ObsFold, p);
-                        }
-                        // obs-fold: the line continues the pending value.
-                        let h = &mut self.head.headers[self.head.count];
-                        h.flags |= header_flags::FOLDED;
-                        self.pending = false;
-                        self.state = if h.value.is_empty() {
-                            State::ValueWs
-                        } else {
-                            State::Value
-                        };
-                        p += 1;
-                        continue;
-                    }
-                    if self.pending {
-                        self.pending = false;
-                        if let Err(e) = self.finish_field(buf) {
-                            return (p, Err(e));
-                        }
-                    }
-                    match b {
-                        b'\r' => {
-                            p += 1;
-                            self.state = State::FinalLf;
-                        }
-                        b'\n' if lenient => {
-                            p += 1;
-                            return (p, self.finish_head(buf, p));
-                        }
-                        b'\n' => fail!(ErrorKind::BareLf, p),
-                        _ => {
-                            if self.head.count == N {
-                                fail!(ErrorKind::TooManyHeaders, p);
+                // Header lines run as one straight loop over the local state
+                // (sequential checks, no jump table): a complete line in the
+                // buffer is parsed without dispatching between its tokens.
+                State::LineStart | State::Name | State::ValueWs | State::Value | State::ValueLf => {
+                    loop {
+                        if st == State::LineStart {
+                            need!(1);
+                            let b = buf[p];
+                            if b == b' ' || b == b'\t' {
+                                if !self.pending {
+                                    fail!(ErrorKind::WhitespaceAfterStartLine, p);
+                                }
+                                if !lenient {
+                                    fail!(ErrorKind::ObsFold, p);
+                                }
+                                // obs-fold: the line continues the pending value.
+                                let h = &mut self.head.headers[self.head.count];
+                                h.flags |= header_flags::FOLDED;
+                                self.pending = false;
+                                st = if h.value.is_empty() {
+                                    State::ValueWs
+                                } else {
+                                    State::Value
+                                };
+                                p += 1;
+                                continue;
                             }
-                            self.mark = p as u32;
-                            self.state = State::Name;
-                        }
-                    }
-                }
-                State::Name => loop {
-                    p = classify::skip_token(buf, p, len);
-                    need!(1);
-                    let b = buf[p];
-                    let mark = self.mark as usize;
-                    match b {
-                        b':' if p == mark => fail!(ErrorKind::EmptyHeaderName, p),
-                        b':' => {
-                            let h = &mut self.head.headers[self.head.count];
-                            h.name = Span::new(mark as u32, p as u32);
-                            h.flags = 0;
-                            p += 1;
-                            self.state = State::ValueWs;
-                            break;
-                        }
-                        b' ' | b'\t' => fail!(ErrorKind::WhitespaceBeforeColon, p),
-                        b'\r' | b'\n' => fail!(ErrorKind::MissingColon, p),
-                        _ if lenient && LOOSE_NAME[b as usize] => p += 1,
-                        _ => fail!(ErrorKind::InvalidHeaderName, p),
-                    }
-                },
-                State::ValueWs => {
-                    while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
-                        p += 1;
-                    }
-                    need!(1);
-                    self.value_start = p as u32;
-                    self.state = State::Value;
-                }
-                State::Value => loop {
-                    p = classify::skip_value(buf, p, len);
-                    need!(1);
-                    match buf[p] {
-                        b'\t' => p += 1,
-                        b @ (b'\r' | b'\n') if b == b'\r' || lenient => {
-                            // Trim trailing whitespace (and, after obs-fold,
-                            // line breaks): a short second read.
-                            let start = self.value_start as usize;
-                            let mut end = p;
-                            while end > start && classify::is_list_ws(buf[end - 1]) {
-                                end -= 1;
+                            if self.pending {
+                                self.pending = false;
+                                if self.head.headers[self.head.count].id == HeaderId::Other {
+                                    self.head.count += 1;
+                                } else if let Err(e) = self.finish_field(buf) {
+                                    fail!(e.0, e.1);
+                                }
                             }
-                            examined!(self, p - end);
-                            self.head.headers[self.head.count].value =
-                                Span::new(start as u32, end as u32);
-                            p += 1;
-                            if b == b'\r' {
-                                self.state = State::ValueLf;
-                            } else {
-                                self.pending = true;
-                                self.state = State::LineStart;
+                            match b {
+                                b'\r' => {
+                                    p += 1;
+                                    st = State::FinalLf;
+                                    break;
+                                }
+                                b'\n' if lenient => {
+                                    p += 1;
+                                    self.state = st;
+                                    return (p, self.finish_head(buf, p));
+                                }
+                                b'\n' => fail!(ErrorKind::BareLf, p),
+                                _ => {
+                                    if self.head.count == N {
+                                        fail!(ErrorKind::TooManyHeaders, p);
+                                    }
+                                    self.mark = p as u32;
+                                    st = State::Name;
+                                }
                             }
-                            break;
                         }
-                        b'\n' => fail!(ErrorKind::BareLf, p),
-                        0 => fail!(ErrorKind::NulInHeader, p),
-                        _ => fail!(ErrorKind::InvalidHeaderValue, p),
+                        if st == State::Name {
+                            loop {
+                                p = classify::skip_token(buf, p, len);
+                                need!(1);
+                                let b = buf[p];
+                                let mark = self.mark as usize;
+                                match b {
+                                    b':' if p == mark => fail!(ErrorKind::EmptyHeaderName, p),
+                                    b':' => {
+                                        examined!(self, p - mark);
+                                        let h = &mut self.head.headers[self.head.count];
+                                        h.id = classify::header_id(&buf[mark..p]);
+                                        h.name = Span::new(mark as u32, p as u32);
+                                        h.flags = 0;
+                                        p += 1;
+                                        st = State::ValueWs;
+                                        break;
+                                    }
+                                    b' ' | b'\t' => fail!(ErrorKind::WhitespaceBeforeColon, p),
+                                    b'\r' | b'\n' => fail!(ErrorKind::MissingColon, p),
+                                    _ if lenient && LOOSE_NAME[b as usize] => p += 1,
+                                    _ => fail!(ErrorKind::InvalidHeaderName, p),
+                                }
+                            }
+                        }
+                        if st == State::ValueWs {
+                            while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
+                                p += 1;
+                            }
+                            need!(1);
+                            self.value_start = p as u32;
+                            st = State::Value;
+                        }
+                        if st == State::Value {
+                            loop {
+                                p = classify::skip_value(buf, p, len);
+                                need!(1);
+                                match buf[p] {
+                                    b'\t' => p += 1,
+                                    b @ (b'\r' | b'\n') if b == b'\r' || lenient => {
+                                        // Trim trailing whitespace (and, after
+                                        // obs-fold, line breaks): a short second read.
+                                        let start = self.value_start as usize;
+                                        let mut end = p;
+                                        while end > start && classify::is_list_ws(buf[end - 1]) {
+                                            end -= 1;
+                                        }
+                                        examined!(self, p - end);
+                                        self.head.headers[self.head.count].value =
+                                            Span::new(start as u32, end as u32);
+                                        p += 1;
+                                        if b == b'\r' {
+                                            st = State::ValueLf;
+                                        } else {
+                                            self.pending = true;
+                                            st = State::LineStart;
+                                        }
+                                        break;
+                                    }
+                                    b'\n' => fail!(ErrorKind::BareLf, p),
+                                    0 => fail!(ErrorKind::NulInHeader, p),
+                                    _ => fail!(ErrorKind::InvalidHeaderValue, p),
+                                }
+                            }
+                        }
+                        if st == State::ValueLf {
+                            need!(1);
+                            if buf[p] != b'\n' {
+                                fail!(ErrorKind::BareCr, p);
+                            }
+                            p += 1;
+                            self.pending = true;
+                            st = State::LineStart;
+                        }
                     }
-                },
-                State::ValueLf => {
-                    need!(1);
-                    if buf[p] != b'\n' {
-                        fail!(ErrorKind::BareCr, p);
-                    }
-                    p += 1;
-                    self.pending = true;
-                    self.state = State::LineStart;
                 }
                 State::FinalLf => {
                     need!(1);
@@ -552,6 +574,7 @@ impl<const N: usize> HeadParser<N> {
                         fail!(ErrorKind::BareCr, p);
                     }
                     p += 1;
+                    self.state = st;
                     return (p, self.finish_head(buf, p));
                 }
                 State::Done => return (p, Ok(Some(self.head.head_len as usize))),
@@ -566,10 +589,7 @@ impl<const N: usize> HeadParser<N> {
     fn finish_field(&mut self, buf: &[u8]) -> Result<(), Fail> {
         let idx = self.head.count;
         let h = &mut self.head.headers[idx];
-        let name = h.name.slice(buf);
-        examined!(self, name.len());
-        let id = classify::header_id(name);
-        h.id = id;
+        let id = h.id;
         let at = h.value.start as usize;
         let v = h.value.slice(buf);
         let head = &mut self.head;

@@ -3,7 +3,7 @@
 //! the error kind and the index of the offending byte within its input, so
 //! the parser can report an absolute offset.
 
-use crate::classify::{list_members, trim, TOKEN};
+use crate::classify::{is_lower, list_members, trim, TOKEN};
 use crate::error::ErrorKind;
 use crate::types::Method;
 
@@ -123,6 +123,14 @@ impl ConnectionOptions {
     /// Adds the options of one Connection field value. Members that are not
     /// tokens are ignored rather than rejected: they name nothing.
     pub fn add(&mut self, v: &[u8]) {
+        // The common single-option values, without splitting. Values hold no
+        // CR/LF in a one-word match (see `is_lower`), so this is exact.
+        match v.len() {
+            5 if is_lower(v, b"close") => return self.close = true,
+            10 if is_lower(v, b"keep-alive") => return self.keep_alive = true,
+            7 if is_lower(v, b"upgrade") => return self.upgrade = true,
+            _ => {}
+        }
         for m in list_members(v) {
             if m.eq_ignore_ascii_case(b"close") {
                 self.close = true;
