@@ -14,8 +14,12 @@
 //! `acl NAME …` line of a proxy, then [`AclSet::compile_cond`] for each
 //! `if`/`unless` it meets, and [`SampleExpr::parse`] for `%[…]` expressions.
 //! Each worker keeps one [`Scratch`] and calls [`Condition::eval`] with a
-//! [`SampleSource`] over the current request; a [`Verdict::NeedMoreData`]
+//! [`SampleSource`] over the current request — its own, or [`HttpSource`]
+//! bound to an [`HttpView`] of the connection, which implements every fetch
+//! of the table with HAProxy's semantics; a [`Verdict::NeedMoreData`]
 //! means "evaluate again when more data arrived or the delay expired".
+//! [`Condition::source_networks`] tells which conditions are plain
+//! client-address tests that a kernel filter can enforce.
 //!
 //! Cost (criterion medians on the 2-core development VM, from
 //! `cargo bench -p weir-core --bench acl`): one ACL over 10,000 patterns
@@ -40,6 +44,7 @@ pub mod http;
 mod lpm;
 mod pattern;
 mod predef;
+mod source;
 mod suggest;
 mod trie;
 mod types;
@@ -50,6 +55,7 @@ mod tests;
 pub use cond::{AclSet, Condition, SourceMatch};
 pub use error::{AclError, Hint};
 pub use expr::SampleExpr;
+pub use source::{BodyState, Bound, HttpSource, HttpView, RequestLine};
 pub use types::{
     Arg, FetchCall, FetchKind, FetchStatus, Loader, MatchMethod, Sample, SampleSource, SampleType,
     Scratch, Verdict, Visit,
