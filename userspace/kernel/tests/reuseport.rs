@@ -62,7 +62,7 @@ fn connections_land_on_the_receiving_cpus_socket() {
         eprintln!("skipped: loading eBPF needs root");
         return;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let ls = listeners(cpus);
     let addr = ls[0].local_addr().unwrap();
     let mut steer = ReuseportSteering::load(ReuseportMode::ByCpu, cpus as u32).unwrap();
