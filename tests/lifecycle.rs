@@ -247,3 +247,90 @@ fn quickstart_starts_and_forwards() {
         );
     }
 }
+
+/// A field of /proc/PID/status (e.g. "Uid").
+fn proc_status(pid: i32, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn raises_the_open_files_limit_to_the_hard_limit() {
+    let backend = Backend::echo();
+    let w = Weir::start(&listen_cfg(backend.addr, ""));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", w.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let v: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(v[3], v[4], "soft limit not raised: {line}");
+}
+
+#[test]
+fn warns_when_maxconn_needs_more_descriptors_than_allowed() {
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    // Two sockets per connection already exceed the limit.
+    let maxconn = (hard / 2).clamp(1, u64::from(u32::MAX / 4));
+    let backend = Backend::echo();
+    let w = Weir::start(&listen_cfg(backend.addr, &format!("    maxconn {maxconn}")));
+    let out = w.output();
+    assert!(
+        out.contains(&format!("maxconn {maxconn}")) && out.contains(&hard.to_string()),
+        "no warning naming maxconn and the limit:\n{out}"
+    );
+}
+
+#[test]
+fn binds_a_privileged_port_then_drops_to_the_configured_user_in_a_chroot() {
+    // Port 81 needs root to bind; weir must bind it before switching to
+    // nobody. A namespace of our own makes the fixed port safe.
+    let ns = common::netns::Netns::new();
+    let jail = tempfile::tempdir().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<std::net::SocketAddr>();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let server = ns.spawn_in(move || {
+        let b = Backend::whoami("jailed-backend");
+        tx.send(b.addr).unwrap();
+        let _ = stop_rx.recv_timeout(Duration::from_secs(60));
+        drop(b);
+    });
+    let backend = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("weir.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    user nobody\n    group nogroup\n    chroot {}\n\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\n\
+             listen l\n    bind 127.0.0.1:81\n    server s {backend}\n",
+            jail.path().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = ns.command(common::WEIR);
+    cmd.arg("-d").arg("-f").arg(&cfg);
+    let mut w = Weir::spawn(cmd, dir, cfg, vec![81]);
+    w.wait_started().unwrap();
+    let uids = proc_status(w.pid(), "Uid");
+    let gids = proc_status(w.pid(), "Gid");
+    let root = std::fs::read_link(format!("/proc/{}/root", w.pid())).unwrap();
+    let answer = ns.run_in(|| common::backends::ask("127.0.0.1:81".parse().unwrap()));
+    stop_tx.send(()).unwrap();
+    server.join().unwrap();
+    assert!(
+        uids.split_whitespace().all(|u| u == "65534"),
+        "uids {uids}\n{}",
+        w.output()
+    );
+    assert!(gids.split_whitespace().all(|g| g == "65534"), "gids {gids}");
+    assert_eq!(root, jail.path().canonicalize().unwrap());
+    assert_eq!(answer.unwrap(), "jailed-backend");
+}

@@ -198,7 +198,9 @@ fn queue_timeout_closes_the_waiting_connection() {
 fn redispatch_moves_refused_connections_to_another_server() {
     let good = Backend::whoami("good");
     let w = Weir::start(&config(
-        "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    retries 2\n    option redispatch",
+        // The retry turn-around delay is min(timeout connect, 1s), as in
+        // HAProxy: a short connect timeout keeps the test fast.
+        "    timeout connect 200ms\n    timeout client 10s\n    timeout server 10s\n    retries 2\n    option redispatch",
         "    balance roundrobin",
         &[("bad", refusing_addr(), ""), ("good", good.addr, "")],
     ));
@@ -212,7 +214,7 @@ fn redispatch_moves_refused_connections_to_another_server() {
 fn without_redispatch_retries_stay_on_the_refusing_server() {
     let good = Backend::whoami("good");
     let w = Weir::start(&config(
-        "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    retries 2",
+        "    timeout connect 200ms\n    timeout client 10s\n    timeout server 10s\n    retries 2",
         "    balance roundrobin",
         &[("bad", refusing_addr(), ""), ("good", good.addr, "")],
     ));

@@ -13,7 +13,7 @@ Usage: cargo xtask <command>
       --rounds N        interleaved rounds (default 3)
       --targets LIST    comma-separated subset of weir,haproxy,direct
       --seconds S       length of each timed phase (default 3)
-      --idle N          idle proxied connections for the RSS measure (default 7500; HAProxy with splice needs ~2.5 fds per maxconn)
+      --idle N          idle proxied connections for the RSS measure (default 3000: what both proxies fit in 20,000 fds, see bench/README.md)
       --weir PATH       use this weir binary instead of building one (release)
       --out FILE        where to write the results (default bench/RESULTS.md)
       --no-save         print only

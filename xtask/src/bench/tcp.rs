@@ -91,7 +91,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         rounds: 3,
         targets: vec!["weir".into(), "haproxy".into(), "direct".into()],
         seconds: 3.0,
-        idle: 7500,
+        idle: 3000,
         weir: None,
         out: Some(PathBuf::from("bench/RESULTS.md")),
         clients: 4,
@@ -368,7 +368,11 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         std::fs::write(&path, &report).with_context(|| format!("write {}", path.display()))?;
         eprintln!("bench: results written to {}", path.display());
     }
-    let _ = std::fs::remove_dir_all(&work);
+    if results.failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        eprintln!("bench: proxy logs kept in {}", work.display());
+    }
     Ok(())
 }
 
