@@ -105,6 +105,10 @@ fn serve_udp(sock: UdpSocket, count: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
 }
 
 fn build(tag: &str, weights: &[u32]) -> Topo {
+    build_with(tag, weights, |_| {})
+}
+
+fn build_with(tag: &str, weights: &[u32], tweak: impl FnOnce(&mut XdpConfig)) -> Topo {
     let router = Netns::new(&format!("{tag}-r"));
     let weir = Netns::new(&format!("{tag}-w"));
     let client = Netns::new(&format!("{tag}-c"));
@@ -169,7 +173,7 @@ fn build(tag: &str, weights: &[u32]) -> Topo {
             down: false,
         })
         .collect();
-    let cfg = XdpConfig {
+    let mut cfg = XdpConfig {
         name: tag.into(),
         interfaces: vec![iface("wr")],
         source_v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
@@ -200,6 +204,7 @@ fn build(tag: &str, weights: &[u32]) -> Topo {
         },
         ..Default::default()
     };
+    tweak(&mut cfg);
     let lb = weir.enter(|| {
         let mut lb = XdpBalancer::load(&cfg).expect("load balancer");
         assert_eq!(
@@ -528,4 +533,47 @@ fn live_flows_keep_their_server_through_add_drain_and_down() {
     }
     assert!(s1_conns > 0, "some connections were on s1");
     assert!(topo.lb.counters().unwrap().event(Event::FlowServerDown) > 0);
+}
+
+fn try_connect(topo: &Topo, timeout: Duration) -> std::io::Result<TcpStream> {
+    topo.client
+        .enter(|| TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(VIP), 80), timeout))
+}
+
+#[test]
+fn live_blocklist_and_syn_rate_limit() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces and XDP");
+        return;
+    }
+    let mut topo = build_with("drop", &[1, 1], |cfg| {
+        cfg.blocklist = vec!["10.99.1.0/24".parse().unwrap()];
+        cfg.new_flow_rate = Some(RateLimit {
+            per_sec: 1,
+            burst: 3,
+        });
+    });
+    let short = Duration::from_millis(700);
+    assert!(
+        try_connect(&topo, short).is_err(),
+        "blocklisted client cannot connect"
+    );
+    let c = topo.lb.counters().unwrap();
+    assert!(c.event(Event::DropBlocklist) >= 1);
+    assert_eq!(c.event(Event::NewFlow), 0, "dropped before any flow state");
+
+    // Lists reloaded at run time: the client gets in, within its SYN budget.
+    topo.lb.set_sources(&[], &[]).unwrap();
+    let ok: Vec<TcpStream> = (0..3)
+        .map(|i| {
+            try_connect(&topo, IO_TIMEOUT)
+                .unwrap_or_else(|e| panic!("connection {i} within the burst: {e}"))
+        })
+        .collect();
+    assert!(
+        try_connect(&topo, Duration::from_millis(500)).is_err(),
+        "4th SYN within the second exceeds the burst of 3"
+    );
+    assert!(topo.lb.counters().unwrap().event(Event::DropRateLimit) >= 1);
+    drop(ok);
 }
