@@ -3,6 +3,17 @@
 //! A plain `harness = false` timer loop (no external framework: numbers are
 //! medians of several runs of a fixed number of iterations, with
 //! `black_box` keeping the optimiser honest). Prints ns per operation.
+//!
+//! Arguments: `[FILTER] [--iters N]`. With `--iters`, each selected
+//! benchmark runs exactly once for N iterations, which is what instruction
+//! counting wants (timings on a shared 2-core machine are noisy; counts are
+//! not):
+//!
+//! ```text
+//! B=$(ls -t target/release/deps/core-* | grep -v '\.d$' | head -1)
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null $B "leastconn pick+open+close, 32" --iters 100000
+//! valgrind ... --iters 200000   # instructions per op = difference / 100000
+//! ```
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -13,9 +24,28 @@ use weir_core::maglev::{self, MaglevBackend};
 use weir_core::pool::Pool;
 use weir_core::timer::{Ticks, TimerQueue};
 
-/// Median over `runs` of the time per iteration of `f` run `iters` times.
+struct Opts {
+    filter: Option<String>,
+    iters: Option<u64>,
+}
+
+static OPTS: std::sync::OnceLock<Opts> = std::sync::OnceLock::new();
+
+/// Median over several runs of the time per iteration of `f` run `iters`
+/// times (or one run of `--iters N`).
 fn bench(name: &str, iters: u64, mut f: impl FnMut(u64)) {
-    let runs = 7;
+    let opts = OPTS.get().expect("options parsed");
+    if opts
+        .filter
+        .as_ref()
+        .is_some_and(|flt| !name.contains(flt.as_str()))
+    {
+        return;
+    }
+    let (runs, iters) = match opts.iters {
+        Some(n) => (1, n),
+        None => (7, iters),
+    };
     let mut samples: Vec<f64> = (0..runs)
         .map(|_| {
             let t = Instant::now();
@@ -39,7 +69,7 @@ fn pool() {
         }
         keys.push(p.insert([i; 8]).unwrap());
     });
-    let k = keys[0];
+    let k = p.insert([0; 8]).unwrap();
     bench("pool: get", 10_000_000, |_| {
         black_box(p.get(black_box(k)));
     });
@@ -171,6 +201,19 @@ fn maglev_build() {
 }
 
 fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut opts = Opts {
+        filter: None,
+        iters: None,
+    };
+    while let Some(a) = args.next() {
+        if a == "--iters" {
+            opts.iters = args.next().and_then(|n| n.parse().ok());
+        } else {
+            opts.filter = Some(a);
+        }
+    }
+    let _ = OPTS.set(opts);
     pool();
     timer();
     balance();

@@ -17,14 +17,17 @@
 //! [`PickError::ServerFull`]); it does not hand traffic to backups.
 //!
 //! # Cost
-//! [`Balancer::pick`] never allocates. `roundrobin` and `leastconn` scan the
-//! usable servers (O(N), a few nanoseconds per server: backends have a
-//! handful to a few dozen servers); `static-rr` and map-based hashing are
-//! O(1) table look-ups; consistent hashing is a binary search over the ring;
-//! `random` costs O(draws · log N). Control-plane operations rebuild the
-//! derived tables in O(total weight · log N) and may allocate.
+//! [`Balancer::pick`] never allocates. `roundrobin` and `leastconn` keep the
+//! servers that can take a connection in an indexed heap (see `heap.rs`):
+//! O(log N) per pick, and for `leastconn` per connection open/close;
+//! `static-rr` and map-based hashing are O(1) table look-ups; consistent
+//! hashing is a binary search over the ring; `random` costs
+//! O(draws · log N); `first` stops at the first server with a free slot.
+//! Control-plane operations rebuild the derived tables in
+//! O(total weight · log N) and may allocate.
 
 mod chash;
+mod heap;
 mod types;
 
 #[cfg(test)]
@@ -33,6 +36,7 @@ mod tests;
 pub use types::*;
 
 use crate::hash;
+use heap::{HeapKind, VT_SCALE};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -48,11 +52,20 @@ struct Server {
     /// Live connections this worker has assigned to the server.
     conns: u32,
     ring_key: u32,
-    /// Smooth weighted round robin accumulator.
-    current: i64,
+    /// `roundrobin`: virtual time of the next pick (see `heap.rs`).
+    deadline: u64,
+    /// `roundrobin`: virtual time one pick costs, `VT_SCALE / weight`.
+    inc: u64,
+    /// `leastconn`: when the connection count last changed (tie-break).
+    seq: u64,
+    /// Position in `Balancer::heap`, `NIL` when absent.
+    heap_pos: u32,
     /// Member of the set taking traffic (`Balancer::lb`).
     in_lb: bool,
 }
+
+/// "Not in the heap".
+const NIL: u32 = u32::MAX;
 
 impl Server {
     fn usable(&self) -> bool {
@@ -81,8 +94,18 @@ pub struct Balancer {
     ring: chash::Ring,
     /// Prefix sums of `lb` weights (`random` only).
     cum: Vec<u64>,
-    /// Where the next `leastconn` scan starts, so equals take turns.
+    /// Where the next fallback least-loaded scan (`random`) starts, so
+    /// equals take turns.
     cursor: usize,
+    /// Servers that can take a connection now, ordered per `heap_kind`
+    /// (`roundrobin`, `leastconn`, and consistent hashing's keyless
+    /// fallback).
+    heap: Vec<u32>,
+    heap_kind: HeapKind,
+    /// `roundrobin` virtual time: the deadline of the last pick.
+    vt: u64,
+    /// `leastconn` change counter.
+    seq: u64,
     /// SplitMix64 state (`random` only).
     rng: u64,
 }
@@ -112,7 +135,10 @@ impl Balancer {
                 state: s.state,
                 conns: 0,
                 ring_key: s.hash_key.unwrap_or(i as u32 + 1),
-                current: 0,
+                deadline: 0,
+                inc: 0,
+                seq: 0,
+                heap_pos: NIL,
                 in_lb: false,
             });
         }
@@ -126,6 +152,19 @@ impl Balancer {
             ring: chash::Ring::default(),
             cum: Vec::with_capacity(servers.len()),
             cursor: 0,
+            heap: Vec::with_capacity(servers.len()),
+            heap_kind: match cfg.algorithm {
+                Algorithm::RoundRobin => HeapKind::Rr,
+                Algorithm::Source | Algorithm::Hash
+                    if cfg.hash_type.method == HashMethod::Consistent =>
+                {
+                    HeapKind::Rr
+                }
+                Algorithm::LeastConn => HeapKind::Lc,
+                _ => HeapKind::None,
+            },
+            vt: 0,
+            seq: 0,
             rng: cfg.seed,
         };
         b.rebuild();
@@ -194,7 +233,7 @@ impl Balancer {
         let picked = match self.cfg.algorithm {
             Algorithm::RoundRobin => self.pick_rr(avoid),
             Algorithm::StaticRr => self.pick_sched(avoid),
-            Algorithm::LeastConn => self.pick_leastconn(avoid),
+            Algorithm::LeastConn => self.heap_best(avoid).map(|pos| self.heap[pos]),
             Algorithm::First => self.pick_first(avoid),
             Algorithm::Random { draws } => self.pick_random(draws, avoid),
             Algorithm::Source | Algorithm::Hash => match self.hash_of(ctx.key) {
@@ -224,6 +263,7 @@ impl Balancer {
         debug_assert!((id.0 as usize) < self.servers.len(), "unknown {id}");
         if let Some(s) = self.servers.get_mut(id.0 as usize) {
             s.conns = s.conns.saturating_add(1);
+            self.heap_on_count(id.0, true);
         }
     }
 
@@ -233,6 +273,7 @@ impl Balancer {
         if let Some(s) = self.servers.get_mut(id.0 as usize) {
             debug_assert!(s.conns > 0, "close without open on {id}");
             s.conns = s.conns.saturating_sub(1);
+            self.heap_on_count(id.0, false);
         }
     }
 
@@ -291,6 +332,7 @@ impl Balancer {
             .get_mut(id.0 as usize)
             .ok_or(BalanceError::UnknownServer(id))?;
         s.maxconn = maxconn;
+        self.heap_rebuild();
         Ok(())
     }
 
@@ -316,27 +358,17 @@ impl Balancer {
         Some(i) != avoid && self.servers[i as usize].has_slot()
     }
 
-    /// Smooth weighted round robin (the nginx scheme): every candidate gains
-    /// its weight, the richest wins and pays the total. Over any window of
-    /// `total weight` picks each server gets exactly its weight, spread as
-    /// evenly as possible (weights 5,1,1 give a a b a c a a, not a×5 b c).
+    /// Weighted round robin by earliest virtual deadline (see `heap.rs`):
+    /// the chosen server's deadline moves on by `VT_SCALE / weight`. Over
+    /// any window each server gets its weight's share, evenly spread.
     fn pick_rr(&mut self, avoid: Option<u32>) -> Option<u32> {
-        let mut total: i64 = 0;
-        let mut best: Option<(u32, i64)> = None;
-        for &i in &self.lb {
-            if !self.candidate(i, avoid) {
-                continue;
-            }
-            let s = &mut self.servers[i as usize];
-            s.current += i64::from(s.weight);
-            total += i64::from(s.weight);
-            if best.is_none_or(|(_, c)| s.current > c) {
-                best = Some((i, s.current));
-            }
-        }
-        let (b, _) = best?;
-        self.servers[b as usize].current -= total;
-        Some(b)
+        let pos = self.heap_best(avoid)?;
+        let id = self.heap[pos];
+        let s = &mut self.servers[id as usize];
+        self.vt = s.deadline;
+        s.deadline = s.deadline.wrapping_add(s.inc);
+        self.heap_sift_down(pos);
+        Some(id)
     }
 
     /// Next entry of the precomputed schedule with a free slot.
@@ -352,11 +384,12 @@ impl Balancer {
         None
     }
 
-    /// Fewest connections relative to weight, comparing (conns + 1) / weight
-    /// so that an idle heavy server is preferred to an idle light one and
-    /// sequential openings follow the weights. Equals take turns: the scan
-    /// starts after the last chosen position.
-    fn pick_leastconn(&mut self, avoid: Option<u32>) -> Option<u32> {
+    /// Fewest connections relative to weight by a scan (the fallback of
+    /// `random` when every draw hit a full server; `leastconn` proper uses
+    /// the heap). Compares (conns + 1) / weight so that an idle heavy server
+    /// is preferred to an idle light one. Equals take turns: the scan starts
+    /// after the last chosen position.
+    fn pick_least_loaded_scan(&mut self, avoid: Option<u32>) -> Option<u32> {
         let n = self.lb.len();
         let start = if self.cursor < n { self.cursor } else { 0 };
         // Best so far as (position, conns + 1, weight); compared by cross
@@ -403,7 +436,7 @@ impl Balancer {
                 best = Some(i);
             }
         }
-        best.or_else(|| self.pick_leastconn(avoid))
+        best.or_else(|| self.pick_least_loaded_scan(avoid))
     }
 
     fn pick_hash(&self, h: u32, avoid: Option<u32>) -> Result<ServerId, PickError> {
@@ -464,19 +497,40 @@ impl Balancer {
             .iter()
             .map(|&i| u64::from(self.servers[i as usize].weight))
             .sum();
+        // Round-robin deadlines: a server entering the set starts part of a
+        // turn ahead of the current virtual time, the part staggered by its
+        // position so that servers of equal weight alternate instead of
+        // moving in lockstep (no burst, no starvation). One
+        // whose weight changed keeps its place in its turn: the time left
+        // until its deadline is scaled by new/old turn length, so it neither
+        // jumps the queue nor loses its turn.
+        let n = self.lb.len() as u128;
+        for k in 0..self.lb.len() {
+            let s = &mut self.servers[self.lb[k] as usize];
+            // Rounded up so that w picks of a weight-w server never end before
+            // one pick of a weight-1 server: ties then go by position.
+            let inc = VT_SCALE.div_ceil(u64::from(s.weight));
+            if !s.in_lb {
+                let phase = u128::from(inc) * (k as u128 + 1) / (n + 1);
+                s.deadline = self.vt.wrapping_add(phase as u64);
+            } else if s.inc != inc {
+                let left = if heap::earlier(s.deadline, self.vt) {
+                    0
+                } else {
+                    s.deadline.wrapping_sub(self.vt)
+                };
+                let scaled = u128::from(left) * u128::from(inc) / u128::from(s.inc.max(1));
+                s.deadline = self.vt.wrapping_add(scaled as u64);
+            }
+            s.inc = inc;
+        }
         for s in &mut self.servers {
             s.in_lb = false;
         }
         for &i in &self.lb {
             self.servers[i as usize].in_lb = true;
         }
-        // Servers that left the set restart from zero when they come back,
-        // so they neither burst nor starve.
-        for s in &mut self.servers {
-            if !s.in_lb {
-                s.current = 0;
-            }
-        }
+        self.heap_rebuild();
         let algo = self.cfg.algorithm;
         let method = self.cfg.hash_type.method;
         let hashed = matches!(algo, Algorithm::Source | Algorithm::Hash);

@@ -76,9 +76,15 @@ fn roundrobin_follows_weights_within_one_percent() {
 #[test]
 fn roundrobin_interleaves_smoothly() {
     let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[5, 1, 1])).unwrap();
-    let seq: Vec<u32> = (0..7).map(|_| pick(&mut b)).collect();
-    // nginx's smooth weighted round robin sequence for 5,1,1.
-    assert_eq!(seq, [0, 0, 1, 0, 2, 0, 0]);
+    let seq: Vec<u32> = (0..700).map(|_| pick(&mut b)).collect();
+    // Every cycle of 7 picks gives exactly 5, 1, 1, and the light servers
+    // are spread: no run of the heavy one longer than 4 across cycles (what
+    // nginx's smooth round robin gives: 0 0 1 0 2 0 0 | 0 0 …).
+    for cycle in seq.chunks(7) {
+        let c = |s| cycle.iter().filter(|&&x| x == s).count();
+        assert_eq!((c(0), c(1), c(2)), (5, 1, 1), "{cycle:?}");
+    }
+    assert!(longest_run(&seq) <= 4, "{:?}", &seq[..14]);
     let mut b = Balancer::new(cfg(Algorithm::RoundRobin), &weights(&[100, 1])).unwrap();
     let seq: Vec<u32> = (0..202).map(|_| pick(&mut b)).collect();
     // The light server is placed mid-cycle, not at an end: no 200-long burst.
@@ -132,9 +138,19 @@ fn static_rr_follows_weights_and_refuses_weight_changes() {
 #[test]
 fn leastconn_prefers_fewest_and_rotates_among_equals() {
     let mut b = Balancer::new(cfg(Algorithm::LeastConn), &weights(&[1, 1, 1])).unwrap();
-    // Equals take turns.
-    let seq: Vec<u32> = (0..6).map(|_| pick(&mut b)).collect();
+    // Equals take turns (short connections: open and close between picks).
+    let seq: Vec<u32> = (0..6)
+        .map(|_| {
+            let id = b.pick(PickCtx::default()).unwrap();
+            b.on_conn_open(id);
+            b.on_conn_close(id);
+            id.0
+        })
+        .collect();
     assert_eq!(seq, [0, 1, 2, 0, 1, 2]);
+    // Without an open, nothing changed: the same server is still the least
+    // loaded.
+    assert_eq!(pick(&mut b), pick(&mut b));
     b.on_conn_open(ServerId(0));
     b.on_conn_open(ServerId(0));
     b.on_conn_open(ServerId(2));
@@ -622,6 +638,25 @@ fn construction_errors() {
     );
 }
 
+/// The heap holds exactly the servers in use with a free slot, in heap
+/// order, with correct back-pointers.
+fn check_heap(b: &Balancer) {
+    if b.heap_kind == heap::HeapKind::None {
+        assert!(b.heap.is_empty());
+        return;
+    }
+    for (pos, &id) in b.heap.iter().enumerate() {
+        assert_eq!(b.servers[id as usize].heap_pos as usize, pos);
+        if pos > 0 {
+            assert!(!b.heap_before(id, b.heap[(pos - 1) / 2]), "heap order");
+        }
+    }
+    for (i, s) in b.servers.iter().enumerate() {
+        let want = s.in_lb && s.has_slot();
+        assert_eq!(s.heap_pos != NIL, want, "membership of server {i}");
+    }
+}
+
 fn algorithm() -> impl Strategy<Value = Algorithm> {
     prop_oneof![
         Just(Algorithm::RoundRobin),
@@ -713,6 +748,16 @@ proptest! {
                             if Some(id) == avoid {
                                 prop_assert!(tier.iter().all(|&j| j == i || !free(j)) || matches!(algo, Algorithm::Source | Algorithm::Hash));
                             }
+                            if algo == Algorithm::LeastConn && Some(id) != avoid {
+                                let load = |j: usize| (u64::from(conns[j]) + 1, u64::from(b.servers[j].weight));
+                                let (li, wi) = load(i);
+                                for &j in &tier {
+                                    if free(j) && Some(ServerId(j as u32)) != avoid {
+                                        let (lj, wj) = load(j);
+                                        prop_assert!(li * wj <= lj * wi, "leastconn picked {i} over less loaded {j}");
+                                    }
+                                }
+                            }
                             b.on_conn_open(id);
                             conns[i] += 1;
                         }
@@ -739,6 +784,7 @@ proptest! {
                 }
                 _ => {}
             }
+            check_heap(&b);
         }
     }
 }
