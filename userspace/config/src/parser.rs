@@ -572,6 +572,7 @@ impl<'e> Parser<'e> {
                     tcpka: d.tcpka,
                     nolinger: d.nolinger,
                     disabled: d.disabled,
+                    http: d.http.clone(),
                 });
             }
             if matches!(d.kind, SectionKind::Backend | SectionKind::Listen) {
@@ -621,6 +622,7 @@ impl<'e> Parser<'e> {
                     nolinger: d.nolinger,
                     disabled: d.disabled,
                     acls: d.acls.clone(),
+                    http: d.http.clone(),
                 });
             }
         }

@@ -20,10 +20,12 @@ pub static KEYWORD_TABLES: &[&[Keyword]] = &[
     kw::server::KEYWORDS,
     kw::check::KEYWORDS,
     kw::acl::KEYWORDS,
+    kw::http::KEYWORDS,
 ];
 
 /// Every `option` table, searched in order.
-pub static OPTION_TABLES: &[&[OptionKw]] = &[kw::proxy::OPTIONS, kw::check::OPTIONS];
+pub static OPTION_TABLES: &[&[OptionKw]] = 
+    &[kw::proxy::OPTIONS, kw::check::OPTIONS, kw::http::OPTIONS];
 
 /// Section openers: the keyword starting a section and its kind.
 ///

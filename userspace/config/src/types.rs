@@ -484,6 +484,8 @@ pub struct Frontend {
     pub nolinger: bool,
     /// `disabled`: the frontend is defined but not started.
     pub disabled: bool,
+    /// `mode http` settings (see [`crate::kw::http`]).
+    pub http: crate::kw::http::HttpSettings,
 }
 
 /// Balancing algorithm (`balance`).
@@ -821,6 +823,8 @@ pub struct Backend {
     pub disabled: bool,
     /// `acl` declarations in file order (for backend-side rules).
     pub acls: Vec<AclDecl>,
+    /// `mode http` settings (see [`crate::kw::http`]).
+    pub http: crate::kw::http::HttpSettings,
 }
 
 /// HAProxy's default `retries`.

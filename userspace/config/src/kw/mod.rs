@@ -16,6 +16,7 @@ pub mod acl;
 pub mod bind;
 pub mod check;
 pub mod global;
+pub mod http;
 pub mod log;
 pub mod proxy;
 pub mod server;
@@ -186,6 +187,8 @@ pub struct ProxyDraft {
     pub nolinger: bool,
     /// `disabled`.
     pub disabled: bool,
+    /// `mode http` settings (rules, options, error files): see [`http`].
+    pub http: http::HttpSettings,
 }
 
 impl ProxyDraft {
@@ -220,6 +223,7 @@ impl ProxyDraft {
             tcpka: TcpKeepalive::default(),
             nolinger: false,
             disabled: false,
+            http: http::HttpSettings::default(),
         }
     }
 

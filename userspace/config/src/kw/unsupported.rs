@@ -53,17 +53,13 @@ pub static REMOVED: &[(&str, &str, &str)] = &[
 /// Keywords HAProxy supports that weir does not support yet (any section).
 pub static UNSUPPORTED: &[&str] = &[
     // L7 rules (the HTTP issue adds these).
-    "http-request",
-    "http-response",
     "http-after-response",
     "tcp-request",
     "tcp-response",
     "redirect",
     "use-server",
-    "http-reuse",
     "retry-on",
     "tcp-check",
-    "errorfile",
     "errorfiles",
     "errorloc",
     "errorloc302",
@@ -211,10 +207,6 @@ pub static UNSUPPORTED_SECTIONS: &[&str] = &[
 
 /// `option` names HAProxy has and weir does not support yet.
 pub static UNSUPPORTED_OPTIONS: &[&str] = &[
-    "forwardfor",
-    "http-server-close",
-    "httpclose",
-    "http-keep-alive",
     "http-pretend-keepalive",
     "http-buffer-request",
     "http-no-delay",

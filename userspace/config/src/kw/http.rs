@@ -1,0 +1,813 @@
+//! The `mode http` keywords (HAProxy configuration manual 4.2): the
+//! `http-request` and `http-response` rule lists, `http-reuse`,
+//! `errorfile`, and the options `forwardfor`, `http-keep-alive`,
+//! `http-server-close` and `httpclose`. Everything they produce lives in one
+//! [`HttpSettings`] per proxy, so the rest of the parser only carries it.
+//!
+//! Rule values are literal strings: HAProxy's log-format expressions
+//! (`%[…]`, `%ci`…) are refused with a clear message rather than sent
+//! verbatim, since a literal `%[src]` header would silently be wrong.
+//! Files named by `errorfile` and `return … file` are read here, at parse
+//! time, like HAProxy does (the workers never touch the file system).
+
+use std::net::IpAddr;
+
+use super::{Ctx, Keyword, OptionKw, ProxyDraft, Sections};
+use crate::types::{Condition, Loc};
+
+// ---------------------------------------------------------------- types --
+
+/// Everything the HTTP keywords of one proxy section set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `http-request` rules in file order.
+    pub request_rules: Vec<HttpRule>,
+    /// `http-response` rules in file order.
+    pub response_rules: Vec<HttpRule>,
+    /// `option forwardfor`.
+    pub forwardfor: Option<ForwardFor>,
+    /// `option http-keep-alive|http-server-close|httpclose` (the last wins;
+    /// `None`: HAProxy's default, keep-alive).
+    pub conn_mode: Option<ConnMode>,
+    /// `http-reuse` (`None`: HAProxy's default, `safe`).
+    pub reuse: Option<Reuse>,
+    /// `errorfile CODE FILE`: the file's bytes, a complete HTTP response.
+    pub errorfiles: Vec<ErrorFile>,
+}
+
+/// One `http-request` / `http-response` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRule {
+    /// Where the line is.
+    pub loc: Loc,
+    /// What it does.
+    pub action: HttpAction,
+    /// `if`/`unless` condition.
+    pub cond: Option<Condition>,
+}
+
+/// An HTTP rule action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAction {
+    /// `allow`: stop evaluating the rules of this list.
+    Allow,
+    /// `deny [deny_status N]`: answer with the error page of status N (403).
+    Deny {
+        /// Status code of the answer.
+        status: u16,
+    },
+    /// `return …`: answer with this response.
+    Return(Box<ReturnSpec>),
+    /// `redirect …`.
+    Redirect(Box<RedirectSpec>),
+    /// `set-header NAME VALUE`: replace every occurrence.
+    SetHeader {
+        /// Header name.
+        name: String,
+        /// New value.
+        value: String,
+    },
+    /// `add-header NAME VALUE`: append one more.
+    AddHeader {
+        /// Header name.
+        name: String,
+        /// Value.
+        value: String,
+    },
+    /// `del-header NAME`: remove every occurrence.
+    DelHeader {
+        /// Header name.
+        name: String,
+    },
+    /// `set-path P`.
+    SetPath(String),
+    /// `set-query Q` (empty: an empty query, `?` kept).
+    SetQuery(String),
+    /// `set-uri U`.
+    SetUri(String),
+    /// `set-method M`.
+    SetMethod(String),
+    /// `set-status N [reason R]` (responses).
+    SetStatus {
+        /// New status code.
+        code: u16,
+        /// New reason phrase (default: the standard one).
+        reason: Option<String>,
+    },
+}
+
+/// `return status N [content-type T] [string S | file F] [hdr N V]*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnSpec {
+    /// Status code.
+    pub status: u16,
+    /// `content-type`.
+    pub content_type: Option<String>,
+    /// The body (`string` or the file's contents).
+    pub body: Vec<u8>,
+    /// Extra `hdr NAME VALUE` headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Which `redirect` form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// `redirect location L`: exactly L.
+    Location,
+    /// `redirect prefix P`: P followed by the original path (and query).
+    Prefix,
+    /// `redirect scheme S`: `S://HOST` followed by the original target.
+    Scheme,
+}
+
+/// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectSpec {
+    /// The form.
+    pub kind: RedirectKind,
+    /// Its argument.
+    pub target: String,
+    /// 301, 302 (default), 303, 307 or 308.
+    pub code: u16,
+    /// Drop the query string of the original target.
+    pub drop_query: bool,
+    /// Add a `/` to a path that does not end with one.
+    pub append_slash: bool,
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFor {
+    /// Sources in this network get no header.
+    pub except: Option<(IpAddr, u8)>,
+    /// Header name (default `X-Forwarded-For`).
+    pub header: String,
+    /// Only add the header when the request has none.
+    pub if_none: bool,
+}
+
+/// How connections are kept open around transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnMode {
+    /// `option http-keep-alive`: both sides stay open.
+    KeepAlive,
+    /// `option http-server-close`: the server side closes after each response.
+    ServerClose,
+    /// `option httpclose`: both sides close after each transaction.
+    Close,
+}
+
+/// `http-reuse never|safe|aggressive|always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Never share an idle server connection.
+    Never,
+    /// Reuse for requests that follow the first of a client connection.
+    Safe,
+    /// As HAProxy's `aggressive` (treated like `safe` by weir).
+    Aggressive,
+    /// As HAProxy's `always` (treated like `safe` by weir).
+    Always,
+}
+
+/// `errorfile CODE FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorFile {
+    /// The status it replaces.
+    pub code: u16,
+    /// The file's bytes (sent as-is: a complete HTTP response).
+    pub bytes: Vec<u8>,
+}
+
+/// Status codes `errorfile` and `deny_status` accept (HAProxy's list).
+pub const ERROR_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+// --------------------------------------------------------------- tables --
+
+/// The HTTP keywords.
+pub static KEYWORDS: &[Keyword] = &[
+    Keyword {
+        name: "http-request",
+        sections: Sections(Sections::FE_NODEF.0 | Sections::BE_NODEF.0),
+        negatable: false,
+        parse: kw_http_request,
+        doc: "4.2 http-request",
+    },
+    Keyword {
+        name: "http-response",
+        sections: Sections(Sections::FE_NODEF.0 | Sections::BE_NODEF.0),
+        negatable: false,
+        parse: kw_http_response,
+        doc: "4.2 http-response",
+    },
+    Keyword {
+        name: "http-reuse",
+        sections: Sections::BE,
+        negatable: false,
+        parse: kw_http_reuse,
+        doc: "4.2 http-reuse",
+    },
+    Keyword {
+        name: "errorfile",
+        sections: Sections::PROXIES,
+        negatable: false,
+        parse: kw_errorfile,
+        doc: "4.2 errorfile",
+    },
+];
+
+/// The HTTP `option` names.
+pub static OPTIONS: &[OptionKw] = &[
+    OptionKw {
+        name: "forwardfor",
+        sections: Sections::PROXIES,
+        side: Sections::PROXIES,
+        parse: opt_forwardfor,
+        doc: "4.2 option forwardfor",
+    },
+    OptionKw {
+        name: "http-keep-alive",
+        sections: Sections::PROXIES,
+        side: Sections::PROXIES,
+        parse: opt_keep_alive,
+        doc: "4.2 option http-keep-alive",
+    },
+    OptionKw {
+        name: "http-server-close",
+        sections: Sections::PROXIES,
+        side: Sections::PROXIES,
+        parse: opt_server_close,
+        doc: "4.2 option http-server-close",
+    },
+    OptionKw {
+        name: "httpclose",
+        sections: Sections::PROXIES,
+        side: Sections::PROXIES,
+        parse: opt_httpclose,
+        doc: "4.2 option httpclose",
+    },
+];
+
+// -------------------------------------------------------------- parsers --
+
+fn set_mode(
+    p: &mut ProxyDraft,
+    negated: bool,
+    a: &[String],
+    name: &str,
+    m: ConnMode,
+) -> Result<(), String> {
+    if let Some(x) = a.first() {
+        return Err(format!("'option {name}' takes no argument, got '{x}'"));
+    }
+    if negated {
+        if p.http.conn_mode == Some(m) {
+            p.http.conn_mode = None;
+        }
+    } else {
+        p.http.conn_mode = Some(m);
+    }
+    Ok(())
+}
+
+fn opt_keep_alive(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    set_mode(p, negated, a, "http-keep-alive", ConnMode::KeepAlive)
+}
+
+fn opt_server_close(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    set_mode(p, negated, a, "http-server-close", ConnMode::ServerClose)
+}
+
+fn opt_httpclose(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    set_mode(p, negated, a, "httpclose", ConnMode::Close)
+}
+
+fn parse_net(s: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("'{s}' is not an address or network"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) => {
+            if let Ok(n) = l.parse::<u8>() {
+                if n > max {
+                    return Err(format!("'{s}': prefix length above {max}"));
+                }
+                n
+            } else if let Ok(std::net::IpAddr::V4(m)) = l.parse::<IpAddr>() {
+                // Dotted mask, as HAProxy accepts.
+                let bits = u32::from(m);
+                if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                    return Err(format!("'{s}': mask is not contiguous"));
+                }
+                bits.leading_ones() as u8
+            } else {
+                return Err(format!("'{s}': bad prefix length"));
+            }
+        }
+    };
+    Ok((ip, len))
+}
+
+fn opt_forwardfor(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    if negated {
+        p.http.forwardfor = None;
+        return Ok(());
+    }
+    let mut ff = ForwardFor {
+        except: None,
+        header: "X-Forwarded-For".into(),
+        if_none: false,
+    };
+    let mut i = 0;
+    while i < a.len() {
+        match a[i].as_str() {
+            "except" => {
+                let v = a.get(i + 1).ok_or("'option forwardfor except' expects a network")?;
+                ff.except = Some(parse_net(v).map_err(|e| format!("'option forwardfor': {e}"))?);
+                i += 2;
+            }
+            "header" => {
+                let v = a.get(i + 1).ok_or("'option forwardfor header' expects a name")?;
+                if !is_token(v) {
+                    return Err(format!("'option forwardfor header': '{v}' is not a header name"));
+                }
+                ff.header.clone_from(v);
+                i += 2;
+            }
+            "if-none" => {
+                ff.if_none = true;
+                i += 1;
+            }
+            x => {
+                return Err(format!(
+                    "'option forwardfor': unknown argument '{x}' (expects 'except', 'header' or 'if-none')"
+                ))
+            }
+        }
+    }
+    p.http.forwardfor = Some(ff);
+    Ok(())
+}
+
+fn kw_http_reuse(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let r = match a {
+        [m] => match m.as_str() {
+            "never" => Reuse::Never,
+            "safe" => Reuse::Safe,
+            "aggressive" => Reuse::Aggressive,
+            "always" => Reuse::Always,
+            x => {
+                return Err(format!(
+                    "'http-reuse': unknown mode '{x}' (never, safe, aggressive, always)"
+                ))
+            }
+        },
+        _ => return Err("'http-reuse' expects one of never, safe, aggressive, always".into()),
+    };
+    ctx.px()?.http.reuse = Some(r);
+    Ok(())
+}
+
+fn read_file(path: &str, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{what}: cannot read file '{path}': {e}"))
+}
+
+fn kw_errorfile(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let [code, file] = a else {
+        return Err("'errorfile' expects <code> <file>".into());
+    };
+    let code: u16 = code
+        .parse()
+        .map_err(|_| format!("'errorfile': '{code}' is not a status code"))?;
+    if !ERROR_CODES.contains(&code) {
+        return Err(format!(
+            "'errorfile': status code {code} cannot be customised (one of {ERROR_CODES:?})"
+        ));
+    }
+    let bytes = read_file(file, "'errorfile'")?;
+    let http = &mut ctx.px()?.http;
+    http.errorfiles.retain(|e| e.code != code);
+    http.errorfiles.push(ErrorFile { code, bytes });
+    Ok(())
+}
+
+fn kw_http_request(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let rule = parse_rule(ctx, "http-request", a, true)?;
+    ctx.px()?.http.request_rules.push(rule);
+    Ok(())
+}
+
+fn kw_http_response(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let rule = parse_rule(ctx, "http-response", a, false)?;
+    ctx.px()?.http.response_rules.push(rule);
+    Ok(())
+}
+
+/// RFC 9110 token characters (header names, methods).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A value that will be written into a header or the request line: refuse
+/// line breaks (header injection) and log-format expressions (not evaluated
+/// yet by weir).
+fn literal(kw: &str, v: &str) -> Result<String, String> {
+    if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!("'{kw}': value contains a line break or NUL"));
+    }
+    if has_log_format(v) {
+        return Err(format!(
+            "'{kw}': log-format expressions ('%[…]', '%ci'…) are not supported by weir yet; \
+             write '%%' for a literal '%'"
+        ));
+    }
+    Ok(v.replace("%%", "%"))
+}
+
+fn has_log_format(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if b.get(i + 1) == Some(&b'%') {
+                i += 2;
+                continue;
+            }
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+fn status_code(kw: &str, v: &str, range: std::ops::RangeInclusive<u16>) -> Result<u16, String> {
+    let n: u16 = v
+        .parse()
+        .map_err(|_| format!("'{kw}': '{v}' is not a status code"))?;
+    if !range.contains(&n) {
+        return Err(format!(
+            "'{kw}': status {n} out of range {}..={}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(n)
+}
+
+/// Splits `ACTION ARGS… [if|unless COND]`, parses the action, checks the
+/// condition with the ACL engine.
+fn parse_rule(
+    ctx: &mut Ctx<'_, '_>,
+    kw: &str,
+    a: &[String],
+    request: bool,
+) -> Result<HttpRule, String> {
+    let split = a
+        .iter()
+        .position(|w| w == "if" || w == "unless")
+        .unwrap_or(a.len());
+    let (words, cond_words) = a.split_at(split);
+    let cond = match cond_words.split_first() {
+        None => None,
+        Some((w, rest)) => {
+            if rest.is_empty() {
+                return Err(format!("'{kw}': missing condition after '{w}'"));
+            }
+            Some(Condition {
+                loc: ctx.loc.clone(),
+                negate: w == "unless",
+                tokens: rest.to_vec(),
+            })
+        }
+    };
+    let Some((action, args)) = words.split_first() else {
+        return Err(format!("'{kw}' expects an action"));
+    };
+    let full = format!("{kw} {action}");
+    let action = parse_action(&full, action, args, request)?;
+    if let Some(c) = &cond {
+        (crate::registry::CONDITION_CHECK)(ctx, c)?;
+    }
+    Ok(HttpRule {
+        loc: ctx.loc.clone(),
+        action,
+        cond,
+    })
+}
+
+fn parse_action(
+    kw: &str,
+    action: &str,
+    args: &[String],
+    request: bool,
+) -> Result<HttpAction, String> {
+    let n = |count: usize, usage: &str| -> Result<(), String> {
+        if args.len() == count {
+            Ok(())
+        } else {
+            Err(format!("'{kw}' expects {usage}"))
+        }
+    };
+    Ok(match action {
+        "allow" => {
+            n(0, "no argument")?;
+            HttpAction::Allow
+        }
+        "deny" => {
+            let status = match args {
+                [] => 403,
+                [k, v] if k == "deny_status" => {
+                    let s = status_code(kw, v, 200..=599)?;
+                    if !ERROR_CODES.contains(&s) {
+                        return Err(format!(
+                            "'{kw}': deny_status {s} is not one of {ERROR_CODES:?}"
+                        ));
+                    }
+                    s
+                }
+                _ => {
+                    return Err(format!(
+                        "'{kw}': options other than deny_status are not supported by weir yet"
+                    ))
+                }
+            };
+            HttpAction::Deny { status }
+        }
+        "return" => HttpAction::Return(Box::new(parse_return(kw, args)?)),
+        "redirect" if request => HttpAction::Redirect(Box::new(parse_redirect(kw, args)?)),
+        "set-header" | "add-header" => {
+            n(2, "<name> <value>")?;
+            if !is_token(&args[0]) {
+                return Err(format!("'{kw}': '{}' is not a valid header name (HAProxy sends it as written; that is not supported by weir yet)", args[0]));
+            }
+            let name = args[0].clone();
+            let value = literal(kw, &args[1])?;
+            if action == "set-header" {
+                HttpAction::SetHeader { name, value }
+            } else {
+                HttpAction::AddHeader { name, value }
+            }
+        }
+        "del-header" => {
+            n(1, "<name>")?;
+            if !is_token(&args[0]) {
+                return Err(format!("'{kw}': '{}' is not a valid header name (HAProxy sends it as written; that is not supported by weir yet)", args[0]));
+            }
+            HttpAction::DelHeader {
+                name: args[0].clone(),
+            }
+        }
+        "set-path" if request => {
+            n(1, "<path>")?;
+            let v = literal(kw, &args[0])?;
+            if v.bytes().any(|b| b == b' ' || b == b'?') {
+                return Err(format!("'{kw}': path must not contain spaces or '?'"));
+            }
+            HttpAction::SetPath(v)
+        }
+        "set-query" if request => {
+            n(1, "<query>")?;
+            let v = literal(kw, &args[0])?;
+            if v.bytes().any(|b| b == b' ') {
+                return Err(format!("'{kw}': query must not contain spaces"));
+            }
+            HttpAction::SetQuery(v)
+        }
+        "set-uri" if request => {
+            n(1, "<uri>")?;
+            let v = literal(kw, &args[0])?;
+            if v.is_empty() || v.bytes().any(|b| b == b' ') {
+                return Err(format!("'{kw}': uri must be non-empty without spaces"));
+            }
+            HttpAction::SetUri(v)
+        }
+        "set-method" if request => {
+            n(1, "<method>")?;
+            if !is_token(&args[0]) {
+                return Err(format!("'{kw}': '{}' is not a method token", args[0]));
+            }
+            HttpAction::SetMethod(args[0].clone())
+        }
+        "set-status" if !request => {
+            let (code, reason) = match args {
+                [c] => (c, None),
+                [c, r, v] if r == "reason" => (c, Some(literal(kw, v)?)),
+                _ => return Err(format!("'{kw}' expects <status> [reason <text>]")),
+            };
+            HttpAction::SetStatus {
+                code: status_code(kw, code, 100..=999)?,
+                reason,
+            }
+        }
+        other => {
+            let list = if request {
+                "allow, deny, return, redirect, set-header, add-header, del-header, set-path, set-query, set-uri, set-method"
+            } else {
+                "allow, deny, return, set-header, add-header, del-header, set-status"
+            };
+            return Err(format!(
+                "'{}': unknown action '{other}', or not supported by weir yet (supported: {list})",
+                kw.split(' ').next().unwrap_or(kw)
+            ));
+        }
+    })
+}
+
+fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
+    let mut spec = ReturnSpec {
+        status: 200,
+        content_type: None,
+        body: Vec::new(),
+        headers: Vec::new(),
+    };
+    let mut has_body = false;
+    let mut i = 0;
+    let arg = |i: usize, what: &str| -> Result<&String, String> {
+        a.get(i + 1)
+            .ok_or_else(|| format!("'{kw}': '{what}' expects a value"))
+    };
+    while i < a.len() {
+        match a[i].as_str() {
+            "status" => {
+                spec.status = status_code(kw, arg(i, "status")?, 200..=599)?;
+                i += 2;
+            }
+            "content-type" => {
+                spec.content_type = Some(literal(kw, arg(i, "content-type")?)?);
+                i += 2;
+            }
+            "string" | "lf-string" | "file" | "lf-file" | "errorfile" | "errorfiles" => {
+                if has_body {
+                    return Err(format!("'{kw}': only one body source may be given"));
+                }
+                has_body = true;
+                let v = arg(i, &a[i])?;
+                match a[i].as_str() {
+                    "string" => {
+                        spec.body = literal(kw, v).map(String::into_bytes).or_else(|_| {
+                            // Bodies may contain line breaks; only refuse log-format.
+                            if has_log_format(v) {
+                                Err(format!(
+                                    "'{kw}': use 'string' without log-format expressions"
+                                ))
+                            } else {
+                                Ok(v.clone().into_bytes())
+                            }
+                        })?
+                    }
+                    "file" => spec.body = read_file(v, kw)?,
+                    w => {
+                        return Err(format!(
+                            "'{kw}': '{w}' is not supported by weir yet (use 'string' or 'file')"
+                        ))
+                    }
+                }
+                i += 2;
+            }
+            "hdr" => {
+                let (Some(name), Some(value)) = (a.get(i + 1), a.get(i + 2)) else {
+                    return Err(format!("'{kw}': 'hdr' expects <name> <value>"));
+                };
+                if !is_token(name) {
+                    return Err(format!("'{kw}': '{name}' is not a header name"));
+                }
+                spec.headers.push((name.clone(), literal(kw, value)?));
+                i += 3;
+            }
+            x => return Err(format!("'{kw}': unexpected argument '{x}'")),
+        }
+    }
+    if has_body && spec.content_type.is_none() && !spec.body.is_empty() {
+        return Err(format!("'{kw}': a body needs a 'content-type'"));
+    }
+    Ok(spec)
+}
+
+fn parse_redirect(kw: &str, a: &[String]) -> Result<RedirectSpec, String> {
+    let mut spec = RedirectSpec {
+        kind: RedirectKind::Location,
+        target: String::new(),
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+    };
+    let mut have_target = false;
+    let mut i = 0;
+    // HAProxy accepts the options in any order (`redirect code 301 location /x`).
+    while i < a.len() {
+        let w = a[i].as_str();
+        match w {
+            "location" | "prefix" | "scheme" => {
+                let t = a
+                    .get(i + 1)
+                    .ok_or_else(|| format!("'{kw}': '{w}' expects a value"))?;
+                if have_target {
+                    return Err(format!("'{kw}': only one of location, prefix, scheme"));
+                }
+                have_target = true;
+                spec.kind = match w {
+                    "location" => RedirectKind::Location,
+                    "prefix" => RedirectKind::Prefix,
+                    _ => RedirectKind::Scheme,
+                };
+                spec.target = literal(kw, t)?;
+                i += 2;
+            }
+            "code" => {
+                let v = a
+                    .get(i + 1)
+                    .ok_or_else(|| format!("'{kw}': 'code' expects a value"))?;
+                let c = status_code(kw, v, 301..=308)?;
+                if !matches!(c, 301 | 302 | 303 | 307 | 308) {
+                    return Err(format!("'{kw}': code must be 301, 302, 303, 307 or 308"));
+                }
+                spec.code = c;
+                i += 2;
+            }
+            "drop-query" => {
+                spec.drop_query = true;
+                i += 1;
+            }
+            "append-slash" => {
+                spec.append_slash = true;
+                i += 1;
+            }
+            "set-cookie" | "clear-cookie" => {
+                return Err(format!("'{kw}': '{w}' is not supported by weir yet"))
+            }
+            x => return Err(format!("'{kw}': unexpected argument '{x}'")),
+        }
+    }
+    if !have_target {
+        return Err(format!(
+            "'{kw}' expects location|prefix|scheme <target> [options]"
+        ));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        crate::parse_str("t.cfg", text).map_err(|e| e.to_string())
+    }
+
+    const HEAD: &str = "defaults\n mode http\n timeout client 1s\n timeout server 1s\n timeout connect 1s\nbackend b\n server s 127.0.0.1:1\nfrontend f\n bind 127.0.0.1:8080\n default_backend b\n";
+
+    #[test]
+    fn rules_and_options_parse() {
+        let cfg = parse(&format!(
+            "{HEAD} acl adm path_beg /admin\n http-request deny deny_status 404 if adm\n \
+             http-request return status 200 content-type text/plain string ok hdr x-a b\n \
+             http-request redirect scheme https code 301 drop-query unless adm\n \
+             http-request set-header X-Y z\n http-response del-header server\n \
+             option forwardfor except 127.0.0.0/8 header X-Real-IP\n option http-server-close\n"
+        ))
+        .unwrap();
+        let h = &cfg.frontends[0].http;
+        assert_eq!(h.request_rules.len(), 4);
+        assert_eq!(h.response_rules.len(), 1);
+        assert!(matches!(
+            h.request_rules[0].action,
+            HttpAction::Deny { status: 404 }
+        ));
+        assert!(h.request_rules[0].cond.is_some());
+        assert_eq!(h.conn_mode, Some(ConnMode::ServerClose));
+        let ff = h.forwardfor.as_ref().unwrap();
+        assert_eq!(ff.header, "X-Real-IP");
+        assert_eq!(ff.except.unwrap().1, 8);
+    }
+
+    #[test]
+    fn bad_rules_are_errors() {
+        for bad in [
+            " http-request\n",
+            " http-request frobnicate\n",
+            " http-request deny deny_status 999\n",
+            " http-request set-header X\n",
+            " http-request set-header X-Y %[src]\n",
+            " http-request redirect location /x code 305\n",
+            " http-request deny if nosuchacl\n",
+            " http-request deny if\n",
+            " http-response redirect location /\n",
+            " http-request return status 200 string x\n",
+            " option forwardfor except 1.2.3.4/40\n",
+            " http-request set-status 200\n",
+        ] {
+            assert!(parse(&format!("{HEAD}{bad}")).is_err(), "accepted: {bad}");
+        }
+    }
+}
