@@ -7,10 +7,57 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use std::net::SocketAddr;
+
 use weir_core::acl::{
-    AclSet, Condition, FetchCall, FetchKind, FetchStatus, Loader, Sample, SampleSource, Scratch,
-    Verdict, Visit,
+    AclSet, BodyState, Condition, FetchCall, FetchKind, FetchStatus, HttpSource, HttpView, Loader,
+    RequestLine, Sample, SampleSource, Scratch, Verdict, Visit,
 };
+
+/// A browser-like GET with 12 headers, as the proxy would expose it.
+struct View {
+    headers: Vec<(&'static [u8], &'static [u8])>,
+}
+
+impl HttpView for View {
+    fn src(&self) -> Option<SocketAddr> {
+        Some("10.39.15.7:40000".parse().unwrap())
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        Some("127.0.0.1:80".parse().unwrap())
+    }
+    fn request(&self) -> Option<RequestLine<'_>> {
+        Some(RequestLine {
+            method: b"GET",
+            url: b"/static/css/site.css?v=3",
+            version: b"1.1",
+        })
+    }
+    fn request_headers(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        for (n, v) in &self.headers {
+            if !f(n, v) {
+                return;
+            }
+        }
+    }
+    fn status(&self) -> Option<u16> {
+        None
+    }
+    fn response_headers(&self, _: &mut dyn FnMut(&[u8], &[u8]) -> bool) {}
+    fn first_request(&self) -> bool {
+        true
+    }
+    fn body(&self) -> BodyState {
+        BodyState {
+            buffered: 600,
+            size: Some(0),
+            complete: true,
+        }
+    }
+    fn wait_end(&self) -> bool {
+        true
+    }
+}
 
 /// A fixed request: path, host header and client address.
 struct Req {
@@ -99,6 +146,41 @@ fn bench(c: &mut Criterion) {
     assert_eq!(route.eval(&mut req, &mut scratch), Verdict::True);
     c.bench_function("route_condition", |b| {
         b.iter(|| black_box(route.eval(&mut req, &mut scratch)))
+    });
+
+    // The same kind of rule through HttpSource over a 12-header request.
+    let view = View {
+        headers: vec![
+            (b"Host", b"www.example.com"),
+            (
+                b"User-Agent",
+                b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            ),
+            (b"Accept", b"text/css,*/*;q=0.1"),
+            (b"Accept-Language", b"en-US,en;q=0.5"),
+            (b"Accept-Encoding", b"gzip, deflate, br"),
+            (b"Referer", b"https://www.example.com/"),
+            (b"Connection", b"keep-alive"),
+            (b"Cookie", b"sid=abc123; theme=dark"),
+            (b"Sec-Fetch-Dest", b"style"),
+            (b"Sec-Fetch-Mode", b"no-cors"),
+            (b"Sec-Fetch-Site", b"same-origin"),
+            (b"Cache-Control", b"no-cache"),
+        ],
+    };
+    let mut src = HttpSource::new();
+    assert_eq!(
+        route.eval(&mut src.with(&view), &mut scratch),
+        Verdict::True
+    );
+    c.bench_function("route_condition_http_source", |b| {
+        b.iter(|| black_box(route.eval(&mut src.with(&view), &mut scratch)))
+    });
+    set.declare("sess", &["cook(sid)", "-m", "found"], &l)
+        .unwrap();
+    let cookie = set.compile_cond(&["if", "sess"], &l).unwrap();
+    c.bench_function("cookie_found_http_source", |b| {
+        b.iter(|| black_box(cookie.eval(&mut src.with(&view), &mut scratch)))
     });
 }
 
