@@ -24,7 +24,7 @@ pub static KEYWORD_TABLES: &[&[Keyword]] = &[
 ];
 
 /// Every `option` table, searched in order.
-pub static OPTION_TABLES: &[&[OptionKw]] = 
+pub static OPTION_TABLES: &[&[OptionKw]] =
     &[kw::proxy::OPTIONS, kw::check::OPTIONS, kw::http::OPTIONS];
 
 /// Section openers: the keyword starting a section and its kind.

@@ -35,8 +35,6 @@ global
     maxconn 50000
     user haproxy
     group haproxy
-    uid 99
-    gid 98
     chroot /var/empty
     daemon
     pidfile /run/weir.pid
@@ -119,7 +117,7 @@ fn full_configuration() {
         (g.user.as_deref(), g.group.as_deref()),
         (Some("haproxy"), Some("haproxy"))
     );
-    assert_eq!((g.uid, g.gid), (Some(99), Some(98)));
+    assert_eq!((g.uid, g.gid), (None, None));
     assert_eq!(
         g.chroot.as_deref(),
         Some(std::path::Path::new("/var/empty"))
@@ -170,7 +168,7 @@ fn full_configuration() {
         fe.binds[5].addr,
         BindAddr::Inet("0.0.0.0:8443".parse().unwrap())
     );
-    assert_eq!(fe.binds[5].loc.line, 46);
+    assert_eq!(fe.binds[5].loc.line, 44);
     assert_eq!(fe.maxconn, Some(2000));
     assert_eq!(fe.timeouts.client, Some(Duration::from_secs(30)));
     assert_eq!(fe.timeouts.client_fin, Some(Duration::from_secs(1)));
@@ -510,14 +508,14 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "'acl x': unknown fetch method 'pathh' in ACL expression; did you mean 'path'?",
     ),
     (
-        "frontend f\n http-request deny\n",
+        "frontend f\n filter spoe engine x\n",
         2,
-        "unsupported keyword 'http-request' (not supported by weir yet)",
+        "unsupported keyword 'filter' (not supported by weir yet)",
     ),
     (
-        "backend b\n option forwardfor\n",
+        "backend b\n option mysql-check\n",
         2,
-        "unsupported keyword 'option forwardfor' (not supported by weir yet)",
+        "unsupported keyword 'option mysql-check' (not supported by weir yet)",
     ),
     (
         "global\n ssl-default-bind-options no-sslv3\n",
@@ -698,7 +696,11 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "expects at least one option",
     ),
     ("global\n nbthread 0\n", 2, "between 1 and"),
-    ("global\n cpu-map 2 0\n", 2, "does not designate process 1"),
+    (
+        "global\n cpu-map auto:1/all 0-3\n",
+        2,
+        "as many CPUs as threads: 64 threads for 4 CPUs",
+    ),
     (
         "global\n cpu-map auto:1/1-4 0-1\n",
         2,
@@ -914,7 +916,7 @@ fn zero_timeouts_are_infinite_and_missing_ones_warned() {
 #[test]
 fn remaining_keywords_happy_paths() {
     let c = parse(
-        "global\n cpu-map 1/all 0-1\n cpu-map 1 2,3\n cpu-map auto:1/odd 0-3\n unsetenv HOME\n\
+        "global\n cpu-map 1/all 0-1\n cpu-map 1 2,3\n cpu-map auto:1/odd 0-31\n unsetenv HOME\n\
          defaults d\n option logasap\n option dontlog-normal\n option log-separate-errors\n option httplog clf\n\
          frontend f from d\n bind [::]:443 v6only interface lo transparent defer-accept tfo maxconn 10\n bind :::444 v4v6\n disabled\n enabled\n option nolinger\n no option nolinger\n\
          backend b\n option srvtcpka\n hash-type map-based wt6\n balance source\n disabled\n timeout connect 1s\n timeout server 1s\n\
@@ -994,6 +996,7 @@ fn remaining_bad_values() {
         ("backend b\n balance leastconn now\n", "takes no argument"),
         ("backend b\n fullconn lots\n", "unsigned integer"),
         ("global\n cpu-map 1/0 0\n", "start at 1"),
+        ("global\n cpu-map auto:1 0-3\n", "as many CPUs as processes"),
         ("global\n cpu-map 1/4-2 0\n", "must not exceed"),
         ("global\n cpu-map 1 5000\n", "out of range"),
         ("global\n tune.pipesize 0\n", "between 1 and"),
@@ -1015,4 +1018,41 @@ fn remaining_bad_values() {
         assert!(e.starts_with("t.cfg:2: "), "{text}: {e}");
         assert!(e.contains(frag), "{text}: {e}");
     }
+}
+
+#[test]
+fn identity_and_cpu_map_follow_haproxy() {
+    // user/uid (group/gid) name one setting: the first is kept, with a warning.
+    let c = parse("global\n user haproxy\n uid 99\n gid 98\n group staff\n");
+    let g = &c.global;
+    assert_eq!(
+        (g.user.as_deref(), g.uid, g.gid, g.group.as_deref()),
+        (Some("haproxy"), None, Some(98), None)
+    );
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w[0].starts_with("t.cfg:3: [global] user/uid already specified"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("t.cfg:5: [global] group/gid already specified"),
+        "{w:?}"
+    );
+    // cpu-map: other processes are ignored; auto pairs in order.
+    let c = parse("global\n cpu-map 2 0\n cpu-map auto:1-2 4-5\n cpu-map auto:1/1-2 6,7\n cpu-map 1/all 0-3\n");
+    let m = &c.global.cpu_map;
+    assert_eq!(m.len(), 3);
+    assert!(c.warnings[0].to_string().contains("'cpu-map 2' ignored"));
+    assert_eq!(
+        (m[0].auto, m[0].threads.clone(), m[0].cpus.clone()),
+        (false, vec![], vec![4])
+    );
+    assert_eq!(
+        (m[1].auto, m[1].threads.clone(), m[1].cpus.clone()),
+        (true, vec![1, 2], vec![6, 7])
+    );
+    assert_eq!(
+        (m[2].threads.clone(), m[2].cpus.clone()),
+        (vec![], vec![0, 1, 2, 3])
+    );
 }

@@ -65,11 +65,11 @@ pub struct Global {
     pub user: Option<String>,
     /// `group NAME`: group to switch to after binding.
     pub group: Option<String>,
-    /// `uid N`: numeric user id to switch to (overrides `user` when both given,
-    /// as the later one wins in HAProxy; we keep both and let the binary decide
-    /// by `uid` first).
+    /// `uid N`: numeric user id to switch to. `user` and `uid` name the same
+    /// thing: as in HAProxy the first one written is kept (the other gets a
+    /// warning), so at most one of `user`/`uid` is set.
     pub uid: Option<u32>,
-    /// `gid N`: numeric group id.
+    /// `gid N`: numeric group id (at most one of `group`/`gid` is set).
     pub gid: Option<u32>,
     /// `chroot DIR`.
     pub chroot: Option<PathBuf>,
@@ -136,8 +136,8 @@ pub struct CpuMap {
     pub auto: bool,
     /// 1-based thread numbers this line applies to; empty = all threads (the
     /// `1` or `1/all` form, binding every thread to the whole CPU set).
-    /// `odd`/`even` expand up to [`crate::kw::global::MAX_THREADS`]: numbers
-    /// above the real thread count are to be ignored, as HAProxy does.
+    /// `odd`/`even` expand over 64 threads, as in HAProxy; numbers above
+    /// the real thread count are to be ignored, as HAProxy does.
     pub threads: Vec<u32>,
     /// CPU numbers (0-based, as the kernel counts them), in ascending order.
     pub cpus: Vec<u32>,

@@ -90,6 +90,29 @@ fn parse_range(s: &str, what: &str, max: u32) -> Result<Vec<u32>, String> {
     Ok((lo..=hi).collect())
 }
 
+/// HAProxy sizes `all`, `odd` and `even` process/thread sets on a 64-bit
+/// word (`LONGBITS`): `cpu-map auto:` checks sizes with that width.
+const SET_BITS: u32 = 64;
+
+/// Parses a process or thread set: `all`, `odd`, `even`, `N` or `N-M`.
+fn parse_set(s: &str, what: &str) -> Result<Vec<u32>, String> {
+    let v: Vec<u32> = match s {
+        "all" => (1..=SET_BITS).collect(),
+        "odd" => (1..=SET_BITS).step_by(2).collect(),
+        "even" => (2..=SET_BITS).step_by(2).collect(),
+        r => parse_range(r, what, MAX_THREADS as u32)?,
+    };
+    if v.first() == Some(&0) {
+        return Err(format!("'{what}' process and thread numbers start at 1"));
+    }
+    Ok(v)
+}
+
+/// `cpu-map [auto:]<process-set>[/<thread-set>] <cpu-set>...` as HAProxy 2.6
+/// reads it: with `auto:`, the threads (or, without a thread set, the
+/// processes) and the CPUs are paired one to one and the two sets must have
+/// the same size; since nbproc is gone only process 1 matters, and lines for
+/// other processes are ignored (with a warning here; HAProxy is silent).
 fn kw_cpu_map(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     if a.len() < 2 {
         return Err("'cpu-map' expects [auto:]<process>[/<threads>] followed by a CPU set".into());
@@ -102,27 +125,8 @@ fn kw_cpu_map(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         Some((p, t)) => (p, Some(t)),
         None => (set, None),
     };
-    // HAProxy 2.5 removed nbproc: only process 1 exists.
-    match proc_part {
-        "1" | "1-1" | "all" | "odd" => {}
-        other => {
-            return Err(format!(
-                "'cpu-map' process set '{other}' does not designate process 1; multi-process mode (nbproc) was removed in HAProxy 2.5, use '1/<threads>'"
-            ))
-        }
-    }
-    let threads: Vec<u32> = match thr_part {
-        None | Some("all") => Vec::new(),
-        Some("odd") => (1..=MAX_THREADS as u32).step_by(2).collect(),
-        Some("even") => (2..=MAX_THREADS as u32).step_by(2).collect(),
-        Some(t) => {
-            let v = parse_range(t, "cpu-map", MAX_THREADS as u32)?;
-            if v.first() == Some(&0) {
-                return Err("'cpu-map' thread numbers start at 1".into());
-            }
-            v
-        }
-    };
+    let procs = parse_set(proc_part, "cpu-map")?;
+    let threads = thr_part.map(|t| parse_set(t, "cpu-map")).transpose()?;
     let mut cpus: Vec<u32> = Vec::new();
     for w in &a[1..] {
         for part in w.split(',') {
@@ -131,17 +135,36 @@ fn kw_cpu_map(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     }
     cpus.sort_unstable();
     cpus.dedup();
-    if auto
-        && !threads.is_empty()
-        && thr_part.is_some_and(|t| t != "odd" && t != "even")
-        && threads.len() != cpus.len()
-    {
-        return Err(format!(
-            "'cpu-map auto:' needs as many CPUs as threads: {} threads for {} CPUs",
-            threads.len(),
-            cpus.len()
-        ));
+    if auto {
+        let (n, what) = match &threads {
+            Some(t) => (t.len(), "threads"),
+            None => (procs.len(), "processes"),
+        };
+        if n != cpus.len() {
+            return Err(format!(
+                "'cpu-map auto:' needs as many CPUs as {what}: {n} {what} for {} CPUs (PROC/THREAD range and CPU sets must have the same size)",
+                cpus.len()
+            ));
+        }
     }
+    let Some(p1) = procs.iter().position(|&p| p == 1) else {
+        ctx.warn(format!(
+            "'cpu-map {}' ignored: only process 1 exists since HAProxy 2.5 removed nbproc",
+            a[0]
+        ));
+        return Ok(());
+    };
+    let (threads, cpus, auto) = match (auto, threads) {
+        // `auto:P` without threads pairs processes with CPUs: process 1
+        // (all its threads) gets the CPU paired with it.
+        (true, None) => (Vec::new(), vec![cpus[p1]], false),
+        (auto, Some(t)) if thr_part == Some("all") && !auto => {
+            drop(t);
+            (Vec::new(), cpus, auto)
+        }
+        (auto, Some(t)) => (t, cpus, auto),
+        (false, None) => (Vec::new(), cpus, false),
+    };
     ctx.global.cpu_map.push(CpuMap {
         loc: ctx.loc.clone(),
         auto,
@@ -151,27 +174,52 @@ fn kw_cpu_map(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `user`/`uid` (and `group`/`gid`) set the same thing: HAProxy keeps the
+/// first one and reports the second ("already specified. Continuing.").
+fn already(ctx: &mut Ctx<'_, '_>, set: bool, what: &str) -> bool {
+    if set {
+        ctx.warn(format!(
+            "{what} already specified; this line is ignored (the first one is kept)"
+        ));
+    }
+    set
+}
+
 fn kw_user(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args("user", a, 1, "<user name> as argument")?;
-    ctx.global.user = Some(a[0].clone());
+    let set = ctx.global.user.is_some() || ctx.global.uid.is_some();
+    if !already(ctx, set, "user/uid") {
+        ctx.global.user = Some(a[0].clone());
+    }
     Ok(())
 }
 
 fn kw_group(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args("group", a, 1, "<group name> as argument")?;
-    ctx.global.group = Some(a[0].clone());
+    let set = ctx.global.group.is_some() || ctx.global.gid.is_some();
+    if !already(ctx, set, "group/gid") {
+        ctx.global.group = Some(a[0].clone());
+    }
     Ok(())
 }
 
 fn kw_uid(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args("uid", a, 1, "<number> as argument")?;
-    ctx.global.uid = Some(parse_uint(&a[0], "uid")?);
+    let v = parse_uint(&a[0], "uid")?;
+    let set = ctx.global.user.is_some() || ctx.global.uid.is_some();
+    if !already(ctx, set, "user/uid") {
+        ctx.global.uid = Some(v);
+    }
     Ok(())
 }
 
 fn kw_gid(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args("gid", a, 1, "<number> as argument")?;
-    ctx.global.gid = Some(parse_uint(&a[0], "gid")?);
+    let v = parse_uint(&a[0], "gid")?;
+    let set = ctx.global.group.is_some() || ctx.global.gid.is_some();
+    if !already(ctx, set, "group/gid") {
+        ctx.global.gid = Some(v);
+    }
     Ok(())
 }
 
