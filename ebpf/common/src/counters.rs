@@ -78,9 +78,15 @@ events! {
     /// Server side (`weir_decap`): an IPIP / IPv6-in-IPv6 packet unwrapped
     /// and passed to the stack.
     Decapsulated = 20,
+    /// Full NAT: a server's reply translated back and sent to the client.
+    ReverseNat = 21,
+    /// Full NAT: no free NAT port for a new flow after bounded probing: dropped.
+    DropNatPorts = 22,
+    /// Full NAT: the packet cannot be translated (IPv6, ICMP): passed.
+    PassNatUnsupported = 23,
 }
 
 /// Number of entries of the `EVENTS` array.
-pub const EVENT_COUNT: u32 = 21;
+pub const EVENT_COUNT: u32 = 24;
 
 const _: () = assert!(Event::ALL.len() == EVENT_COUNT as usize);

@@ -12,6 +12,8 @@ pub const SERVERS: &str = "SERVERS";
 pub const FLOWS: &str = "FLOWS";
 /// `Array<Config>`, one entry: load-wide settings.
 pub const CONFIG: &str = "CONFIG";
+/// `LruHashMap<NatKey, NatValue>`: full-NAT reverse translations.
+pub const NAT_REV: &str = "NAT_REV";
 /// `LpmTrie<[u8; 4], u32>`: IPv4 source block/allow entries.
 pub const SRC_V4: &str = "SRC_V4";
 /// `LpmTrie<[u8; 16], u32>`: IPv6 source block/allow entries.

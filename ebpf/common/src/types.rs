@@ -29,6 +29,10 @@ pub struct VipKey {
 /// Pick the server from a hash of the source address only (every connection
 /// of a client lands on the same server), instead of the whole 5-tuple.
 pub const VIP_F_HASH_SRC_ONLY: u32 = 1 << 0;
+/// Forward by full NAT (IPv4): source rewritten to the NAT address and a
+/// per-flow port, destination to the server; replies come back to weir and
+/// are translated back (`NAT_REV`). Without it: IPIP encapsulation (DSR).
+pub const VIP_F_FULLNAT: u32 = 1 << 1;
 
 /// What the XDP program needs to know about a VIP once it matched.
 #[repr(C)]
@@ -82,8 +86,11 @@ pub struct FlowKey {
 pub struct FlowValue {
     /// Index of the server in `SERVERS`.
     pub server: u32,
+    /// Full-NAT: the source port on the NAT address this flow uses towards
+    /// its server (network byte order); 0 for IPIP VIPs.
+    pub nat_port: u16,
     /// Explicit padding, always zero.
-    pub _pad: u32,
+    pub _pad: u16,
     /// `bpf_ktime_get_ns()` of the last packet, refreshed at most once a
     /// second so a busy flow does not write shared memory per packet.
     pub last_seen_ns: u64,
@@ -134,7 +141,44 @@ pub struct Config {
     pub rate_per_sec: u32,
     /// Token bucket depth: new flows a source may open in a burst.
     pub burst: u32,
+    /// Full-NAT source address (IPv4, as on the wire); 0 when unused.
+    pub nat_v4: u32,
 }
+
+/// Full-NAT reverse key: a reply from a server to the NAT address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NatKey {
+    /// Server address (IPv4, as on the wire).
+    pub server: u32,
+    /// Server port, network byte order.
+    pub server_port: u16,
+    /// NAT port (the reply's destination port), network byte order.
+    pub nat_port: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// Explicit padding, always zero.
+    pub _pad: [u8; 3],
+}
+
+/// Full-NAT reverse value: whom the reply goes back to, and from where.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NatValue {
+    /// Client address (IPv4, as on the wire).
+    pub client: u32,
+    /// VIP address (IPv4, as on the wire).
+    pub vip: u32,
+    /// Client port, network byte order.
+    pub client_port: u16,
+    /// VIP port, network byte order.
+    pub vip_port: u16,
+}
+
+/// Lowest NAT port handed out (host order); ports below stay for the host.
+pub const NAT_PORT_MIN: u16 = 1024;
+/// Number of NAT ports (`NAT_PORT_MIN..=65535`).
+pub const NAT_PORT_COUNT: u32 = 65536 - NAT_PORT_MIN as u32;
 
 /// Verdict stored in the source LPM tries.
 pub const SRC_ACTION_BLOCK: u32 = 1;
@@ -206,6 +250,10 @@ mod pod {
     unsafe impl aya::Pod for crate::counters::Traffic {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::ReuseportConfig {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::NatKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::NatValue {}
 }
 
 // Sizes are part of the kernel ABI: a change here must be deliberate.
@@ -215,7 +263,9 @@ const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
     assert!(core::mem::size_of::<FlowValue>() == 16);
     assert!(core::mem::size_of::<Server>() == 24);
-    assert!(core::mem::size_of::<Config>() == 40);
+    assert!(core::mem::size_of::<Config>() == 44);
+    assert!(core::mem::size_of::<NatKey>() == 12);
+    assert!(core::mem::size_of::<NatValue>() == 12);
     assert!(core::mem::size_of::<SrcKey>() == 20);
     assert!(core::mem::size_of::<RateState>() == 16);
     assert!(core::mem::size_of::<ReuseportConfig>() == 8);

@@ -70,7 +70,7 @@ pub fn hash(p: &Packet, meta: &VipMeta) -> u64 {
 /// The flow's recorded server when the table knows the flow and the server
 /// is UP. A recorded server that is DOWN is counted and treated as a miss.
 #[inline(always)]
-pub fn lookup(key: &FlowKey) -> Option<(u32, Server)> {
+pub fn lookup(key: &FlowKey) -> Option<(u32, Server, u16)> {
     let v = FLOWS.get_ptr_mut(key)?;
     // SAFETY: pointer from a successful lookup of a preallocated LRU map; it
     // stays valid for this program run. A racing eviction can at worst show
@@ -86,7 +86,7 @@ pub fn lookup(key: &FlowKey) -> Option<(u32, Server)> {
     if now.wrapping_sub(v.last_seen_ns) > TOUCH_NS {
         v.last_seen_ns = now;
     }
-    Some((v.server, s))
+    Some((v.server, s, v.nat_port))
 }
 
 /// Counts a flow-table miss as a new flow or a mid-stream miss (a TCP
@@ -126,16 +126,23 @@ pub fn pick_new(
         return Err(Event::DropNoServer);
     }
     if record {
-        // SAFETY: the helper only reads the clock.
-        let now = unsafe { bpf_ktime_get_ns() };
-        let v = FlowValue {
-            server: index,
-            _pad: 0,
-            last_seen_ns: now,
-        };
-        if FLOWS.insert(key, &v, 0).is_err() {
-            stats::event(Event::FlowInsertFailed);
-        }
+        self::record(key, index, 0);
     }
     Ok((index, s))
+}
+
+/// Stores the flow's server (and full-NAT port) in the connection table.
+#[inline(always)]
+pub fn record(key: &FlowKey, server: u32, nat_port: u16) {
+    // SAFETY: the helper only reads the clock.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let v = FlowValue {
+        server,
+        nat_port,
+        _pad: 0,
+        last_seen_ns: now,
+    };
+    if FLOWS.insert(key, &v, 0).is_err() {
+        stats::event(Event::FlowInsertFailed);
+    }
 }

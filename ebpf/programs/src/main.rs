@@ -14,6 +14,7 @@ mod balance;
 mod decap;
 mod encap;
 mod filter;
+mod fullnat;
 mod maps;
 mod packet;
 mod parse;

@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, ReusePortSockArray},
 };
 use weir_common::{
-    maps::*, Config, FlowKey, FlowValue, RateState, ReuseportConfig, Server, SrcKey, Traffic,
-    VipKey, VipMeta, EVENT_COUNT,
+    maps::*, Config, FlowKey, FlowValue, NatKey, NatValue, RateState, ReuseportConfig, Server,
+    SrcKey, Traffic, VipKey, VipMeta, EVENT_COUNT,
 };
 
 /// Configured VIPs.
@@ -27,6 +27,11 @@ pub static SERVERS: Array<Server> = Array::with_max_entries(DEFAULT_MAX_SERVERS,
 /// flow must keep its server when the ring changes whichever CPU sees it.
 #[map]
 pub static FLOWS: LruHashMap<FlowKey, FlowValue> =
+    LruHashMap::with_max_entries(DEFAULT_MAX_FLOWS, 0);
+
+/// Full-NAT reverse translations (server reply → client), sized like FLOWS.
+#[map]
+pub static NAT_REV: LruHashMap<NatKey, NatValue> =
     LruHashMap::with_max_entries(DEFAULT_MAX_FLOWS, 0);
 
 /// Load-wide settings (one entry).

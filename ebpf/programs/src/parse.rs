@@ -68,6 +68,8 @@ pub struct Packet {
     pub icmp: bool,
     /// IPv4 header carried options.
     pub options: bool,
+    /// Offset of the L4 header of the received packet.
+    pub l4_off: usize,
 }
 
 #[inline(always)]
@@ -171,6 +173,7 @@ fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
         peer: v4_addr(src),
         icmp: false,
         options: ihl > 20,
+        l4_off: l4,
     };
     match l4proto {
         PROTO_TCP => {
@@ -255,6 +258,7 @@ fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Verdict> {
         peer: src,
         icmp: false,
         options: false,
+        l4_off: l4,
     };
     match next {
         PROTO_TCP => {

@@ -3,14 +3,16 @@
 //! → XDP_TX. Every exit is counted in `EVENTS`.
 
 use crate::{
-    balance, encap, filter,
+    balance, encap, filter, fullnat,
     maps::CONFIG,
     packet,
     parse::{self, Verdict, TCP_ACK, TCP_SYN},
     stats,
 };
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
-use weir_common::{Config, Event, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, PROTO_TCP};
+use weir_common::{
+    Config, Event, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, FAMILY_V4, PROTO_TCP, VIP_F_FULLNAT,
+};
 
 /// Runs the program and turns the outcome into an XDP action.
 #[inline(always)]
@@ -44,11 +46,22 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
     if limit && syn {
         filter::charge_new_flow(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
     }
+    // Full NAT: replies from servers to the NAT address go back to clients.
+    if cfg.nat_v4 != 0 && p.family == FAMILY_V4 && !p.icmp && p.dst[0] == cfg.nat_v4 {
+        if let Some(done) = fullnat::reverse(ctx, &p, &cfg) {
+            done.map_err(Verdict::Drop)?;
+            stats::event(Event::ReverseNat);
+            return Ok(());
+        }
+    }
     let meta = balance::vip(&p).ok_or(Verdict::Pass(Event::PassNotVip))?;
+    if meta.flags & VIP_F_FULLNAT != 0 {
+        return full_nat(ctx, &p, &cfg, &meta, limit, bytes);
+    }
     let key = balance::flow_key(&p);
     let hash = balance::hash(&p, &meta);
     let (index, server) = match balance::lookup(&key) {
-        Some(found) => found,
+        Some((index, server, _)) => (index, server),
         None => {
             if !p.icmp {
                 balance::count_miss(&p);
@@ -67,6 +80,44 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
         stats::event(Event::ForwardIcmpTooBig);
     }
     encap::encapsulate(ctx, &p, &server, &cfg, hash).map_err(Verdict::Drop)?;
+    stats::traffic(meta.index, index, bytes);
+    Ok(())
+}
+
+/// The full-NAT variant of the VIP path: same flow table and ring, but the
+/// packet is translated instead of encapsulated.
+#[inline(always)]
+fn full_nat(
+    ctx: &XdpContext,
+    p: &parse::Packet,
+    cfg: &Config,
+    meta: &weir_common::VipMeta,
+    limit: bool,
+    bytes: u64,
+) -> Result<(), Verdict> {
+    if p.family != FAMILY_V4 || p.icmp {
+        return Err(Verdict::Pass(Event::PassNatUnsupported));
+    }
+    let key = balance::flow_key(p);
+    let hash = balance::hash(p, meta);
+    let (index, server, nat_port) = match balance::lookup(&key) {
+        Some(found) if found.2 != 0 => found,
+        _ => {
+            balance::count_miss(p);
+            if limit && p.proto != PROTO_TCP {
+                filter::charge_new_flow(cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+            }
+            let (index, server) =
+                balance::pick_new(&key, meta, hash, false).map_err(Verdict::Drop)?;
+            if server.family != FAMILY_V4 || cfg.nat_v4 == 0 {
+                return Err(Verdict::Drop(Event::DropNoSource));
+            }
+            let port = fullnat::allocate(p, &server, hash).map_err(Verdict::Drop)?;
+            balance::record(&key, index, port);
+            (index, server, port)
+        }
+    };
+    fullnat::forward(ctx, p, &server, cfg, nat_port).map_err(Verdict::Drop)?;
     stats::traffic(meta.index, index, bytes);
     Ok(())
 }

@@ -103,6 +103,8 @@ impl XdpBalancer {
             .map_max_entries(m::RINGS, ring_entries)
             .map_max_entries(m::SERVERS, l.max_servers)
             .map_max_entries(m::FLOWS, l.max_flows)
+            // Sized like the flow table: a live flow must keep its reverse entry.
+            .map_max_entries(m::NAT_REV, l.max_flows)
             .map_max_entries(m::RATE, l.max_rate_sources)
             .map_max_entries(m::SRC_V4, l.max_src_prefixes)
             .map_max_entries(m::SRC_V6, l.max_src_prefixes)
@@ -119,6 +121,7 @@ impl XdpBalancer {
                 m::RINGS,
                 m::SERVERS,
                 m::FLOWS,
+                m::NAT_REV,
                 m::RATE,
                 m::SRC_V4,
                 m::SRC_V6,
@@ -194,6 +197,10 @@ impl XdpBalancer {
             _pad: [0; 2],
             rate_per_sec: rate,
             burst,
+            nat_v4: c
+                .nat_source_v4
+                .map(|a| u32::from_ne_bytes(a.octets()))
+                .unwrap_or(0),
         };
         self.array::<Config>(m::CONFIG)?
             .set(0, value, 0)
@@ -337,11 +344,14 @@ impl XdpBalancer {
         let old_idx: Vec<u32> = old_servers.iter().map(|(i, _)| *i).collect();
         let mut next = 0u32;
         for (vi, v) in vips.iter().enumerate() {
-            let flags = if v.hash == VipHash::Source {
+            let mut flags = if v.hash == VipHash::Source {
                 VIP_F_HASH_SRC_ONLY
             } else {
                 0
             };
+            if self.cfg.method == Method::FullNat {
+                flags |= VIP_F_FULLNAT;
+            }
             let meta = VipMeta {
                 flags,
                 index: vip_index[vi],
@@ -769,8 +779,17 @@ fn explain(e: &aya::programs::ProgramError) -> String {
 fn validate(cfg: &XdpConfig) -> Result<(), KernelError> {
     let bad = |s: String| Err(KernelError::Config(s));
     let l = cfg.limits;
-    if cfg.method != Method::Ipip {
-        return bad("only method ipip is implemented".into());
+    if cfg.method == Method::FullNat {
+        if cfg.nat_source_v4.is_none() {
+            return bad("method fullnat needs nat-source".into());
+        }
+        if cfg
+            .vips
+            .iter()
+            .any(|v| v.addr.is_ipv6() || v.servers.iter().any(|s| s.addr.is_ipv6()))
+        {
+            return bad("method fullnat is IPv4 only (VIPs and servers)".into());
+        }
     }
     if !maglev::is_prime(u64::from(l.ring_size)) {
         return bad(format!("ring-size {} is not a prime", l.ring_size));
@@ -794,6 +813,9 @@ fn validate(cfg: &XdpConfig) -> Result<(), KernelError> {
             return bad(format!("VIP {}: more servers than ring entries", v.addr));
         }
         for s in &v.servers {
+            if cfg.method == Method::FullNat {
+                continue;
+            }
             if s.addr.is_ipv4() && cfg.source_v4.is_none() {
                 return bad(format!("server {} is IPv4 but no source-v4 is set", s.name));
             }

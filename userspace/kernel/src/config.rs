@@ -6,7 +6,8 @@
 //! ```text
 //! xdp NAME
 //!     interface IF [mode native|generic|auto] [fallback generic|refuse]
-//!     method ipip                         # DSR by IPIP / IPv6-in-IPv6 (fullnat: not yet)
+//!     method ipip|fullnat                 # DSR by IPIP / IPv6-in-IPv6, or full NAT (IPv4)
+//!     nat-source ADDR                     # full NAT: weir's source address towards servers
 //!     source-v4 ADDR                      # outer source of IPv4 encapsulation
 //!     source-v6 ADDR                      # outer source of IPv6 encapsulation
 //!     next-hop-mac MAC                    # destination MAC of forwarded packets
@@ -68,6 +69,9 @@ pub enum Method {
     /// IPIP / IPv6-in-IPv6 encapsulation, servers reply directly.
     #[default]
     Ipip,
+    /// Full NAT (IPv4): source and destination rewritten, replies come
+    /// back through weir and are translated back in XDP.
+    FullNat,
 }
 
 /// VIP protocol.
@@ -212,6 +216,9 @@ pub struct XdpConfig {
     pub source_v4: Option<Ipv4Addr>,
     /// Outer source for IPv6 encapsulation.
     pub source_v6: Option<Ipv6Addr>,
+    /// Full NAT: weir's own address, source of translated packets and
+    /// destination of replies (give weir a dedicated one).
+    pub nat_source_v4: Option<Ipv4Addr>,
     /// Destination MAC of forwarded packets.
     pub next_hop_mac: [u8; 6],
     /// VIPs.

@@ -33,6 +33,7 @@ pub(crate) fn load_small(sizes: &[(&'static str, u32)]) -> Result<aya::Ebpf, Ker
     for name in [
         m::RINGS,
         m::FLOWS,
+        m::NAT_REV,
         m::RATE,
         m::SRC_V4,
         m::SRC_V6,

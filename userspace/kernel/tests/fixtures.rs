@@ -706,3 +706,166 @@ fn config_errors_are_explicit() {
     assert!("10.0.0.0/33".parse::<Cidr>().is_err());
     assert_eq!("fd00::/8".parse::<Cidr>().unwrap().len, 8);
 }
+
+const NAT4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+
+fn fullnat_config() -> XdpConfig {
+    XdpConfig {
+        name: "fullnat".into(),
+        method: Method::FullNat,
+        nat_source_v4: Some(NAT4),
+        next_hop_mac: NEXT_HOP_MAC,
+        vips: vec![
+            VipConfig {
+                addr: IpAddr::V4(VIP4),
+                port: 80,
+                proto: Proto::Tcp,
+                hash: VipHash::FiveTuple,
+                servers: vec![server("s1", "10.2.0.2", 1), server("s2", "10.2.1.2", 1)],
+            },
+            VipConfig {
+                addr: IpAddr::V4(VIP4),
+                port: 53,
+                proto: Proto::Udp,
+                hash: VipHash::FiveTuple,
+                servers: vec![server("u1", "10.2.0.2", 1)],
+            },
+        ],
+        limits: Limits {
+            max_vips: 4,
+            max_servers: 8,
+            ring_size: RING,
+            max_flows: 256,
+            max_rate_sources: 16,
+            max_src_prefixes: 16,
+        },
+        ..Default::default()
+    }
+}
+
+fn v4(b: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(b[0], b[1], b[2], b[3])
+}
+
+fn port(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+#[test]
+fn fullnat_translates_both_ways_with_valid_checksums() {
+    require_root!();
+    let cfg = fullnat_config();
+    let lb = load(&cfg);
+    let payload = b"GET / HTTP/1.1\r\n\r\n";
+    let syn = with_l4_checksum(ipv4(
+        CLIENT4,
+        VIP4,
+        6,
+        &[],
+        0,
+        &tcp(40000, 80, TCP_SYN, payload),
+    ));
+    let (v, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &syn), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    assert_eq!(&out[0..6], &NEXT_HOP_MAC);
+    assert_eq!(&out[6..12], &LB_MAC);
+    let ip = &out[14..];
+    assert!(
+        checksums_ok(ip),
+        "forward checksums valid after incremental update"
+    );
+    assert_eq!(v4(&ip[12..16]), NAT4, "source is the NAT address");
+    let server = IpAddr::V4(v4(&ip[16..20]));
+    assert_eq!(
+        server,
+        expected(&lb, &cfg, 0, IpAddr::V4(CLIENT4), 40000, 6)
+    );
+    let nat_port = port(&ip[20..22]);
+    assert!(nat_port >= 1024);
+    assert_eq!(port(&ip[22..24]), 80);
+    assert_eq!(&ip[40..], payload, "payload untouched");
+
+    // The same flow keeps its NAT port and server.
+    let ack = with_l4_checksum(ipv4(
+        CLIENT4,
+        VIP4,
+        6,
+        &[],
+        0,
+        &tcp(40000, 80, TCP_ACK, &[]),
+    ));
+    let (_, out2, _) = lb.test_run(&frame(eth(0x0800, &[]), &ack), 1).unwrap();
+    assert_eq!(
+        (v4(&out2[30..34]), port(&out2[34..36])),
+        (v4(&ip[16..20]), nat_port)
+    );
+
+    // The server's reply comes back to the NAT address and returns to the client from the VIP.
+    let IpAddr::V4(s4) = server else {
+        unreachable!()
+    };
+    let reply = with_l4_checksum(ipv4(
+        s4,
+        NAT4,
+        6,
+        &[],
+        0,
+        &tcp(80, nat_port, TCP_SYN | TCP_ACK, b"HTTP/1.1 200 OK"),
+    ));
+    let (v, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &reply), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    let ip = &out[14..];
+    assert!(checksums_ok(ip), "reverse checksums valid");
+    assert_eq!((v4(&ip[12..16]), port(&ip[20..22])), (VIP4, 80));
+    assert_eq!((v4(&ip[16..20]), port(&ip[22..24])), (CLIENT4, 40000));
+    assert_eq!(lb.counters().unwrap().event(Event::ReverseNat), 1);
+
+    // A packet to the NAT address on a port weir did not hand out is the host's.
+    let other = with_l4_checksum(ipv4(s4, NAT4, 6, &[], 0, &tcp(80, 999, TCP_ACK, &[])));
+    assert_eq!(
+        lb.test_run(&frame(eth(0x0800, &[]), &other), 1).unwrap().0,
+        XDP_PASS
+    );
+}
+
+#[test]
+fn fullnat_udp_keeps_a_zero_checksum_zero() {
+    require_root!();
+    let cfg = fullnat_config();
+    let lb = load(&cfg);
+    let with = with_l4_checksum(ipv4(CLIENT4, VIP4, 17, &[], 0, &udp(5353, 53, b"query")));
+    let (v, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &with), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    assert!(checksums_ok(&out[14..]));
+    let without = ipv4(CLIENT4, VIP4, 17, &[], 0, &udp(5354, 53, b"query"));
+    let (v, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &without), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    assert_eq!(
+        &out[14 + 26..14 + 28],
+        &[0, 0],
+        "no UDP checksum stays none"
+    );
+    assert_eq!(checksum(&out[14..34]), 0);
+    // Distinct flows to one server get distinct NAT ports.
+    let p1 = port(&lb.test_run(&frame(eth(0x0800, &[]), &with), 1).unwrap().1[34..36]);
+    let p2 = port(&out[34..36]);
+    assert_ne!(p1, p2);
+}
+
+#[test]
+fn fullnat_config_is_validated() {
+    let mut cfg = fullnat_config();
+    cfg.nat_source_v4 = None;
+    assert!(XdpBalancer::load(&cfg)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("nat-source"));
+    let mut cfg = fullnat_config();
+    cfg.vips[0].servers.push(server("v6", "fd02::2", 1));
+    assert!(XdpBalancer::load(&cfg)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("IPv4 only"));
+}

@@ -226,3 +226,31 @@ pub fn with_private_bpffs<T: Send>(f: impl FnOnce(&std::path::Path) -> T + Send)
         .expect("bpffs thread")
     })
 }
+
+/// Fills in the TCP or UDP checksum of an IPv4 packet (no options) and
+/// returns it; `l4_checksum_ok` verifies one.
+pub fn with_l4_checksum(mut ip: Vec<u8>) -> Vec<u8> {
+    let proto = ip[9];
+    let off = if proto == 6 { 20 + 16 } else { 20 + 6 };
+    ip[off] = 0;
+    ip[off + 1] = 0;
+    let c = l4_sum(&ip);
+    let c = if proto == 17 && c == 0 { 0xffff } else { c };
+    ip[off..off + 2].copy_from_slice(&c.to_be_bytes());
+    ip
+}
+
+fn l4_sum(ip: &[u8]) -> u16 {
+    let l4 = &ip[20..];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&ip[12..20]);
+    pseudo.extend_from_slice(&[0, ip[9]]);
+    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(l4);
+    checksum(&pseudo)
+}
+
+/// Both checksums of an IPv4 packet (no options) verify.
+pub fn checksums_ok(ip: &[u8]) -> bool {
+    checksum(&ip[..20]) == 0 && l4_sum(ip) == 0
+}
