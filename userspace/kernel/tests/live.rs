@@ -162,6 +162,8 @@ fn build_with(tag: &str, weights: &[u32], tweak: impl FnOnce(&mut XdpConfig)) ->
     client.ip(&["route", "add", "default", "via", "10.99.1.1"]);
     client.enter(|| tx_checksum_off("cr"));
     weir.ip(&["route", "add", "default", "via", "10.99.0.1"]);
+    // The full-NAT address: weir answers ARP for it, XDP takes the replies.
+    weir.ip(&["addr", "add", "10.99.0.3/32", "dev", "wr"]);
 
     let servers_cfg: Vec<ServerConfig> = weights
         .iter()
@@ -230,6 +232,8 @@ fn build_with(tag: &str, weights: &[u32], tweak: impl FnOnce(&mut XdpConfig)) ->
     let mut udp_counts = Vec::new();
     for (k, s) in servers.iter().enumerate() {
         let (d, l, u) = s.enter(|| {
+            // Full-NAT replies cross weir's XDP_TX too (see tx_checksum_off).
+            tx_checksum_off("sr");
             let mut d = XdpDecap::load().expect("load decap");
             d.attach(&iface("sr")).expect("attach decap");
             (
@@ -576,4 +580,46 @@ fn live_blocklist_and_syn_rate_limit() {
     );
     assert!(topo.lb.counters().unwrap().event(Event::DropRateLimit) >= 1);
     drop(ok);
+}
+
+#[test]
+fn live_fullnat_round_trip() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces and XDP");
+        return;
+    }
+    let topo = build_with("nat", &[1, 1], |cfg| {
+        cfg.method = Method::FullNat;
+        cfg.nat_source_v4 = Some(Ipv4Addr::new(10, 99, 0, 3));
+        cfg.vips.truncate(1);
+    });
+    let ring = topo.lb.live_ring(IpAddr::V4(VIP), 80).unwrap();
+    let mut conns = connect(&topo, 20);
+    for c in &mut conns {
+        assert_eq!(
+            c.server,
+            predicted(&topo, &ring, c.sport, 80, 6),
+            "full-NAT flow went to the Maglev pick"
+        );
+        let server = c.server.clone();
+        assert_eq!(
+            echo(c, "ping").as_deref(),
+            Some(format!("{server}:ping").as_str()),
+            "data round trip through both translations"
+        );
+    }
+    let c = topo.lb.counters().unwrap();
+    assert!(
+        c.event(Event::ReverseNat) >= 40,
+        "replies translated in XDP: {}",
+        c.event(Event::ReverseNat)
+    );
+    assert_eq!(
+        topo._decaps
+            .iter()
+            .map(|d| d.decapsulated().unwrap())
+            .sum::<u64>(),
+        0,
+        "nothing was encapsulated"
+    );
 }
