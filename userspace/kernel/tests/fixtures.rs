@@ -869,3 +869,62 @@ fn fullnat_config_is_validated() {
         .to_string()
         .contains("IPv4 only"));
 }
+
+#[test]
+fn source_hash_vip_keeps_a_client_on_one_server() {
+    require_root!();
+    let mut cfg = config();
+    cfg.vips[0].hash = VipHash::Source;
+    let lb = load(&cfg);
+    let dest = |src: Ipv4Addr, port: u16| {
+        let inner = ipv4(src, VIP4, 6, &[], 0, &tcp(port, 80, TCP_SYN, &[]));
+        let (v, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &inner), 1).unwrap();
+        assert_eq!(v, XDP_TX);
+        check_encap(&out, 14, &inner, IpAddr::V4(SRC4))
+    };
+    for c in 1..20u8 {
+        let src = Ipv4Addr::new(10, 1, 3, c);
+        let first = dest(src, 1000);
+        assert!(
+            (1001..1030).all(|p| dest(src, p) == first),
+            "client {src} always on {first}"
+        );
+    }
+}
+
+#[test]
+fn a_full_flow_table_evicts_and_counts_it() {
+    require_root!();
+    let mut cfg = config();
+    cfg.limits.max_flows = 128;
+    let lb = load(&cfg);
+    let pkt = |port: u16, flags: u8| {
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(port, 80, flags, &[])),
+        )
+    };
+    for p in 0..2000u16 {
+        assert_eq!(lb.test_run(&pkt(10_000 + p, TCP_SYN), 1).unwrap().0, XDP_TX);
+    }
+    assert!(
+        lb.flow_count().unwrap() <= 128,
+        "LRU never grows past its size"
+    );
+    // The oldest flows were evicted: their next packet is a counted
+    // mid-stream miss, re-picked (same ring, so the same server) and forwarded.
+    for p in 0..100u16 {
+        assert_eq!(lb.test_run(&pkt(10_000 + p, TCP_ACK), 1).unwrap().0, XDP_TX);
+    }
+    let c = lb.counters().unwrap();
+    assert!(
+        c.event(Event::FlowMissMidstream) >= 90,
+        "{}",
+        c.event(Event::FlowMissMidstream)
+    );
+    assert_eq!(
+        c.event(Event::FlowInsertFailed),
+        0,
+        "eviction, not insert failures"
+    );
+}
