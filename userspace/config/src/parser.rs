@@ -46,7 +46,10 @@ pub struct Parser<'e> {
     /// Named and anonymous defaults sections, in order.
     defaults: Vec<ProxyDraft>,
     /// Settings a new proxy starts from (the last defaults section).
-    last_defaults: Option<ProxyDraft>,
+    last_defaults: Option<usize>,
+    /// For each defaults section: (referenced with `from`, used implicitly).
+    /// HAProxy forbids mixing both uses of one section.
+    defaults_use: Vec<(bool, bool)>,
     current: Current,
     section: Option<SectionRef>,
     /// Finished frontend/backend/listen drafts, in file order.
@@ -77,6 +80,7 @@ impl<'e> Parser<'e> {
             global: Global::default(),
             defaults: Vec::new(),
             last_defaults: None,
+            defaults_use: Vec::new(),
             current: Current::None,
             section: None,
             proxies: Vec::new(),
@@ -413,16 +417,11 @@ impl<'e> Parser<'e> {
                 if let Some(n) = &name {
                     crate::kw::proxy::check_name("defaults", n)
                         .map_err(|m| at(loc, &self.section, m))?;
-                    if let Some(prev) = self.defaults.iter().find(|d| d.name.as_deref() == Some(n))
-                    {
-                        return Err(at(loc, &self.section, format!(
-                            "defaults section '{n}' has the same name as another defaults section declared at {}",
-                            prev.loc
-                        )));
-                    }
+                    // HAProxy accepts two defaults sections with one name;
+                    // referencing that name is the error (find_defaults).
                 }
                 let base = match from {
-                    Some(f) => self.find_defaults(loc, f)?,
+                    Some(f) => self.find_defaults(loc, f, "defaults section")?,
                     None => ProxyDraft::new(kind, None, loc.clone()),
                 };
                 let mut d = base;
@@ -473,12 +472,20 @@ impl<'e> Parser<'e> {
                         ),
                     ));
                 }
-                let base = match from {
-                    Some(f) => self.find_defaults(loc, f)?,
-                    None => self
-                        .last_defaults
-                        .clone()
-                        .unwrap_or_else(|| ProxyDraft::new(kind, None, loc.clone())),
+                let base = match (from, self.last_defaults) {
+                    (Some(f), _) => self.find_defaults(loc, f, kind.keyword())?,
+                    (None, Some(i)) => {
+                        if self.defaults_use[i].0 {
+                            return Err(at(loc, &self.section, format!(
+                                "defaults section '{}' (declared at {}) is explicitly referenced by another proxy and implicitly used here; to avoid any ambiguity, add a last defaults section that is not referenced explicitly, or always use explicit references",
+                                self.defaults[i].name.as_deref().unwrap_or(""),
+                                self.defaults[i].loc
+                            )));
+                        }
+                        self.defaults_use[i].1 = true;
+                        self.defaults[i].clone()
+                    }
+                    (None, None) => ProxyDraft::new(kind, None, loc.clone()),
                 };
                 let d = ProxyDraft::inherit(&base, kind, name.clone(), loc.clone());
                 self.current = Current::Proxy(Box::new(d));
@@ -495,13 +502,40 @@ impl<'e> Parser<'e> {
         Ok(())
     }
 
-    fn find_defaults(&self, loc: &Loc, name: &str) -> Result<ProxyDraft, ConfigError> {
-        self.defaults
-            .iter()
-            .rev()
-            .find(|d| d.name.as_deref() == Some(name))
-            .cloned()
-            .ok_or_else(|| at(loc, &self.section, format!("defaults section '{name}' not found (it must be declared before being used)")))
+    /// The named defaults section `name`, for a `from` reference by `who`
+    /// (a section kind). Enforces HAProxy's rules: the name must exist
+    /// before, be unique, and not also be used implicitly.
+    fn find_defaults(
+        &mut self,
+        loc: &Loc,
+        name: &str,
+        who: &str,
+    ) -> Result<ProxyDraft, ConfigError> {
+        let found: Vec<usize> = (0..self.defaults.len())
+            .filter(|&i| self.defaults[i].name.as_deref() == Some(name))
+            .collect();
+        let i = match found.as_slice() {
+            [] => {
+                return Err(at(loc, &self.section, format!(
+                    "defaults section '{name}' not found (it must be declared before being used)"
+                )))
+            }
+            [i] => *i,
+            [a, b, ..] => {
+                return Err(at(loc, &self.section, format!(
+                    "ambiguous defaults section name '{name}' referenced by {who}: it exists at least at {} and {}",
+                    self.defaults[*a].loc, self.defaults[*b].loc
+                )))
+            }
+        };
+        if self.defaults_use[i].1 {
+            return Err(at(loc, &self.section, format!(
+                "defaults section '{name}' (declared at {}) is implicitly used by another proxy and explicitly referenced here; to avoid any ambiguity, add a last defaults section that is not referenced explicitly, or always use explicit references",
+                self.defaults[i].loc
+            )));
+        }
+        self.defaults_use[i].0 = true;
+        Ok(self.defaults[i].clone())
     }
 
     fn close_section(&mut self) {
@@ -509,8 +543,9 @@ impl<'e> Parser<'e> {
             Current::None | Current::Global => {}
             Current::Proxy(d) => {
                 if d.kind == SectionKind::Defaults {
-                    self.last_defaults = Some((*d).clone());
+                    self.last_defaults = Some(self.defaults.len());
                     self.defaults.push(*d);
+                    self.defaults_use.push((false, false));
                 } else {
                     self.proxies.push(*d);
                 }

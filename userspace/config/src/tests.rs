@@ -645,7 +645,7 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         2,
         "unknown argument 'md5'",
     ),
-    ("defaults\n option redispatch 0\n", 2, "must not be zero"),
+    ("defaults\n option redispatch x\n", 2, "non-zero integer interval"),
     (
         "defaults\n option tcplogg\n",
         2,
@@ -683,7 +683,7 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         2,
         "'server' expects <name> and <address>",
     ),
-    ("backend b\n server s 1.1.1.1:0\n", 2, "between 1 and 65535"),
+    ("backend b\n server s 1.1.1.1:65536\n", 2, "must not exceed 65535"),
     (
         "backend b\n server s/1 1.1.1.1:80\n",
         2,
@@ -691,9 +691,9 @@ const MALFORMED: &[(&str, u32, &str)] = &[
     ),
     ("backend b\n rise 2\n", 2, "it is a server option"),
     (
-        "backend b\n default-server\n",
+        "backend b\n default-server weight x\n",
         2,
-        "expects at least one option",
+        "'weight' expects an unsigned integer",
     ),
     ("global\n nbthread 0\n", 2, "between 1 and"),
     (
@@ -743,9 +743,9 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "section 'resolvers' is not supported by weir yet",
     ),
     (
-        "defaults x\ndefaults x\n",
-        2,
-        "same name as another defaults section",
+        "defaults x\ndefaults x\nbackend b from x\n",
+        3,
+        "ambiguous defaults section name 'x' referenced by backend: it exists at least at t.cfg:1 and t.cfg:2",
     ),
     (
         "backend b from nope\n",
@@ -919,7 +919,7 @@ fn remaining_keywords_happy_paths() {
         "global\n cpu-map 1/all 0-1\n cpu-map 1 2,3\n cpu-map auto:1/odd 0-31\n unsetenv HOME\n\
          defaults d\n option logasap\n option dontlog-normal\n option log-separate-errors\n option httplog clf\n\
          frontend f from d\n bind [::]:443 v6only interface lo transparent defer-accept tfo maxconn 10\n bind :::444 v4v6\n disabled\n enabled\n option nolinger\n no option nolinger\n\
-         backend b\n option srvtcpka\n hash-type map-based wt6\n balance source\n disabled\n timeout connect 1s\n timeout server 1s\n\
+         backend b from d\n option srvtcpka\n hash-type map-based wt6\n balance source\n disabled\n timeout connect 1s\n timeout server 1s\n\
          default-server minconn 1 maxqueue 5 fastinter 500ms downinter 10s addr 10.9.9.9 slowstart 30s on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions backup\n\
          server s 10.0.0.1:80 no-backup enabled weight 256 check\n",
     );
@@ -1055,4 +1055,38 @@ fn identity_and_cpu_map_follow_haproxy() {
         (m[2].threads.clone(), m[2].cpus.clone()),
         (vec![], vec![0, 1, 2, 3])
     );
+}
+
+#[test]
+fn defaults_references_follow_haproxy_rules() {
+    // Explicit then implicit use of one section: refused at the implicit use.
+    let e = parse_err("defaults d\nbackend a from d\nbackend b\n");
+    assert!(e.starts_with("t.cfg:3: [backend 'b'] defaults section 'd' (declared at t.cfg:1) is explicitly referenced"), "{e}");
+    // Implicit then explicit: refused at the explicit reference.
+    let e = parse_err("defaults d\nbackend b\nbackend a from d\n");
+    assert!(
+        e.starts_with(
+            "t.cfg:3: [backend 'a'] defaults section 'd' (declared at t.cfg:1) is implicitly used"
+        ),
+        "{e}"
+    );
+    // A later anonymous defaults section makes both uses legal.
+    let c = parse("defaults d\n retries 7\nbackend a from d\ndefaults\nbackend b\n");
+    assert_eq!((c.backends[0].retries, c.backends[1].retries), (7, 3));
+    // `defaults X from Y` is an explicit reference too.
+    let e = parse_err("defaults d\nbackend b\ndefaults e from d\n");
+    assert!(
+        e.starts_with("t.cfg:3: [defaults 'e'] defaults section 'd'"),
+        "{e}"
+    );
+    // Two defaults sections may share a name until it is referenced.
+    parse("defaults x\ndefaults x\nbackend b\n");
+}
+
+#[test]
+fn lenient_where_haproxy_is() {
+    let c = parse("backend b\n option redispatch 0\n default-server\n server s 1.1.1.1:0\n timeout connect 1s\n timeout server 1s\n");
+    let b = &c.backends[0];
+    assert_eq!(b.redispatch, None);
+    assert_eq!(b.servers[0].addr.port, ServerPort::SameAsClient);
 }

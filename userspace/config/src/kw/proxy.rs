@@ -623,7 +623,9 @@ fn opt_redispatch(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(),
                 format!("'option redispatch' expects a non-zero integer interval, got '{v}'")
             })?;
             if n == 0 {
-                return Err("'option redispatch' interval must not be zero".into());
+                // HAProxy: "You can disable redispatches with a value of 0."
+                p.redispatch = None;
+                return Ok(());
             }
             n
         }

@@ -188,9 +188,7 @@ fn kw_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
 }
 
 fn kw_default_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
-    if a.is_empty() {
-        return Err("'default-server' expects at least one option".into());
-    }
+    // HAProxy accepts a `default-server` line without options (it changes nothing).
     let px = ctx.px()?;
     let mut d = px.default_server.clone();
     apply_options(&mut d, a, true)?;
@@ -397,9 +395,13 @@ fn parse_port(p: &str, whole: &str) -> Result<ServerPort, String> {
         ));
     }
     let v: u32 = parse_uint(p, "port").map_err(|_| format!("invalid port '{p}' in '{whole}'"))?;
-    if v == 0 || v > 65535 {
+    if v == 0 {
+        // HAProxy stores an absent port as 0: `:0` means the same.
+        return Ok(ServerPort::SameAsClient);
+    }
+    if v > 65535 {
         return Err(format!(
-            "invalid port '{p}' in '{whole}': must be between 1 and 65535"
+            "invalid port '{p}' in '{whole}': must not exceed 65535"
         ));
     }
     Ok(ServerPort::Fixed(v as u16))
@@ -416,6 +418,8 @@ mod tests {
         let a = parse_server_addr("10.0.0.1").unwrap();
         assert_eq!(a.port, ServerPort::SameAsClient);
         let a = parse_server_addr("10.0.0.1:").unwrap();
+        assert_eq!(a.port, ServerPort::SameAsClient);
+        let a = parse_server_addr("10.0.0.1:0").unwrap();
         assert_eq!(a.port, ServerPort::SameAsClient);
         assert_eq!(
             parse_server_addr("10.0.0.1:+1000").unwrap().port,
@@ -437,7 +441,6 @@ mod tests {
         for bad in [
             "",
             ":80",
-            "1.2.3.4:0",
             "1.2.3.4:70000",
             "1.2.3.4:80-90",
             "a b:80",
