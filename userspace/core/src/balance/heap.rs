@@ -15,8 +15,8 @@
 //!   wrapping arithmetic, so the u64 clock may wrap; all live deadlines stay
 //!   within a few increments of each other. Ties go to the lower position.
 //! * `Lc` — fewest `(conns + 1) / weight` first; ties go to the server whose
-//!   count changed least recently (a sequence number), which makes equals
-//!   take turns as HAProxy's tree does.
+//!   count changed least recently (a sequence number), then to the lower
+//!   position, which makes equals take turns as HAProxy's tree does.
 
 use super::{Balancer, Server, NIL};
 
@@ -50,7 +50,7 @@ impl Balancer {
             HeapKind::Lc => {
                 let l = (u64::from(sa.conns) + 1) * u64::from(sb.weight);
                 let r = (u64::from(sb.conns) + 1) * u64::from(sa.weight);
-                l < r || (l == r && earlier(sa.seq, sb.seq))
+                l < r || (l == r && (earlier(sa.seq, sb.seq) || (sa.seq == sb.seq && a < b)))
             }
             HeapKind::None => false,
         }
@@ -171,9 +171,7 @@ impl Balancer {
     pub(super) fn heap_on_count(&mut self, id: u32, opened: bool) {
         let kind = self.heap_kind;
         // Round robin only cares about maxconn transitions.
-        if kind == HeapKind::None
-            || (kind == HeapKind::Rr && self.servers[id as usize].maxconn == 0)
-        {
+        if !self.heap_tracks(id) {
             return;
         }
         if kind == HeapKind::Lc {

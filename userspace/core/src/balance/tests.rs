@@ -148,9 +148,6 @@ fn leastconn_prefers_fewest_and_rotates_among_equals() {
         })
         .collect();
     assert_eq!(seq, [0, 1, 2, 0, 1, 2]);
-    // Without an open, nothing changed: the same server is still the least
-    // loaded.
-    assert_eq!(pick(&mut b), pick(&mut b));
     b.on_conn_open(ServerId(0));
     b.on_conn_open(ServerId(0));
     b.on_conn_open(ServerId(2));
@@ -160,6 +157,38 @@ fn leastconn_prefers_fewest_and_rotates_among_equals() {
     b.on_conn_close(ServerId(0));
     b.on_conn_close(ServerId(0));
     assert_eq!(pick(&mut b), 0);
+}
+
+#[test]
+fn leastconn_with_many_servers_uses_the_heap() {
+    let n = LEASTCONN_SCAN_MAX + 4;
+    let mut b = Balancer::new(cfg(Algorithm::LeastConn), &weights(&vec![1; n])).unwrap();
+    assert_eq!(b.heap_kind, heap::HeapKind::Lc);
+    // Equals take turns with short connections.
+    let seq: Vec<u32> = (0..2 * n)
+        .map(|_| {
+            let id = b.pick(PickCtx::default()).unwrap();
+            b.on_conn_open(id);
+            b.on_conn_close(id);
+            id.0
+        })
+        .collect();
+    let expect: Vec<u32> = (0..2 * n as u32).map(|i| i % n as u32).collect();
+    assert_eq!(seq, expect);
+    // Long connections fill evenly; a close makes that server the choice.
+    for _ in 0..3 * n {
+        let id = b.pick(PickCtx::default()).unwrap();
+        b.on_conn_open(id);
+    }
+    assert!((0..n as u32).all(|i| b.conns(ServerId(i)) == 3));
+    b.on_conn_close(ServerId(7));
+    assert_eq!(pick(&mut b), 7);
+    // Dropping to a few servers switches to the scan.
+    for i in 0..n - 2 {
+        b.set_state(ServerId(i as u32), ServerState::Maint).unwrap();
+    }
+    assert_eq!(b.heap_kind, heap::HeapKind::None);
+    assert!(b.heap.is_empty());
 }
 
 #[test]
@@ -700,10 +729,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (any::<u32>(), proptest::option::of(0u32..6)).prop_map(|(h, a)| Op::Pick(h, a)),
-        2 => (0u32..6).prop_map(Op::Close),
-        1 => (0u32..6, prop_oneof![Just(ServerState::Up), Just(ServerState::Down)]).prop_map(|(i, s)| Op::State(i, s)),
-        1 => (0u32..6, 0u32..5).prop_map(|(i, w)| Op::Weight(i, w)),
+        6 => (any::<u32>(), proptest::option::of(0u32..14)).prop_map(|(h, a)| Op::Pick(h, a)),
+        2 => (0u32..14).prop_map(Op::Close),
+        1 => (0u32..14, prop_oneof![Just(ServerState::Up), Just(ServerState::Down)]).prop_map(|(i, s)| Op::State(i, s)),
+        1 => (0u32..14, 0u32..5).prop_map(|(i, w)| Op::Weight(i, w)),
     ]
 }
 
@@ -717,8 +746,8 @@ proptest! {
         algo in algorithm(),
         consistent in any::<bool>(),
         allbackups in any::<bool>(),
-        specs in proptest::collection::vec(spec(), 0..6),
-        ops in proptest::collection::vec(op(), 0..80),
+        specs in proptest::collection::vec(spec(), 0..14),
+        ops in proptest::collection::vec(op(), 0..150),
     ) {
         let method = if consistent { HashMethod::Consistent } else { HashMethod::MapBased };
         let config = BalancerConfig { allbackups, ..hashed(algo, method) };
