@@ -476,11 +476,18 @@ impl<'e> Parser<'e> {
                     (Some(f), _) => self.find_defaults(loc, f, kind.keyword())?,
                     (None, Some(i)) => {
                         if self.defaults_use[i].0 {
-                            return Err(at(loc, &self.section, format!(
+                            // HAProxy 2.6 raises an alert and goes on with
+                            // this defaults section: a warning here.
+                            let msg = format!(
                                 "defaults section '{}' (declared at {}) is explicitly referenced by another proxy and implicitly used here; to avoid any ambiguity, add a last defaults section that is not referenced explicitly, or always use explicit references",
                                 self.defaults[i].name.as_deref().unwrap_or(""),
                                 self.defaults[i].loc
-                            )));
+                            );
+                            self.warnings.push(Warning {
+                                loc: loc.clone(),
+                                section: self.section.clone(),
+                                msg,
+                            });
                         }
                         self.defaults_use[i].1 = true;
                         self.defaults[i].clone()
@@ -529,10 +536,16 @@ impl<'e> Parser<'e> {
             }
         };
         if self.defaults_use[i].1 {
-            return Err(at(loc, &self.section, format!(
+            // HAProxy 2.6 raises an alert and goes on: a warning here.
+            let msg = format!(
                 "defaults section '{name}' (declared at {}) is implicitly used by another proxy and explicitly referenced here; to avoid any ambiguity, add a last defaults section that is not referenced explicitly, or always use explicit references",
                 self.defaults[i].loc
-            )));
+            );
+            self.warnings.push(Warning {
+                loc: loc.clone(),
+                section: self.section.clone(),
+                msg,
+            });
         }
         self.defaults_use[i].0 = true;
         Ok(self.defaults[i].clone())

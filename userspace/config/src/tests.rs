@@ -1059,26 +1059,33 @@ fn identity_and_cpu_map_follow_haproxy() {
 
 #[test]
 fn defaults_references_follow_haproxy_rules() {
-    // Explicit then implicit use of one section: refused at the implicit use.
-    let e = parse_err("defaults d\nbackend a from d\nbackend b\n");
-    assert!(e.starts_with("t.cfg:3: [backend 'b'] defaults section 'd' (declared at t.cfg:1) is explicitly referenced"), "{e}");
-    // Implicit then explicit: refused at the explicit reference.
-    let e = parse_err("defaults d\nbackend b\nbackend a from d\n");
+    // Explicit then implicit use of one section: HAProxy 2.6 alerts and
+    // goes on, so a warning at the implicit use.
+    let c = parse("defaults d\n retries 9\nbackend a from d\nbackend b\n");
+    assert_eq!(c.backends[1].retries, 9);
+    let w = c.warnings[0].to_string();
+    assert!(w.starts_with("t.cfg:4: [backend 'b'] defaults section 'd' (declared at t.cfg:1) is explicitly referenced"), "{w}");
+    // Implicit then explicit: the warning is at the explicit reference.
+    let c = parse("defaults d\nbackend b\nbackend a from d\n");
+    let w = c.warnings[0].to_string();
     assert!(
-        e.starts_with(
+        w.starts_with(
             "t.cfg:3: [backend 'a'] defaults section 'd' (declared at t.cfg:1) is implicitly used"
         ),
-        "{e}"
+        "{w}"
     );
     // A later anonymous defaults section makes both uses legal.
     let c = parse("defaults d\n retries 7\nbackend a from d\ndefaults\nbackend b\n");
     assert_eq!((c.backends[0].retries, c.backends[1].retries), (7, 3));
+    assert!(!c
+        .warnings
+        .iter()
+        .any(|w| w.msg.contains("defaults section")));
     // `defaults X from Y` is an explicit reference too.
-    let e = parse_err("defaults d\nbackend b\ndefaults e from d\n");
-    assert!(
-        e.starts_with("t.cfg:3: [defaults 'e'] defaults section 'd'"),
-        "{e}"
-    );
+    let c = parse("defaults d\nbackend b\ndefaults e from d\n");
+    assert!(c.warnings[0]
+        .to_string()
+        .starts_with("t.cfg:3: [defaults 'e'] defaults section 'd'"));
     // Two defaults sections may share a name until it is referenced.
     parse("defaults x\ndefaults x\nbackend b\n");
 }
