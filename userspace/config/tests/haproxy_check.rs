@@ -84,6 +84,33 @@ const BOTH_REJECT: &[&str] = &[
     ".endif\n",
 ];
 
+/// Deliberate differences: HAProxy 2.6 accepts these (often with a warning,
+/// or by reading garbage as 0), weir refuses them. Listed so that each one is
+/// a decision, checked to still hold on both sides.
+const WEIR_STRICTER: &[(&str, &str)] = &[
+    // HAProxy warns and ignores the line; weir says where it belongs.
+    (
+        "backend b\n bind :80\n",
+        "'bind' is not allowed in a 'backend' section",
+    ),
+    (
+        "frontend f\n balance roundrobin\n",
+        "'balance' is not allowed in a 'frontend' section",
+    ),
+    // HAProxy reads these numbers with atol(): garbage becomes 0 or -1.
+    ("defaults\n maxconn -1\n", "unsigned integer"),
+    ("defaults\n maxconn 0\n", "between 1 and"),
+    ("defaults\n retries many\n", "unsigned integer"),
+    ("global\n tune.maxaccept 0\n", "-1 or between 1"),
+    // A variable that no `$NAME` could ever reference.
+    ("global\n setenv 1X y\n", "invalid variable name"),
+    // An empty condition: HAProxy takes it as always true.
+    (
+        "frontend f\n bind :80\n use_backend b if\nbackend b\n",
+        "missing condition",
+    ),
+];
+
 fn haproxy() -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -137,6 +164,21 @@ fn weir_and_haproxy_agree() {
         let (ok, _) = haproxy_accepts(&bin, &dir, 1000 + n, text);
         if ok {
             failures.push(format!("haproxy accepts bad case {n}: {text:?}"));
+        }
+    }
+    for (n, (text, why)) in WEIR_STRICTER.iter().enumerate() {
+        match weir_config::parse_str_with_env("t.cfg", text, &env) {
+            Ok(_) => failures.push(format!("weir accepts stricter case {n}: {text:?}")),
+            Err(e) if !e.to_string().contains(why) => {
+                failures.push(format!("stricter case {n}: expected '{why}', got: {e}"))
+            }
+            Err(_) => {}
+        }
+        let (ok, out) = haproxy_accepts(&bin, &dir, 2000 + n, text);
+        if !ok {
+            failures.push(format!(
+                "haproxy now rejects stricter case {n} (move it to BOTH_REJECT):\n{out}"
+            ));
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
