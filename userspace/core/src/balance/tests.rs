@@ -834,3 +834,41 @@ fn out_of_range_ids_are_harmless() {
         Err(BalanceError::UnknownServer(ServerId(99)))
     );
 }
+
+proptest! {
+    /// Weighted round robin is exact: after k full cycles (k × total weight
+    /// picks) every server has k × its weight picks, give or take one, for
+    /// any weights, also after a run-time weight change.
+    #[test]
+    fn roundrobin_is_exact_per_cycle(
+        ws in proptest::collection::vec(1u32..=256, 1..10),
+        k in 1usize..4,
+        change in proptest::option::of((0usize..10, 1u32..=256)),
+        statik in any::<bool>(),
+    ) {
+        let algo = if statik { Algorithm::StaticRr } else { Algorithm::RoundRobin };
+        let mut b = Balancer::new(cfg(algo), &weights(&ws)).unwrap();
+        let mut ws = ws;
+        let check = |b: &mut Balancer, ws: &[u32]| -> Result<(), TestCaseError> {
+            let total: usize = ws.iter().map(|&w| w as usize).sum();
+            let c = counts(b, k * total, |_| HashKey::None);
+            for (i, (&got, &w)) in c.iter().zip(ws).enumerate() {
+                let want = k * w as usize;
+                prop_assert!(got.abs_diff(want) <= 1, "server {i}: {got} vs {want} ({c:?}, weights {ws:?})");
+            }
+            Ok(())
+        };
+        check(&mut b, &ws)?;
+        if let (Some((i, w)), false) = (change, statik) {
+            if i < ws.len() {
+                b.set_weight(ServerId(i as u32), w).unwrap();
+                ws[i] = w;
+                // The first cycle after a change may be uneven by a turn;
+                // full cycles after it are exact again.
+                let total: usize = ws.iter().map(|&w| w as usize).sum();
+                counts(&mut b, total, |_| HashKey::None);
+                check(&mut b, &ws)?;
+            }
+        }
+    }
+}
