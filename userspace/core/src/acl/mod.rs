@@ -21,13 +21,18 @@
 //! [`Condition::source_networks`] tells which conditions are plain
 //! client-address tests that a kernel filter can enforce.
 //!
-//! Cost (criterion medians of two runs on the 2-core development VM, from
-//! `cargo bench -p weir-core --bench acl`): one ACL over 10,000 patterns
-//! evaluates in 65–80 ns (`-m str`), 150–165 ns (`-m beg`) and 140–165 ns
-//! (`-m ip`), against 26–42 µs for a naive scan of the same prefixes; a
-//! four-term routing condition (`if www !api || static METH_GET`) takes
-//! 110–225 ns on a bare source and ≈ 165 ns through [`HttpSource`] over a
-//! 12-header request.
+//! Cost, in instructions per evaluation (stable on this noisy VM): run the
+//! bench binary of `cargo bench -p weir-core --bench acl` under
+//! `valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect='*Condition*eval*' BENCH --bench --exact NAME
+//! --profile-time 1` and divide the inclusive cost of `Condition::eval` by
+//! its calls. One ACL over 10,000 patterns: 330 (`-m str`), 934 (`-m beg`,
+//! a 24-byte path), 898 (`-m ip`); a four-term routing condition
+//! (`if www !api || static METH_GET`): 841 on a bare source, 1,371 through
+//! [`HttpSource`] over a 12-header request; `cook(sid) -m found` through
+//! it: 907. Criterion medians (noisier): 65–80 ns, 150–215 ns and
+//! 140–230 ns for the 10,000-pattern ACLs against 26–49 µs for a naive
+//! scan of the same prefixes; 110–225 ns for the routing condition.
 //! Once a worker's [`Scratch`] is warm, evaluation does not allocate: text
 //! converters write into its two reused buffers, `-i` exact matches fold
 //! into a third, and each `regsub` keeps its capture slots there.

@@ -10,6 +10,7 @@
 //! handful of ranges, not thousands.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -44,6 +45,47 @@ impl IntPat {
     }
 }
 
+/// The multiply-rotate hash rustc uses (FxHash): a few instructions per
+/// 8 bytes instead of SipHash's rounds. Flooding resistance is not needed
+/// here: the tables are built from the configuration and never grow, so
+/// request data can only look keys up, and a lookup costs at most the
+/// longest probe sequence the configured keys produced.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 #[derive(Debug, Clone)]
 enum Index {
     /// `found` and `bool`: nothing to compare with.
@@ -51,7 +93,7 @@ enum Index {
     /// A method that takes patterns but was given none: never matches.
     Empty,
     Ints(Box<[IntPat]>),
-    Exact(HashMap<Box<[u8]>, u32>),
+    Exact(FxMap<Box<[u8]>, u32>),
     Prefix(Trie),
     Suffix(Trie),
     Words {
@@ -194,7 +236,7 @@ impl PatternSet {
                 Index::Ints(parse_ints(patterns, method)?.into_boxed_slice())
             }
             MatchMethod::Str => {
-                let mut map = HashMap::with_capacity(patterns.len());
+                let mut map = FxMap::with_capacity_and_hasher(patterns.len(), Default::default());
                 for (i, p) in patterns.iter().enumerate() {
                     map.entry(fold_bytes(p, fold).into_boxed_slice())
                         .or_insert(i as u32);
