@@ -2,10 +2,11 @@
 //! tables, extra section kinds, and the condition hook. Subsystems own their
 //! tables in `src/kw/*.rs`; adding one is a line here.
 //!
-//! Planned additions (other issues): `kw::acl` and `kw::http` (the L7
-//! engine: `acl`, `http-request`, … — remove those names from
-//! [`crate::kw::unsupported`] when adding them), `kw::kernel` (weir's own XDP
-//! keywords and section).
+//! Planned additions (other issues): `kw::http` (the L7 rules:
+//! `http-request`, … — remove those names from [`crate::kw::unsupported`]
+//! when adding them; their `if`/`unless` conditions go through
+//! [`CONDITION_CHECK`] like `use_backend`'s), `kw::kernel` (weir's own XDP
+//! keywords and section). `kw::acl` holds the `acl` keyword.
 
 use crate::error::SectionKind;
 use crate::kw::{self, Ctx, Keyword, OptionKw};
