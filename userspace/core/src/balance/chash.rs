@@ -1,8 +1,8 @@
 //! The consistent-hash ring of `hash-type consistent`.
 //!
 //! Each usable server owns `weight × POINTS_PER_WEIGHT` points on a 32-bit
-//! circle; a key's hash designates the owner of the first point at or after
-//! it (wrapping). A point's position depends only on the server's
+//! circle; a key's hash designates the owner of the closest point, on either
+//! side, as HAProxy documents for `hash-type consistent`. A point's position depends only on the server's
 //! [`super::ServerSpec::hash_key`] and the point's number, never on the other
 //! servers, so removing a server (or lowering its weight) moves only the keys
 //! that landed on its points — ≈1/N of them — and adding it back restores
@@ -52,24 +52,37 @@ impl Ring {
         self.points.len()
     }
 
-    /// The owner of `hash`: the server of the first point at or after it,
-    /// skipping points of `avoid` unless it is the only server. `None` on an
-    /// empty ring. O(log points).
+    /// The owner of `hash`: the server of the point closest to it on the
+    /// circle, either side (HAProxy's documented rule: "the closest server is
+    /// chosen"; a tie goes to the point before), skipping points of `avoid`
+    /// unless it is the only server. `None` on an empty ring.
+    /// O(log points).
     pub(super) fn lookup(&self, hash: u32, avoid: Option<u32>) -> Option<u32> {
-        if self.points.is_empty() {
+        let n = self.points.len();
+        if n == 0 {
             return None;
         }
-        let start = self.points.partition_point(|&(pos, _)| pos < hash) % self.points.len();
-        let first = self.points[start].1;
-        if Some(first) != avoid {
-            return Some(first);
+        let mut next = self.points.partition_point(|&(pos, _)| pos < hash) % n;
+        let mut prev = (next + n - 1) % n;
+        if avoid.is_some() {
+            // Walk outwards past the avoided server's points. Bounded by the
+            // ring size; a few steps in practice since points interleave.
+            let mut steps = 0;
+            while Some(self.points[next].1) == avoid && steps < n {
+                next = (next + 1) % n;
+                steps += 1;
+            }
+            if steps == n {
+                return avoid;
+            }
+            while Some(self.points[prev].1) == avoid {
+                prev = (prev + n - 1) % n;
+            }
         }
-        // Walk on to the next point of another server. Bounded by the ring
-        // size; in practice a few steps since points interleave.
-        let n = self.points.len();
-        (1..n)
-            .map(|d| self.points[(start + d) % n].1)
-            .find(|&s| s != first)
-            .or(Some(first))
+        let (p, q) = (self.points[prev], self.points[next]);
+        // Distances on the circle, wrapping.
+        let before = hash.wrapping_sub(p.0);
+        let after = q.0.wrapping_sub(hash);
+        Some(if before <= after { p.1 } else { q.1 })
     }
 }

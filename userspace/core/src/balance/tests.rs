@@ -872,3 +872,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ring_picks_the_closest_point_either_side() {
+    let mut r = chash::Ring::default();
+    r.rebuild([(0u32, 1u32, 1u32), (1, 2, 1)].into_iter());
+    // Brute force: the closest point on the circle.
+    let pts: Vec<(u32, u32)> = (0..chash::POINTS_PER_WEIGHT)
+        .map(|i| (chash::point_position(1, i), 0))
+        .chain((0..chash::POINTS_PER_WEIGHT).map(|i| (chash::point_position(2, i), 1)))
+        .collect();
+    for k in 0..5_000u32 {
+        let h = k.wrapping_mul(0x9e37_79b9);
+        let dist = |p: u32| h.wrapping_sub(p).min(p.wrapping_sub(h));
+        let best = pts.iter().map(|&(p, _)| dist(p)).min().unwrap();
+        let owners: Vec<u32> = pts
+            .iter()
+            .filter(|&&(p, _)| dist(p) == best)
+            .map(|&(_, s)| s)
+            .collect();
+        let got = r.lookup(h, None).unwrap();
+        assert!(
+            owners.contains(&got),
+            "hash {h:#x}: got {got}, closest {owners:?}"
+        );
+        assert_eq!(r.lookup(h, Some(got)), Some(1 - got), "avoid");
+    }
+    let mut one = chash::Ring::default();
+    one.rebuild([(3u32, 9u32, 2u32)].into_iter());
+    assert_eq!(one.lookup(7, Some(3)), Some(3), "only server");
+    assert_eq!(chash::Ring::default().lookup(7, None), None);
+}
