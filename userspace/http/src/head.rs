@@ -518,8 +518,13 @@ impl<const N: usize> HeadParser<N> {
                             }
                         }
                         if st == State::ValueWs {
-                            while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
+                            // Usually exactly one space: take it without a loop.
+                            if p + 1 < len && buf[p] == b' ' && buf[p + 1] > b' ' {
                                 p += 1;
+                            } else {
+                                while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
+                                    p += 1;
+                                }
                             }
                             need!(1);
                             self.value_start = p as u32;
