@@ -903,3 +903,11 @@ fn ring_picks_the_closest_point_either_side() {
     assert_eq!(one.lookup(7, Some(3)), Some(3), "only server");
     assert_eq!(chash::Ring::default().lookup(7, None), None);
 }
+
+#[test]
+fn consistent_without_a_function_means_sdbm_with_avalanche() {
+    let c = HashType::unspecified_function(HashMethod::Consistent);
+    assert_eq!((c.function, c.avalanche), (HashFunction::Sdbm, true));
+    let m = HashType::unspecified_function(HashMethod::MapBased);
+    assert_eq!(m, HashType::default());
+}

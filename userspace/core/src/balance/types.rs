@@ -163,6 +163,20 @@ pub struct HashType {
     pub avalanche: bool,
 }
 
+impl HashType {
+    /// What `hash-type METHOD` means when no function is written: sdbm, and
+    /// for `consistent` also `avalanche` (HAProxy's documentation: "consistent
+    /// hash uses sdbm and avalanche if no hash function is specified").
+    #[must_use]
+    pub const fn unspecified_function(method: HashMethod) -> Self {
+        Self {
+            method,
+            function: HashFunction::Sdbm,
+            avalanche: matches!(method, HashMethod::Consistent),
+        }
+    }
+}
+
 /// Everything a [`super::Balancer`] needs besides the servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BalancerConfig {
