@@ -41,6 +41,24 @@ fn check_accepts_a_valid_configuration() {
 }
 
 #[test]
+fn quiet_check_says_nothing_but_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weir.cfg");
+    std::fs::write(&path, VALID.replace("{P0}", "18080")).unwrap();
+    let f = run_weir(&["-q", "-c", "-f", path.to_str().unwrap()]);
+    assert_eq!(f.code(), Some(0));
+    assert_eq!(f.stdout, "");
+    std::fs::write(&path, "global\n    bogus\n").unwrap();
+    let f = run_weir(&["-q", "-c", "-f", path.to_str().unwrap()]);
+    assert_eq!(f.code(), Some(1));
+    assert!(
+        f.stderr.contains(":2"),
+        "errors are still printed: {}",
+        f.stderr
+    );
+}
+
+#[test]
 fn check_reads_a_directory_of_cfg_files_in_order() {
     let dir = tempfile::tempdir().unwrap();
     // 10-global.cfg sorts before 20-proxies.cfg; notes.txt is not read (it
@@ -288,4 +306,11 @@ fn sf_is_parsed_and_reported_as_not_implemented() {
         "output: {}",
         w.output()
     );
+}
+
+#[test]
+fn the_packaged_default_configuration_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/weir.cfg");
+    let f = run_weir(&["-c", "-f", path]);
+    assert_eq!(f.code(), Some(0), "stderr: {}", f.stderr);
 }

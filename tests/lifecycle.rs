@@ -334,3 +334,13 @@ fn binds_a_privileged_port_then_drops_to_the_configured_user_in_a_chroot() {
     assert_eq!(root, jail.path().canonicalize().unwrap());
     assert_eq!(answer.unwrap(), "jailed-backend");
 }
+
+#[test]
+fn db_keeps_a_daemon_configuration_in_the_foreground() {
+    let backend = Backend::echo();
+    let mut w = Weir::start_with_args(&listen_cfg(backend.addr, "    daemon"), &["-db"]);
+    // Still our child, still running and serving.
+    assert!(w.wait_exit(Duration::from_millis(200)).is_none());
+    let mut s = w.connect(0);
+    echo_once(&mut s, b"foreground");
+}

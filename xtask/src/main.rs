@@ -4,8 +4,12 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod deb;
 
-use anyhow::bail;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
 
 const USAGE: &str = "\
 Usage: cargo xtask <command>
@@ -17,6 +21,9 @@ Usage: cargo xtask <command>
       --weir PATH       use this weir binary instead of building one (release)
       --out FILE        where to write the results (default bench/RESULTS.md)
       --no-save         print only
+  deb [--weir PATH] [--out DIR]
+                        build a .deb (binary, /etc/weir/weir.cfg, systemd unit,
+                        sysctl profile) with dpkg-deb
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -26,10 +33,38 @@ fn main() -> anyhow::Result<()> {
             Some("tcp") => bench::tcp::main(&args[2..]),
             _ => bail!("unknown bench\n{USAGE}"),
         },
+        Some("deb") => deb::main(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
         }
         Some(other) => bail!("unknown command '{other}'\n{USAGE}"),
     }
+}
+
+/// The workspace root (xtask lives in its `xtask/` directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` or `<root>/target`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// Builds the release `weir` binary and returns its path.
+pub fn build_release_weir(root: &Path) -> anyhow::Result<PathBuf> {
+    eprintln!("xtask: building weir (release)…");
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "weir"])
+        .current_dir(root)
+        .status()
+        .context("cargo build")?;
+    if !st.success() {
+        bail!("cargo build --release -p weir failed");
+    }
+    Ok(target_dir(root).join("release").join("weir"))
 }

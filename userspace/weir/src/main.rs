@@ -52,7 +52,7 @@ fn main() -> ExitCode {
             print!("{}", features::report());
             Ok(())
         }
-        Action::Check => check(&opts),
+        Action::Check => check(&opts, &log),
         Action::Run => run(&opts, &log),
     };
     match result {
@@ -110,10 +110,13 @@ fn load(opts: &Options) -> anyhow::Result<(Config, Vec<PathBuf>)> {
     Ok((config, files))
 }
 
-/// `-c`: parse and validate, bind nothing.
-fn check(opts: &Options) -> anyhow::Result<()> {
+/// `-c`: parse and validate, bind nothing. With `-q` only the exit status
+/// tells the result, as with HAProxy.
+fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
     load(opts)?;
-    println!("Configuration file is valid");
+    if !log.quiet {
+        println!("Configuration file is valid");
+    }
     Ok(())
 }
 

@@ -122,28 +122,6 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     Ok(o)
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
-
-fn build_weir(root: &Path) -> anyhow::Result<PathBuf> {
-    eprintln!("bench: building weir (release)…");
-    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "weir"])
-        .current_dir(root)
-        .status()
-        .context("cargo build")?;
-    if !st.success() {
-        bail!("cargo build --release -p weir failed");
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    Ok(target.join("release").join("weir"))
-}
-
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -235,7 +213,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     // Before any thread is pinned (pinning narrows what the process sees).
     let machine = machine();
     let command = format!("cargo xtask bench tcp {}", args.join(" "));
-    let root = workspace_root();
+    let root = crate::workspace_root();
     // Every proxied connection costs descriptors in this process (client and
     // backend side); use the whole hard limit.
     if let Ok((_, hard)) =
@@ -246,7 +224,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     }
     let weir = match &opts.weir {
         Some(p) => p.clone(),
-        None => build_weir(&root)?,
+        None => crate::build_release_weir(&root)?,
     };
     let haproxy = PathBuf::from("haproxy");
 
