@@ -135,7 +135,8 @@ mod tests {
     /// Values produced by HAProxy 2.6.12's converters (`path,sdbm`,
     /// `path,sdbm(1)`, `djb2`, `djb2(1)`, `wt6`, `wt6(1)`, `crc32`, `crc32(1)`,
     /// where `(1)` applies avalanche) for these request paths, served by an
-    /// `http-request return ... lf-string` rule and fetched with curl.
+    /// `http-request return ... lf-string` rule
+    /// (`userspace/core/testdata/haproxy_golden.py` regenerates them).
     const HAPROXY_GOLDEN: &[(&[u8], [u32; 8])] = &[
         (
             b"/",

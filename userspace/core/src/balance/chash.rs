@@ -8,22 +8,23 @@
 //! that landed on its points — ≈1/N of them — and adding it back restores
 //! them. This is the property HAProxy documents for `consistent`.
 
-/// Ring points per unit of weight. HAProxy also uses 16 (its weight scale);
-/// more points would spread keys more evenly at the cost of memory (8 bytes
-/// per point: weight 256 → 4096 points, 32 KiB per server).
+/// Ring points per unit of weight, as HAProxy (16 per unit of its user
+/// weight). More points would spread keys more evenly at the cost of memory
+/// (8 bytes per point: weight 256 → 4096 points, 32 KiB per server) and of
+/// HAProxy compatibility.
 pub(super) const POINTS_PER_WEIGHT: u32 = 16;
 
-/// Position of point `replica` of the server whose ring identity is `key`:
-/// the SplitMix64 finaliser (Steele, Lea, Flood 2014) of `key << 32 |
-/// replica`, high half. Fixed here forever: changing it would remap every
-/// key of every deployment on upgrade.
+/// Numbers reserved per server for its points (256 weights × 16).
+const POINTS_RANGE: u32 = 256 * POINTS_PER_WEIGHT;
+
+/// Position of point `replica` of the server whose ring identity is `key`
+/// (HAProxy: the server's numeric id): the avalanche mix of
+/// `key × 4096 + replica`. This is where HAProxy 2.6 places its points: the
+/// golden test routes 1,200 keys exactly as a real HAProxy does, so keys
+/// stay on the same servers when a configuration moves from HAProxy to weir.
+/// Fixed forever for the same reason.
 pub(super) fn point_position(key: u32, replica: u32) -> u32 {
-    let mut z = (u64::from(key) << 32) | u64::from(replica);
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 32) as u32
+    crate::hash::avalanche(key.wrapping_mul(POINTS_RANGE).wrapping_add(replica))
 }
 
 /// Sorted ring of (position, server index) points.

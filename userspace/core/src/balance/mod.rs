@@ -592,12 +592,49 @@ impl Balancer {
     }
 
     /// Fills `sched` with each server of `lb` repeated `weight` times,
-    /// interleaved by earliest virtual deadline: occurrence k of a server of
-    /// weight w is due at (2k+1)/(2w). This spreads each server evenly over
-    /// the cycle (what smooth round robin does) in O(total · log N).
+    /// interleaved the way HAProxy builds its map (observed on HAProxy 2.6
+    /// and pinned by the golden tests, so `static-rr` cycles in HAProxy's
+    /// order and map-based hashing sends each key to the server HAProxy
+    /// would): for each slot, every server gains its weight in score; the one
+    /// with the largest `(score + total) / total` (integer division; the
+    /// first on ties) takes the slot and pays `total`.
+    ///
+    /// That costs O(total weight · N); above 2^24 steps (e.g. 1,000 servers
+    /// of weight 20) the O(total · log N) deadline interleaving is used
+    /// instead, which spreads servers as evenly but in another order.
     fn build_schedule(&mut self) {
         self.sched.clear();
         self.sched_pos = 0;
+        let n = self.lb.len() as u64;
+        if self.lb_weight.saturating_mul(n) > 1 << 24 {
+            self.build_schedule_edf();
+            return;
+        }
+        // Scores go negative (the winner pays the total): signed, and the
+        // division rounds towards zero, as the observed maps require.
+        let total = self.lb_weight as i64;
+        let mut score: Vec<i64> = vec![0; self.lb.len()];
+        for _ in 0..total {
+            let mut best: Option<(usize, i64)> = None;
+            for (k, &i) in self.lb.iter().enumerate() {
+                score[k] += i64::from(self.servers[i as usize].weight);
+                let v = (score[k] + total) / total;
+                if best.is_none_or(|(_, bv)| v > bv) {
+                    best = Some((k, v));
+                }
+            }
+            if let Some((k, _)) = best {
+                score[k] -= total;
+                self.sched.push(self.lb[k]);
+            }
+        }
+    }
+
+    /// The schedule for very large backends: each server of `lb` repeated
+    /// `weight` times, interleaved by earliest virtual deadline: occurrence k of a server of
+    /// weight w is due at (2k+1)/(2w). This spreads each server evenly over
+    /// the cycle (what smooth round robin does) in O(total · log N).
+    fn build_schedule_edf(&mut self) {
         #[derive(PartialEq, Eq)]
         struct Due {
             num: u64,

@@ -503,11 +503,13 @@ fn hash_choice_at_maxconn_queues_on_that_server() {
 fn consistent_removal_moves_only_about_one_nth() {
     const N: u32 = 10;
     const KEYS: u32 = 10_000;
-    let mut b = Balancer::new(
-        hashed(Algorithm::Hash, HashMethod::Consistent),
-        &weights(&[1; N as usize]),
-    )
-    .unwrap();
+    // `hash-type consistent` as written without a function: sdbm with
+    // avalanche (sdbm alone clusters similar keys on a few arcs).
+    let config = BalancerConfig {
+        hash_type: HashType::unspecified_function(HashMethod::Consistent),
+        ..hashed(Algorithm::Hash, HashMethod::Consistent)
+    };
+    let mut b = Balancer::new(config, &weights(&[1; N as usize])).unwrap();
     let key = |i: u32| format!("/object/{i}");
     let map = |b: &mut Balancer| -> Vec<u32> {
         (0..KEYS)
@@ -910,4 +912,78 @@ fn consistent_without_a_function_means_sdbm_with_avalanche() {
     assert_eq!((c.function, c.avalanche), (HashFunction::Sdbm, true));
     let m = HashType::unspecified_function(HashMethod::MapBased);
     assert_eq!(m, HashType::default());
+}
+
+/// Server chosen by HAProxy 2.6.12 for `GET /k0` … `GET /k299` with
+/// `balance uri` (one digit per request), for the weights given, with
+/// `hash-type map-based` and `hash-type consistent` (no function: sdbm with
+/// avalanche). Servers were `listen` sections answering their own name;
+/// `userspace/core/testdata/haproxy_golden.py` regenerates the data.
+const HAPROXY_URI: &[(&[u32], &str, &str)] = &[
+    (
+        &[1, 1, 1],
+        "201201201220120120120120120120120120120120120120120120120120120120120120120120120120120120120120120112012012012012012012012012012012012012012012012012012012012012012012012012012012012012012012012012011201201201201201201201201201201201201201201201201201201201201201201201201201201201201201201201201201",
+        "021221122211211022112210101112021122210220012022120101010201202102100021012112102112222020020102002210110100010001110112220020010122011200202012000021021012020011122022200001112210211211121112021202112211022110202211101200120100022100221001002102210122200121112201012000010100122102121021222210012100",
+    ),
+    (
+        &[1, 2, 3],
+        "121202121220212120210212120212212120212112120212122120212120120212120220212120210212120212212120212121212021211212021212212021212012021212022021212021021212021221212021211212021212212021212012021212021202121202202121202102121202122121202121121202121221202121201202121202202121202102121202122121202121",
+        "021221121121211022112112202211221121210220212222210101210102202202120021012111102122212022020121202212212100020001112112220220220122011220202012222021021112220112222022200001212210111212121122021202111111022112202211101200210100022102221001022102220122222121112202012202010102122102121011222210212100",
+    ),
+    (
+        &[5, 1, 1],
+        "100200010001002000100020001002200010020000100200011002000100020001002000010020000100200010002000100210020001000200010020000100200001002000100020001002200010020000100200011002000100020001002000010020001002000100020001002000010020000100200010002000100220001002000010020001100200010002000100200001002000",
+        "001201100000010020002200000110020000010220000020000101010200000002100001010010002110202020000102002210000000000001110112000000010002001000200002000001020010000010120000200000100200010010100012000000012010000110200201100000000100002100000000000100000000200120000001010000010000100002000021000210010000",
+    ),
+    (
+        &[2, 3],
+        "101101011010101101011101011010011010110110110101100101101011101011010111010110100110101101101101011010101101011101011010011010110110110101100101101011101011010111010110100110101101101101011001011010111010110101110101101001101011011011010110010110101110101101011101011010011010110110110101100101101011",
+        "001101101110010010101101100111110101010111110000111101110101000101100011011111000110111000000111101111101100000001111111010100110001001110110001100011010110000110111001100010101111111110101111000000011110000111100001101100111100011101101000011110011101110101100001111100010001111101100011000110110100",
+    ),
+];
+
+#[test]
+fn uri_hashing_routes_keys_as_haproxy_does() {
+    for (ws, map_based, consistent) in HAPROXY_URI {
+        for (method, want) in [
+            (HashMethod::MapBased, map_based),
+            (HashMethod::Consistent, consistent),
+        ] {
+            let config = BalancerConfig {
+                algorithm: Algorithm::Hash,
+                hash_type: HashType::unspecified_function(method),
+                ..BalancerConfig::default()
+            };
+            let mut b = Balancer::new(config, &weights(ws)).unwrap();
+            let got: String = (0..want.len())
+                .map(|k| {
+                    let uri = format!("/k{k}");
+                    let id = b
+                        .pick(PickCtx {
+                            key: HashKey::Bytes(uri.as_bytes()),
+                            avoid: None,
+                        })
+                        .unwrap();
+                    char::from_digit(id.0, 10).unwrap()
+                })
+                .collect();
+            assert_eq!(&got, want, "{method:?} weights {ws:?}");
+        }
+    }
+}
+
+/// `static-rr` (and HAProxy's map) order, observed on HAProxy 2.6.12 with
+/// 24 requests in a row (same script).
+#[test]
+fn static_rr_cycles_in_haproxy_order() {
+    for (ws, want) in [
+        (&[1u32, 2, 3][..], "021212021212021212021212"),
+        (&[5, 1, 1][..], "000100200010020001002000"),
+    ] {
+        let mut b = Balancer::new(cfg(Algorithm::StaticRr), &weights(ws)).unwrap();
+        let got: String = (0..want.len())
+            .map(|_| char::from_digit(pick(&mut b), 10).unwrap())
+            .collect();
+        assert_eq!(got, want, "weights {ws:?}");
+    }
 }
