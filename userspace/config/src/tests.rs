@@ -1097,3 +1097,13 @@ fn lenient_where_haproxy_is() {
     assert_eq!(b.redispatch, None);
     assert_eq!(b.servers[0].addr.port, ServerPort::SameAsClient);
 }
+
+#[test]
+fn bind_process_is_a_no_op_with_a_warning() {
+    let c = parse("frontend f\n bind-process 1\n bind :80\n timeout client 1s\n");
+    assert!(c.warnings[0]
+        .to_string()
+        .starts_with("t.cfg:2: [frontend 'f'] 'bind-process' has no effect"));
+    assert!(parse_err("global\n bind-process 1\n")
+        .contains("'bind-process' is not allowed in a 'global' section"));
+}

@@ -36,6 +36,12 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("fullconn", Sections::BE, kw_fullconn, "4.2 fullconn"),
     kw("disabled", Sections::PROXIES, kw_disabled, "4.2 disabled"),
     kw("enabled", Sections::PROXIES, kw_enabled, "4.2 enabled"),
+    kw(
+        "bind-process",
+        Sections::PROXIES,
+        kw_bind_process,
+        "4.2 bind-process",
+    ),
     Keyword {
         name: "option",
         sections: Sections::PROXIES,
@@ -398,6 +404,19 @@ fn kw_retries(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
 fn kw_fullconn(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args("fullconn", a, 1, "<number> as argument")?;
     ctx.px()?.fullconn = Some(parse_uint(&a[0], "fullconn")?);
+    Ok(())
+}
+
+/// HAProxy 2.6 still accepts `bind-process` in proxies with a warning (it
+/// has no effect since nbproc is gone); so do we.
+fn kw_bind_process(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    if a.is_empty() {
+        return Err("'bind-process' expects a process set".into());
+    }
+    ctx.warn(
+        "'bind-process' has no effect (multi-process mode is gone) and was removed in HAProxy 2.7"
+            .into(),
+    );
     Ok(())
 }
 

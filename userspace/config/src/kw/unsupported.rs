@@ -45,7 +45,6 @@ pub static REMOVED: &[(&str, &str, &str)] = &[
         "'tcp-request connection' or 'http-request return' rules",
     ),
     ("nbproc", "2.5", "'nbthread'"),
-    ("bind-process", "2.5", "the 'thread' option of 'bind' lines"),
     ("debug", "2.x", "the -d command-line flag"),
     ("tune.chksize", "2.x", "nothing (no longer needed)"),
 ];
