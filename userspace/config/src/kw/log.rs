@@ -100,7 +100,8 @@ fn kw_log(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
 
 /// Parses the words of a `log` line (not `global`).
 pub fn parse_log_spec(loc: &Loc, a: &[String]) -> Result<LogSpec, String> {
-    let addr = parse_log_addr(&a[0])?;
+    let first = a.first().ok_or("'log' expects an address")?;
+    let addr = parse_log_addr(first)?;
     let mut len = None;
     let mut format = LogFormat::Rfc3164;
     let mut i = 1;
@@ -303,6 +304,7 @@ mod tests {
             ("127.0.0.1:99999 local0", "invalid port"),
             ("ring@buf local0", "not supported"),
             ("127.0.0.1 local0 info info info", "extra argument"),
+            ("", "expects an address"),
         ] {
             let e = spec(l).unwrap_err();
             assert!(e.contains(frag), "{l}: {e}");
