@@ -8,6 +8,8 @@ time, and prints:
   * the server chosen for GET /k0../k299 with `balance uri` and
     `hash-type map-based` / `consistent`     -> src/balance/tests.rs HAPROXY_URI
   * the order of `static-rr` over 24 requests -> static_rr_cycles_in_haproxy_order
+  * the server chosen with `balance source` for 120 loopback client addresses
+                                              -> HAPROXY_SOURCE
 
 Each server is a `listen` section of the same HAProxy answering its own name.
 Usage: python3 userspace/core/testdata/haproxy_golden.py
@@ -72,6 +74,32 @@ def routed(weights, balance, hash_type=None, n=300):
     return with_haproxy(cfg, lambda: "".join(get(front, f"/k{k}")[1:] for k in range(n)))
 
 
+def source_addrs():
+    return [f"127.{i % 7}.{i * 37 % 256}.{i * 101 % 254 + 1}" for i in range(120)]
+
+
+def get_from(src, port):
+    s = socket.create_connection(("127.0.0.1", port), source_address=(src, 0), timeout=3)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    s.close()
+    return data.split(b"\r\n\r\n", 1)[1][1:].decode()
+
+
+def routed_by_source(weights, hash_type):
+    front = free_port()
+    ports = [free_port() for _ in weights]
+    cfg = HEAD + ["frontend f", f"  bind 127.0.0.1:{front}", "  default_backend b",
+                  "backend b", "  balance source", f"  hash-type {hash_type}"]
+    cfg += [f"  server s{i} 127.0.0.1:{p} weight {w}" for i, (w, p) in enumerate(zip(weights, ports))]
+    for i, p in enumerate(ports):
+        cfg += [f"listen l{i}", f"  bind 127.0.0.1:{p}",
+                f"  http-request return status 200 content-type text/plain string s{i}"]
+    return with_haproxy(cfg, lambda: "".join(get_from(a, front) for a in source_addrs()))
+
+
 if __name__ == "__main__":
     for path, values in converters():
         print("converters", path, values)
@@ -79,3 +107,5 @@ if __name__ == "__main__":
         print("uri", w, routed(w, "uri", "map-based"), routed(w, "uri", "consistent"))
     for w in ([1, 2, 3], [5, 1, 1]):
         print("static-rr", w, routed(w, "static-rr", n=24))
+    for w in ([1, 1, 1], [1, 2, 3]):
+        print("source", w, routed_by_source(w, "map-based"), routed_by_source(w, "consistent"))

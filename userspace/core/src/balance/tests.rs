@@ -469,7 +469,11 @@ fn hash_functions_and_avalanche_are_selected_by_hash_type() {
     );
     assert_eq!(
         mk(HashFunction::Sdbm, false).hash_of(HashKey::Addr(IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)))),
-        Some(hash::sdbm(&[1, 2, 3, 4]))
+        Some(0x0102_0304)
+    );
+    assert_eq!(
+        mk(HashFunction::Wt6, true).hash_of(HashKey::Addr("::1:2:3:4".parse().unwrap())),
+        Some(hash::avalanche(0x1_0002 ^ 0x3_0004))
     );
     assert_eq!(mk(HashFunction::Sdbm, false).hash_of(HashKey::None), None);
 }
@@ -985,5 +989,57 @@ fn static_rr_cycles_in_haproxy_order() {
             .map(|_| char::from_digit(pick(&mut b), 10).unwrap())
             .collect();
         assert_eq!(got, want, "weights {ws:?}");
+    }
+}
+
+/// Server chosen by HAProxy 2.6.12 with `balance source` for 120 client
+/// addresses 127.(i % 7).(37 i % 256).(101 i % 254 + 1), i = 0..120 (one
+/// digit per client), connecting from those loopback addresses, with
+/// `hash-type map-based` and `consistent` (sdbm with avalanche).
+const HAPROXY_SOURCE: &[(&[u32], &str, &str)] = &[
+    (
+        &[1, 1, 1],
+        "201012102010102020201121202001212121010121020101020202011212020012121210101210201010202010012020222121201101212001010112",
+        "110200221000211020011222201210101202211000200021020122102112100022101201122202010202022012110011211222210022102012221210",
+    ),
+    (
+        &[1, 2, 3],
+        "202021202020202020202121202021212121212121212121212121212121212021212120202120202020202020212020212121202121212021212121",
+        "220100121000211020211222221210111222211200100021021222101122122122121111122111010122021112120211211122211222101222121220",
+    ),
+];
+
+#[test]
+fn source_hashing_routes_clients_as_haproxy_does() {
+    for (ws, map_based, consistent) in HAPROXY_SOURCE {
+        for (method, want) in [
+            (HashMethod::MapBased, map_based),
+            (HashMethod::Consistent, consistent),
+        ] {
+            let config = BalancerConfig {
+                algorithm: Algorithm::Source,
+                hash_type: HashType::unspecified_function(method),
+                ..BalancerConfig::default()
+            };
+            let mut b = Balancer::new(config, &weights(ws)).unwrap();
+            let got: String = (0..want.len() as u32)
+                .map(|i| {
+                    let ip = Ipv4Addr::new(
+                        127,
+                        (i % 7) as u8,
+                        (i * 37 % 256) as u8,
+                        (i * 101 % 254 + 1) as u8,
+                    );
+                    let id = b
+                        .pick(PickCtx {
+                            key: HashKey::Addr(IpAddr::V4(ip)),
+                            avoid: None,
+                        })
+                        .unwrap();
+                    char::from_digit(id.0, 10).unwrap()
+                })
+                .collect();
+            assert_eq!(&got, want, "{method:?} weights {ws:?}");
+        }
     }
 }

@@ -95,7 +95,9 @@ pub enum Algorithm {
     LeastConn,
     /// `first`: the first server (by position) with a free connection slot.
     First,
-    /// `source`: hash of the client address ([`HashKey::Addr`]).
+    /// `source`: the client address ([`HashKey::Addr`]) folded into 32 bits
+    /// and divided by the total weight (map-based) or placed on the ring
+    /// (consistent).
     Source,
     /// `random[(draws)]`: the least loaded of `draws` weighted random picks.
     Random {
@@ -201,8 +203,9 @@ pub enum HashKey<'a> {
     /// Bytes to hash with the configured [`HashFunction`] (URI, parameter
     /// value, header value, sample).
     Bytes(&'a [u8]),
-    /// A client address (`balance source`): its 4 or 16 network-order bytes
-    /// are hashed with the configured function.
+    /// A client address (`balance source`): folded into 32 bits as HAProxy
+    /// does ([`super::fold_addr`]), without the configured function; the
+    /// avalanche modifier applies.
     Addr(IpAddr),
     /// An already computed 32-bit hash (the function is skipped, the
     /// avalanche modifier still applies).
