@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod http;
 mod log;
 mod pick;
 pub mod plan;

@@ -193,6 +193,7 @@ mod tests {
             allbackups: false,
             algorithm: Algorithm::RoundRobin,
             hash_type: HashType::default(),
+            http: None,
         }
     }
 

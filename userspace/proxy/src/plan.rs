@@ -63,6 +63,8 @@ pub struct FrontendPlan {
     pub tcplog: bool,
     /// Bind lines, one per address.
     pub binds: Vec<BindPlan>,
+    /// mode http: switching, rules, timeouts (`None`: mode tcp).
+    pub http: Option<Box<crate::http::plan::HttpFrontendPlan>>,
 }
 
 /// One listening address.
@@ -112,6 +114,8 @@ pub struct BackendPlan {
     pub algorithm: weir_core::balance::Algorithm,
     /// `hash-type`.
     pub hash_type: weir_core::balance::HashType,
+    /// mode http: rules and options of the backend (`None`: mode tcp).
+    pub http: Option<Box<crate::http::plan::HttpBackendPlan>>,
 }
 
 /// A server.
@@ -254,14 +258,35 @@ impl Plan {
         }
         let mut frontends = Vec::new();
         for fe in cfg.frontends.iter().filter(|f| !f.disabled) {
+            let maxconn = fe.maxconn.unwrap_or(global_maxconn).min(global_maxconn);
+            let binds = fe
+                .binds
+                .iter()
+                .map(|b| BindPlan {
+                    loc: b.loc.clone(),
+                    spec: b.spec.clone(),
+                    addr: b.addr,
+                    // HAProxy: the backlog defaults to the frontend's maxconn.
+                    backlog: i32::try_from(b.backlog.unwrap_or(maxconn)).unwrap_or(i32::MAX),
+                })
+                .collect();
+            // mode http: the backend is chosen per request (crate::http::plan).
             if fe.mode == Mode::Http {
-                return Err(ProxyError::Unsupported {
-                    loc: fe.loc.clone(),
-                    section: section(fe),
+                let bufsize = g.tune_bufsize.max(1024);
+                let http = crate::http::plan::frontend(fe, section(fe), cfg, bufsize)?;
+                frontends.push(FrontendPlan {
                     name: fe.name.clone(),
-                    what: "'mode http' is not supported by this version's data path yet (tcp only)"
-                        .into(),
+                    section: section(fe),
+                    maxconn,
+                    backend: None,
+                    client_ms: ms(fe.timeouts.client),
+                    client_fin_ms: ms(fe.timeouts.client_fin),
+                    nolinger: fe.nolinger,
+                    tcplog: false,
+                    binds,
+                    http: Some(Box::new(http)),
                 });
+                continue;
             }
             let mut target = None;
             for ub in &fe.use_backend {
@@ -284,7 +309,11 @@ impl Plan {
                         loc: be.loc.clone(),
                         section: "backend",
                         name: be.name.clone(),
-                        what: "'mode http' is not supported by this version's data path yet (tcp only)".into(),
+                        what: format!(
+                            "'mode http' backend used by 'mode tcp' {} '{}' (HAProxy refuses this mix too)",
+                            section(fe),
+                            fe.name
+                        ),
                     });
                 }
                 if fe.splice.auto || fe.splice.request {
@@ -294,18 +323,6 @@ impl Plan {
                     backends[bi].splice_response = true;
                 }
             }
-            let maxconn = fe.maxconn.unwrap_or(global_maxconn).min(global_maxconn);
-            let binds = fe
-                .binds
-                .iter()
-                .map(|b| BindPlan {
-                    loc: b.loc.clone(),
-                    spec: b.spec.clone(),
-                    addr: b.addr,
-                    // HAProxy: the backlog defaults to the frontend's maxconn.
-                    backlog: i32::try_from(b.backlog.unwrap_or(maxconn)).unwrap_or(i32::MAX),
-                })
-                .collect();
             frontends.push(FrontendPlan {
                 name: fe.name.clone(),
                 section: section(fe),
@@ -316,6 +333,7 @@ impl Plan {
                 nolinger: fe.nolinger,
                 tcplog: fe.log_options.tcplog,
                 binds,
+                http: None,
             });
         }
         Ok(Plan {
@@ -401,6 +419,12 @@ impl Plan {
             allbackups: be.allbackups,
             algorithm: crate::pick::algorithm(&be.balance),
             hash_type: crate::pick::hash_type(&be.hash_type),
+            // mode http: the backend's rules and options.
+            http: if be.mode == Mode::Http {
+                Some(Box::new(crate::http::plan::backend(be)?))
+            } else {
+                None
+            },
         })
     }
 }

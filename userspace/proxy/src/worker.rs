@@ -31,6 +31,11 @@ use crate::tcp::session::{
 };
 use crate::ProxyError;
 
+// mode http: the worker's side of HTTP sessions lives with the HTTP
+// subsystem; as a child module it reaches the worker's fields.
+#[path = "http/glue.rs"]
+mod http_glue;
+
 /// Op kind of a listener's multishot accept (slot = listener index).
 const ACCEPT: OpKind = OpKind(1);
 /// Op kind of the wake-up eventfd poll.
@@ -98,6 +103,8 @@ struct Worker {
     log_fds: RateLimit,
     log_pool: RateLimit,
     log_accept: RateLimit,
+    /// mode http: HTTP sessions and their scratch space.
+    http: crate::http::HttpWorker,
 }
 
 fn clock_ms(origin: u64) -> Ticks {
@@ -217,6 +224,7 @@ impl Worker {
             log_fds: RateLimit::default(),
             log_pool: RateLimit::default(),
             log_accept: RateLimit::default(),
+            http: crate::http::HttpWorker::new(cap, plan.bufsize),
             plan,
         })
     }
@@ -391,6 +399,11 @@ impl Worker {
     }
 
     fn on_session(&mut self, key: SlotKey, kind: OpKind, result: i32) {
+        // mode http: its own state machine handles every completion.
+        if self.is_http(key) {
+            self.on_http(key, kind, result);
+            return;
+        }
         let now = self.now;
         let tag = (key.index(), key.generation());
         let Worker {
@@ -462,6 +475,11 @@ impl Worker {
     }
 
     fn refresh_timer(&mut self, key: SlotKey) {
+        // mode http: its deadlines depend on where the transaction is.
+        if self.is_http(key) {
+            self.http_refresh_timer(key);
+            return;
+        }
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
@@ -644,6 +662,11 @@ impl Worker {
         let c = counters(&self.shared, self.id);
         bump(&c.accepted, 1);
         let fplan = &self.plan.frontends[usize::from(fe)];
+        // mode http: the backend is chosen per request.
+        if fplan.http.is_some() {
+            self.start_http(fd, li, fe, port);
+            return;
+        }
         let Some(be) = fplan.backend else {
             sys::close(fd);
             self.release_conn(fe);
@@ -693,6 +716,11 @@ impl Worker {
             else {
                 break;
             };
+            // mode http: HTTP timeouts answer 408/504 or close.
+            if self.is_http(key) {
+                self.http_timeout(key);
+                continue;
+            }
             let Some(s) = self.sessions.get_mut(key) else {
                 continue;
             };
@@ -745,10 +773,18 @@ impl Worker {
     /// Ends a session: frees its slot now, hands its fds to the ring
     /// (cancel then close), releases its limits and resources.
     fn close(&mut self, key: SlotKey, kind: CloseKind) {
+        // mode http: a session still waiting for a server answers 503 first.
+        if self.http_close_hook(key, kind) {
+            return;
+        }
         let Some(mut s) = self.sessions.remove(key) else {
             return;
         };
         self.keys[key.index() as usize] = None;
+        // mode http: its buffers go back to the pool.
+        if self.is_http(key) {
+            self.http_forget(key.index());
+        }
         let mut io = Io {
             ring: &mut self.ring,
             pipes: &mut self.pipes,
@@ -756,8 +792,9 @@ impl Worker {
         };
         s.release(&mut io);
         let fplan = &self.plan.frontends[usize::from(s.fe)];
-        let bplan = &self.plan.backends[usize::from(s.be)];
-        if fplan.tcplog {
+        // mode http: a session may end before any backend was chosen.
+        let bplan = self.plan.backends.get(usize::from(s.be));
+        if let (true, Some(bplan)) = (fplan.tcplog, bplan) {
             let client = sys::peer_addr(s.cli).ok();
             crate::log::tcplog(client, &s, fplan, bplan, kind);
         }
@@ -765,7 +802,7 @@ impl Worker {
         if s.cli >= 0 && (kind == CloseKind::ServerReset || fplan.nolinger) {
             let _ = sys::set_linger_zero(s.cli);
         }
-        if s.srv >= 0 && (kind == CloseKind::ClientReset || bplan.nolinger) {
+        if s.srv >= 0 && (kind == CloseKind::ClientReset || bplan.is_some_and(|b| b.nolinger)) {
             let _ = sys::set_linger_zero(s.srv);
         }
         if s.cli >= 0 {

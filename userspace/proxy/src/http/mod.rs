@@ -1,0 +1,141 @@
+//! `mode http`: HTTP/1.x proxying on the io_uring workers.
+//!
+//! LIFECYCLE. The worker accepts a client of a `mode http` frontend and
+//! creates, in the same slot, its connection bookkeeping
+//! ([`crate::tcp::session::Session`]: sockets, backend, server, retries,
+//! limits, timer) and an [`session::HttpSession`]. The HTTP session reads
+//! the request head with the checkpointed parser of `weir-http`
+//! ([`session::Req::Head`]); once complete it runs the `http-request` rules
+//! ([`plan::Rule`], conditions by the ACL engine over [`sample::View`]),
+//! picks the backend (`use_backend … if`, then `default_backend`), rebuilds
+//! the head ([`compose`]: hop-by-hop fields removed, edits applied,
+//! `X-Forwarded-For`) and asks the worker to [`session::HttpAsk::Route`] it.
+//! The worker reuses the server connection of the previous transaction when
+//! it serves the same backend (`http-reuse safe`: only requests that follow
+//! the first one of a client connection ride on it, and one that fails
+//! before any answer is sent again on a new connection), or picks a server
+//! and connects with the tcp machinery (queue, retries, redispatch), then
+//! calls [`session::HttpSession::server_ready`]. The request body follows
+//! per its framing ([`session::Req::Body`]), the response head is parsed
+//! and rebuilt the same way ([`session::Res::Head`]; 1xx heads pass
+//! through, a 101 turns both directions into a tunnel), the body follows,
+//! and the transaction ends ([`session::HttpSession`]'s `txn_done`): each
+//! side is kept or closed per `option http-keep-alive|http-server-close|
+//! httpclose` and the messages' own persistence, and the next (possibly
+//! already pipelined) request is served. Errors become HAProxy's statuses
+//! with weir's pages or the configured `errorfile`: 400/414/431 (parser,
+//! with a log line giving reason and offset), 403 (`deny`), 405 (CONNECT),
+//! 408 (`timeout http-request`), 500 (rewrite overflow), 502 (invalid
+//! response; that server connection is never reused), 503 (no server),
+//! 504 (`timeout server` before the response).
+//!
+//! The glue between the worker loop and this state machine lives in
+//! `glue.rs`, a child module of the worker (it needs the worker's fields);
+//! the loop's own code only gained a few dispatch points.
+
+pub mod compose;
+pub mod plan;
+pub mod sample;
+pub mod session;
+
+use weir_core::acl::Scratch;
+use weir_core::timer::Ticks;
+
+use self::compose::Edits;
+use self::session::{HttpSession, Report};
+
+/// No HTTP session in this connection slot.
+const NONE: u32 = u32::MAX;
+
+/// The HTTP part of one worker: the sessions (found by the slot index of
+/// their connection session) and the scratch space every transaction
+/// reuses, so that steady state allocates nothing.
+///
+/// Sessions are kept in a slab that grows to the peak concurrency and is
+/// reused most-recently-freed first: an HTTP session holds two parsers with
+/// their header tables (a few KiB), so reserving `maxconn` of them up front
+/// would make every idle worker resident at tens of MiB.
+pub struct HttpWorker {
+    slab: Vec<HttpSession>,
+    free: Vec<u32>,
+    /// Connection slot index → slab index.
+    map: Vec<u32>,
+    /// ACL evaluation scratch.
+    pub scratch: Scratch,
+    /// Rule edits of the message being rebuilt.
+    pub edits: Edits,
+    /// Assembly buffer of `tune.bufsize` bytes.
+    pub tmp: Vec<u8>,
+    /// Counters.
+    pub report: Report,
+}
+
+impl HttpWorker {
+    /// Room for `cap` connection slots with `bufsize`-byte buffers.
+    #[must_use]
+    pub fn new(cap: usize, bufsize: usize) -> Self {
+        HttpWorker {
+            slab: Vec::new(),
+            free: Vec::new(),
+            map: vec![NONE; cap],
+            scratch: Scratch::new(),
+            edits: Edits::default(),
+            tmp: vec![0; bufsize],
+            report: Report::default(),
+        }
+    }
+
+    /// Whether connection slot `index` is an HTTP session.
+    #[must_use]
+    pub fn is_http(&self, index: u32) -> bool {
+        self.map.get(index as usize).is_some_and(|&i| i != NONE)
+    }
+
+    /// Attaches a fresh HTTP session to connection slot `index`.
+    pub fn attach(&mut self, index: u32, opts: weir_http::Options, now: Ticks) {
+        let Some(m) = self.map.get_mut(index as usize) else {
+            return;
+        };
+        let i = if let Some(i) = self.free.pop() {
+            self.slab[i as usize].reset(now);
+            i
+        } else {
+            self.slab.push(HttpSession::new(opts, now));
+            u32::try_from(self.slab.len() - 1).unwrap_or(NONE)
+        };
+        *m = i;
+    }
+
+    /// Detaches the HTTP session of slot `index` (its buffers must have
+    /// been released); the slab entry is kept for the next connection.
+    pub fn detach(&mut self, index: u32) {
+        if let Some(m) = self.map.get_mut(index as usize) {
+            if *m != NONE {
+                self.free.push(*m);
+                *m = NONE;
+            }
+        }
+    }
+
+    /// The HTTP session of slot `index` and the shared scratch space.
+    pub fn get(
+        &mut self,
+        index: u32,
+    ) -> Option<(
+        &mut HttpSession,
+        &mut Scratch,
+        &mut Edits,
+        &mut Vec<u8>,
+        &mut Report,
+    )> {
+        let i = *self.map.get(index as usize)?;
+        let h = self.slab.get_mut(i as usize)?;
+        Some((
+            h,
+            &mut self.scratch,
+            &mut self.edits,
+            &mut self.tmp,
+            &mut self.report,
+        ))
+    }
+}

@@ -1,0 +1,296 @@
+//! The `mode http` part of the plan: conditions compiled by the ACL engine,
+//! backend names turned into indices, timeouts in milliseconds, error pages
+//! ready to send. Built once at start-up (see [`crate::plan::Plan::new`]),
+//! read-only afterwards.
+
+use std::net::IpAddr;
+
+use weir_config::kw::http::{ConnMode, ForwardFor, HttpAction, HttpRule, HttpSettings, Reuse};
+use weir_config::{AclDecl, Backend, Config, Frontend, Loc, Mode};
+use weir_core::acl::{Condition, FetchKind};
+
+use crate::ProxyError;
+
+/// One rule with its compiled condition.
+#[derive(Debug)]
+pub struct Rule {
+    /// `None`: always applies.
+    pub cond: Option<Condition>,
+    /// What it does.
+    pub action: HttpAction,
+}
+
+/// What a list of conditions needs from the connection (addresses cost a
+/// system call each, so they are read only when some rule needs them).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Needs {
+    /// `src`, `src_port` or `option forwardfor`.
+    pub src: bool,
+    /// `dst`, `dst_port`.
+    pub dst: bool,
+}
+
+impl Needs {
+    fn add(&mut self, c: &Condition) {
+        for f in c.fetches() {
+            match f.kind {
+                FetchKind::Src | FetchKind::SrcPort => self.src = true,
+                FetchKind::Dst | FetchKind::DstPort => self.dst = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Settings both sides have; the effective value combines the two.
+#[derive(Debug)]
+pub struct Common {
+    /// `http-request` rules.
+    pub request: Vec<Rule>,
+    /// `http-response` rules.
+    pub response: Vec<Rule>,
+    /// `option forwardfor`.
+    pub forwardfor: Option<ForwardFor>,
+    /// Connection mode as configured on this side.
+    pub mode: Option<ConnMode>,
+    /// `errorfile`s: status and the raw response.
+    pub errorfiles: Vec<(u16, Box<[u8]>)>,
+}
+
+/// A `mode http` frontend.
+#[derive(Debug)]
+pub struct HttpFrontendPlan {
+    /// `use_backend` rules in order: condition (None: unconditional) and backend index.
+    pub switching: Vec<(Option<Condition>, usize)>,
+    /// `default_backend`.
+    pub default_backend: Option<usize>,
+    /// Rules, options, error pages.
+    pub common: Common,
+    /// `timeout http-request` (else `timeout client`).
+    pub http_request_ms: Option<u64>,
+    /// `timeout http-keep-alive` (else `timeout http-request`).
+    pub keep_alive_ms: Option<u64>,
+    /// Parser settings (`tune.bufsize`).
+    pub opts: weir_http::Options,
+    /// What the conditions read.
+    pub needs: Needs,
+}
+
+/// The http side of a backend.
+#[derive(Debug)]
+pub struct HttpBackendPlan {
+    /// Rules, options, error pages.
+    pub common: Common,
+    /// `http-reuse` (`never` disables reuse across requests).
+    pub reuse: Reuse,
+    /// What the conditions read.
+    pub needs: Needs,
+}
+
+fn env(v: &str) -> Option<String> {
+    std::env::var(v).ok()
+}
+
+fn unsupported(loc: &Loc, section: &'static str, name: &str, what: String) -> ProxyError {
+    ProxyError::Unsupported {
+        loc: loc.clone(),
+        section,
+        name: name.to_string(),
+        what,
+    }
+}
+
+fn compile(
+    acls: &[AclDecl],
+    c: &weir_config::Condition,
+    section: &'static str,
+    name: &str,
+    needs: &mut Needs,
+) -> Result<Condition, ProxyError> {
+    let cond = weir_config::kw::acl::compile_condition(acls, c, &env)
+        .map_err(|e| unsupported(&c.loc, section, name, e))?;
+    needs.add(&cond);
+    Ok(cond)
+}
+
+fn rules(
+    list: &[HttpRule],
+    acls: &[AclDecl],
+    section: &'static str,
+    name: &str,
+    needs: &mut Needs,
+) -> Result<Vec<Rule>, ProxyError> {
+    list.iter()
+        .map(|r| {
+            Ok(Rule {
+                cond: match &r.cond {
+                    Some(c) => Some(compile(acls, c, section, name, needs)?),
+                    None => None,
+                },
+                action: r.action.clone(),
+            })
+        })
+        .collect()
+}
+
+fn common(
+    h: &HttpSettings,
+    acls: &[AclDecl],
+    section: &'static str,
+    name: &str,
+    needs: &mut Needs,
+) -> Result<Common, ProxyError> {
+    if h.forwardfor.is_some() {
+        needs.src = true;
+    }
+    Ok(Common {
+        request: rules(&h.request_rules, acls, section, name, needs)?,
+        response: rules(&h.response_rules, acls, section, name, needs)?,
+        forwardfor: h.forwardfor.clone(),
+        mode: h.conn_mode,
+        errorfiles: h
+            .errorfiles
+            .iter()
+            .map(|e| (e.code, e.bytes.clone().into_boxed_slice()))
+            .collect(),
+    })
+}
+
+fn ms(d: Option<std::time::Duration>) -> Option<u64> {
+    d.filter(|d| !d.is_zero())
+        .map(|d| u64::try_from(d.as_millis().max(1)).unwrap_or(u64::MAX))
+}
+
+/// Builds the http plan of frontend `fe` (which is `mode http`). Its
+/// backends must be `mode http` too (HAProxy refuses the mix as well).
+///
+/// # Errors
+/// [`ProxyError::Unsupported`] for a condition that does not compile or a
+/// tcp backend behind an http frontend.
+pub fn frontend(
+    fe: &Frontend,
+    section: &'static str,
+    cfg: &Config,
+    bufsize: usize,
+) -> Result<HttpFrontendPlan, ProxyError> {
+    let mut needs = Needs::default();
+    let find = |n: &str, loc: &Loc| -> Result<usize, ProxyError> {
+        let i = cfg
+            .backends
+            .iter()
+            .position(|b| b.name == n)
+            .ok_or_else(|| unsupported(loc, section, &fe.name, format!("no backend '{n}'")))?;
+        if cfg.backends[i].mode != Mode::Http {
+            return Err(unsupported(
+                loc,
+                section,
+                &fe.name,
+                format!("backend '{n}' is not 'mode http' but this frontend is"),
+            ));
+        }
+        Ok(i)
+    };
+    let mut switching = Vec::with_capacity(fe.use_backend.len());
+    for ub in &fe.use_backend {
+        let cond = match &ub.cond {
+            Some(c) => Some(compile(&fe.acls, c, section, &fe.name, &mut needs)?),
+            None => None,
+        };
+        switching.push((cond, find(&ub.backend, &ub.loc)?));
+    }
+    let default_backend = match &fe.default_backend {
+        Some(n) => Some(find(n, &fe.loc)?),
+        None => None,
+    };
+    let common = common(&fe.http, &fe.acls, section, &fe.name, &mut needs)?;
+    let http_request_ms = ms(fe.timeouts.http_request);
+    Ok(HttpFrontendPlan {
+        switching,
+        default_backend,
+        common,
+        http_request_ms,
+        keep_alive_ms: ms(fe.timeouts.http_keep_alive).or(http_request_ms),
+        opts: weir_http::Options {
+            max_head: u32::try_from(bufsize).unwrap_or(u32::MAX),
+            accept_invalid: false,
+        },
+        needs,
+    })
+}
+
+/// Builds the http side of backend `be` (which is `mode http`).
+///
+/// # Errors
+/// [`ProxyError::Unsupported`] for a condition that does not compile.
+pub fn backend(be: &Backend) -> Result<HttpBackendPlan, ProxyError> {
+    let mut needs = Needs::default();
+    let common = common(&be.http, &be.acls, "backend", &be.name, &mut needs)?;
+    Ok(HttpBackendPlan {
+        common,
+        reuse: be.http.reuse.unwrap_or(Reuse::Safe),
+        needs,
+    })
+}
+
+/// The connection mode in effect for a transaction: the strictest of the
+/// two sides (HAProxy: `httpclose` beats `http-server-close` beats
+/// `http-keep-alive`).
+#[must_use]
+pub fn effective_mode(fe: &Common, be: Option<&Common>) -> ConnMode {
+    let rank = |m: Option<ConnMode>| match m {
+        Some(ConnMode::Close) => 2,
+        Some(ConnMode::ServerClose) => 1,
+        _ => 0,
+    };
+    let r = rank(fe.mode).max(be.map_or(0, |b| rank(b.mode)));
+    match r {
+        2 => ConnMode::Close,
+        1 => ConnMode::ServerClose,
+        _ => ConnMode::KeepAlive,
+    }
+}
+
+/// Whether `ip` is inside `net` (for `forwardfor except`).
+#[must_use]
+pub fn in_net(ip: IpAddr, net: (IpAddr, u8)) -> bool {
+    match (ip, net.0) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let len = u32::from(net.1.min(32));
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let len = u32::from(net.1.min(128));
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V4(_)) => a
+            .to_ipv4_mapped()
+            .is_some_and(|v4| in_net(IpAddr::V4(v4), net)),
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let n = ("10.1.0.0".parse().unwrap(), 16);
+        assert!(in_net("10.1.2.3".parse().unwrap(), n));
+        assert!(!in_net("10.2.2.3".parse().unwrap(), n));
+        assert!(in_net("::ffff:10.1.9.9".parse().unwrap(), n));
+        assert!(in_net(
+            "1.2.3.4".parse().unwrap(),
+            ("0.0.0.0".parse().unwrap(), 0)
+        ));
+        let v6 = ("2001:db8::".parse().unwrap(), 32);
+        assert!(in_net("2001:db8::1".parse().unwrap(), v6));
+        assert!(!in_net("2001:db9::1".parse().unwrap(), v6));
+    }
+}
