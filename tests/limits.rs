@@ -228,3 +228,78 @@ fn without_redispatch_retries_stay_on_the_refusing_server() {
     assert_eq!(good_n + empty_n, 20, "{answers:?}");
     assert!((8..=12).contains(&good_n), "{answers:?}");
 }
+
+#[test]
+fn global_maxconn_is_shared_by_every_frontend() {
+    let echo = Backend::echo();
+    let cfg = format!(
+        "global\n    maxconn 2\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    \
+         timeout client 20s\n    timeout server 20s\n\n\
+         listen one\n    bind 127.0.0.1:{{P0}}\n    server s {a}\n\n\
+         listen two\n    bind 127.0.0.1:{{P1}}\n    server s {a}\n",
+        a = echo.addr
+    );
+    let w = Weir::start(&cfg);
+    let mut a = w.connect(0);
+    let mut b = w.connect(1);
+    assert!(echoes_within(&mut a, Duration::from_secs(5)));
+    assert!(echoes_within(&mut b, Duration::from_secs(5)));
+    // A third on either frontend waits: the process is at its limit.
+    let mut c = w.connect(0);
+    assert!(
+        !echoes_within(&mut c, Duration::from_millis(500)),
+        "served above global maxconn"
+    );
+    drop(b);
+    let mut byte = [0u8; 1];
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(
+        matches!(c.read(&mut byte), Ok(1)),
+        "waiting connection never served"
+    );
+}
+
+#[test]
+fn client_fin_timeout_bounds_a_half_closed_client() {
+    // The client half-closes and the server never answers: after the
+    // client's FIN, `timeout client-fin` (300 ms) applies instead of the
+    // 20 s `timeout client`/`timeout server`.
+    let mute = Backend::mute(Duration::from_secs(15));
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n    timeout client-fin 300ms",
+        "",
+        &[("s", mute.addr, "")],
+    ));
+    let mut c = w.connect(0);
+    c.write_all(b"request").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let (got, took) = read_until_closed(&mut c, Duration::from_secs(10));
+    assert!(got.is_empty());
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(4),
+        "closed after {took:?}, timeout client-fin is 300ms"
+    );
+}
+
+#[test]
+fn server_fin_timeout_bounds_a_half_closed_server() {
+    // The server half-closes and the client stays silent without closing:
+    // `timeout server-fin` (300 ms) ends the session.
+    let (b, got) = Backend::half_closer(b"done");
+    let w = Weir::start(&config(
+        "    timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n    timeout server-fin 300ms",
+        "",
+        &[("s", b.addr, "")],
+    ));
+    let mut c = w.connect(0);
+    let t = Instant::now();
+    let mut greeting = [0u8; 4];
+    c.read_exact(&mut greeting).unwrap();
+    got.recv_timeout(Duration::from_secs(10))
+        .expect("server side never closed");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(4),
+        "server side closed after {took:?}, timeout server-fin is 300ms"
+    );
+}

@@ -195,6 +195,19 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Reads until the client half-closes, then holds the connection for
+    /// `hold` without a byte or a FIN (a server that never answers).
+    pub fn mute(hold: Duration) -> Backend {
+        Self::serve(move |mut s| {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+            let mut buf = [0u8; 4096];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            std::thread::sleep(hold);
+        })
+    }
+}
+
 impl Drop for Backend {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
