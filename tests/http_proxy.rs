@@ -34,7 +34,11 @@ fn keep_alive_reuses_one_server_connection() {
         assert_eq!(r.status, 200);
         assert_eq!(r.text(), format!("A /r{i}"));
     }
-    assert_eq!(b.accepted(), 1, "20 requests on one client connection, one server connection");
+    assert_eq!(
+        b.accepted(),
+        1,
+        "20 requests on one client connection, one server connection"
+    );
     assert_eq!(log.lock().unwrap().len(), 20);
     // Hop-by-hop headers are not forwarded; Host is.
     let mut c = Client::new(w.connect(0));
@@ -85,11 +89,20 @@ fn bodies_byte_exact_content_length_and_chunked_with_trailers() {
     let mut c = Client::new(w.connect(0));
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     // Content-Length request body, larger than any buffer.
-    let mut req = format!("POST /cl HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut req = format!(
+        "POST /cl HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     req.extend_from_slice(&body);
     let r = c.ask(&req);
     assert_eq!(r.status, 200);
-    assert!(r.body == body, "echoed body differs (len {} vs {})", r.body.len(), body.len());
+    assert!(
+        r.body == body,
+        "echoed body differs (len {} vs {})",
+        r.body.len(),
+        body.len()
+    );
     assert_eq!(r.trailers, vec![format!("x-sum: {}", body.len())]);
     // Chunked request body with extensions and a trailer, same connection.
     let mut req = b"POST /ch HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -103,7 +116,10 @@ fn bodies_byte_exact_content_length_and_chunked_with_trailers() {
     assert!(r.body == body, "chunked round trip differs");
     let got = log.lock().unwrap();
     let last = got.last().unwrap();
-    assert!(last.raw.ends_with(b"0\r\nx-client-trailer: yes\r\n\r\n"), "trailer not forwarded as-is");
+    assert!(
+        last.raw.ends_with(b"0\r\nx-client-trailer: yes\r\n\r\n"),
+        "trailer not forwarded as-is"
+    );
     assert_eq!(b.accepted(), 1);
 }
 
@@ -128,7 +144,8 @@ fn expect_100_continue_passes_the_interim_response() {
         w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
         let mut body = [0u8; 5];
         r.read_exact(&mut body).unwrap();
-        w.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\n").unwrap();
+        w.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\n")
+            .unwrap();
         w.write_all(&body).unwrap();
     });
     let w = Weir::start(&cfg(&[("be", b.addr)], "", "be"));
@@ -149,7 +166,11 @@ fn websocket_upgrade_then_echo_tunnel() {
         let mut r = std::io::BufReader::new(s);
         let req = http::read_request(&mut r).unwrap();
         assert_eq!(req.header("upgrade"), Some("websocket"));
-        assert!(req.header("connection").unwrap().to_ascii_lowercase().contains("upgrade"));
+        assert!(req
+            .header("connection")
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("upgrade"));
         w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").unwrap();
         let mut buf = [0u8; 4096];
         loop {
@@ -184,7 +205,11 @@ fn content_switching_on_host_and_path() {
     let (s, _) = named("static");
     let (d, _) = named("default");
     let fe = "    acl is_api hdr(host) -i api.example\n    acl is_static path_beg /static/ /img/\n    use_backend api if is_api\n    use_backend stat if is_static !is_api\n";
-    let w = Weir::start(&cfg(&[("api", a.addr), ("stat", s.addr), ("dflt", d.addr)], fe, "dflt"));
+    let w = Weir::start(&cfg(
+        &[("api", a.addr), ("stat", s.addr), ("dflt", d.addr)],
+        fe,
+        "dflt",
+    ));
     let mut c = Client::new(w.connect(0));
     for (path, host, want) in [
         ("/x", "API.example", "api /x"),
@@ -203,7 +228,11 @@ fn content_switching_on_host_and_path() {
 fn connection_modes() {
     // http-server-close: client kept, one server connection per request.
     let (b, _) = named("S");
-    let w = Weir::start(&cfg(&[("be", b.addr)], "    option http-server-close\n", "be"));
+    let w = Weir::start(&cfg(
+        &[("be", b.addr)],
+        "    option http-server-close\n",
+        "be",
+    ));
     let mut c = Client::new(w.connect(0));
     for _ in 0..3 {
         assert_eq!(c.ask(&get("/", "h")).status, 200);
@@ -240,7 +269,11 @@ fn bad_response_is_502_and_the_connection_is_not_reused() {
     assert!(c.closed(), "an error page closes the client connection");
     let mut c = Client::new(w.connect(0));
     assert_eq!(c.ask(&get("/ok2", "h")).text(), "fine");
-    assert_eq!(b.accepted(), 2, "the connection that sent garbage was not reused");
+    assert_eq!(
+        b.accepted(),
+        2,
+        "the connection that sent garbage was not reused"
+    );
     assert_eq!(log.lock().unwrap().len(), 3);
     assert!(w.wait_output("502 Bad Gateway: invalid response", Duration::from_secs(2)));
 }
