@@ -303,3 +303,71 @@ fn server_fin_timeout_bounds_a_half_closed_server() {
         "server side closed after {took:?}, timeout server-fin is 300ms"
     );
 }
+
+#[test]
+fn running_out_of_descriptors_spares_existing_sessions_and_logs_once() {
+    // 120 descriptors, far below what maxconn 1000 needs: weir warns at
+    // start, and a flood of connections exhausts the descriptors.
+    let echo = Backend::echo();
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("weir.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    maxconn 1000\n    nbthread 1\n\ndefaults\n    mode tcp\n    \
+             timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n\n\
+             listen l\n    bind 127.0.0.1:{port}\n    server s {}\n",
+            echo.addr
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg("--nofile=120:120")
+        .arg(common::WEIR)
+        .arg("-d")
+        .arg("-f")
+        .arg(&cfg);
+    let mut w = Weir::spawn(cmd, dir, cfg, vec![port]);
+    w.wait_started().unwrap();
+    assert!(
+        w.output().contains("open-files limit is 120"),
+        "{}",
+        w.output()
+    );
+
+    let mut existing: Vec<TcpStream> = (0..5).map(|_| w.connect(0)).collect();
+    for s in &mut existing {
+        assert!(echoes_within(s, Duration::from_secs(5)));
+    }
+    let flood: Vec<TcpStream> = (0..150).map(|_| w.connect(0)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for (i, s) in existing.iter_mut().enumerate() {
+        assert!(
+            echoes_within(s, Duration::from_secs(5)),
+            "existing session {i} harmed by the flood\n{}",
+            w.output()
+        );
+    }
+    drop(flood);
+    // Once descriptors are free again, new connections are served.
+    assert!(
+        common::eventually(Duration::from_secs(10), || {
+            let mut s = w.connect(0);
+            echoes_within(&mut s, Duration::from_millis(500))
+        }),
+        "no recovery after the flood\n{}",
+        w.output()
+    );
+    let complaints = w
+        .output()
+        .lines()
+        .filter(|l| l.contains("Too many open files") || l.contains("EMFILE"))
+        .count();
+    assert!(
+        (1..=10).contains(&complaints),
+        "descriptor exhaustion should be logged, once per interval, not per connection \
+         ({complaints} lines)\n{}",
+        w.output()
+    );
+}
