@@ -607,3 +607,23 @@ fn pipelined_requests_consume_exactly() {
         ]
     );
 }
+
+#[test]
+fn folded_whitespace_is_not_trimmed_quadratically() {
+    // Found by cargo-fuzz: each obs-fold used to re-trim every byte of
+    // whitespace folded so far.
+    let mut msg = b"GET / HTTP/1.1\r\nHost: a\r\nX: a".to_vec();
+    for _ in 0..400 {
+        msg.extend_from_slice(b"\r\n\t\t\t\t\t\t");
+    }
+    msg.extend_from_slice(b"\r\n\r\n");
+    let mut p = lenient();
+    assert_eq!(p.parse(&msg), Ok(Status::Complete(msg.len())));
+    assert_eq!(p.head().headers()[1].value.slice(&msg), b"a");
+    assert!(
+        p.examined() <= 2 * msg.len() as u64,
+        "{} > 2x{}",
+        p.examined(),
+        msg.len()
+    );
+}
