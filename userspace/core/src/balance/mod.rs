@@ -70,8 +70,9 @@ const NIL: u32 = u32::MAX;
 /// Up to this many servers in use, `leastconn` scans them; above, it keeps
 /// them in a heap. Under callgrind (`cargo bench -p weir-core --bench core`,
 /// see the bench's header; the bench loop alone costs about 115) a
-/// pick+open+close cycle cost about 317 instructions by scan and 450 by heap
-/// at 4 servers, and 1,370 by scan and 895 by heap at 32.
+/// pick+open+close cycle cost about 317 instructions by scan and 462 by heap
+/// at 4 servers, and 1,410 by scan and 699 by heap at 32: the lines cross
+/// near 10.
 const LEASTCONN_SCAN_MAX: usize = 8;
 
 impl Server {
