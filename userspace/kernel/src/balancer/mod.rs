@@ -10,61 +10,10 @@ use std::net::IpAddr;
 use weir_common::{maps as m, *};
 use weir_core::maglev;
 
-/// The mode XDP ended up attached in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attached {
-    /// In the driver.
-    Native,
-    /// Generic (skb) mode.
-    Generic,
-}
+mod types;
 
-/// Administrative state of a server, as set by config, runtime API or checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServerState {
-    /// Takes new flows in proportion to `weight`; 0 drains.
-    Up {
-        /// Maglev weight.
-        weight: u32,
-    },
-    /// Takes nothing: out of the ring, its flows move elsewhere.
-    Down,
-}
-
-#[derive(Debug)]
-struct ServerSlot {
-    name: String,
-    addr: IpAddr,
-    index: u32,
-    state: ServerState,
-}
-
-#[derive(Debug)]
-struct VipState {
-    key: VipKey,
-    addr: IpAddr,
-    port: u16,
-    meta: VipMeta,
-    servers: Vec<ServerSlot>,
-}
-
-/// Counters summed over CPUs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// `Event` counters by index.
-    pub events: Vec<u64>,
-    /// Per VIP, in configuration order.
-    pub vips: Vec<Traffic>,
-    /// Per VIP, per server, in configuration order.
-    pub servers: Vec<Vec<(String, Traffic)>>,
-}
-
-impl Counters {
-    /// The count of one event.
-    pub fn event(&self, ev: Event) -> u64 {
-        self.events.get(ev as usize).copied().unwrap_or(0)
-    }
-}
+pub use types::{Attached, Counters, ServerState};
+use types::{ServerSlot, VipState};
 
 /// One loaded XDP balancer. Dropping it detaches the program from every
 /// interface and closes the maps (pinned maps stay until `unpin`).
