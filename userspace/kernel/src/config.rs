@@ -256,3 +256,34 @@ pub fn read_prefix_file(path: &std::path::Path) -> Result<Vec<Cidr>, crate::Kern
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_files_parse_with_comments_and_report_lines() {
+        let dir = std::env::temp_dir().join(format!("weir-kernel-prefix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good");
+        std::fs::write(
+            &good,
+            "# blocklist\n10.0.0.0/8\n\n192.0.2.1 # one host\nfd00::/8\n",
+        )
+        .unwrap();
+        let list = read_prefix_file(&good).unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(
+            list[1],
+            Cidr {
+                addr: "192.0.2.1".parse().unwrap(),
+                len: 32
+            }
+        );
+        let bad = dir.join("bad");
+        std::fs::write(&bad, "10.0.0.0/8\n10.0.0.0/40\n").unwrap();
+        let e = read_prefix_file(&bad).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("prefix length"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

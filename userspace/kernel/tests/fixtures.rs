@@ -928,3 +928,18 @@ fn a_full_flow_table_evicts_and_counts_it() {
         "eviction, not insert failures"
     );
 }
+
+#[test]
+fn counters_dump_names_events_and_servers() {
+    require_root!();
+    let lb = load(&config());
+    let inner = ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, &[]));
+    lb.test_run(&frame(eth(0x0800, &[]), &inner), 1).unwrap();
+    let dump = lb.counters().unwrap().to_string();
+    assert!(
+        dump.contains("event Forwarded 1")
+            && dump.contains("vip 0 packets 1")
+            && dump.contains("server s3"),
+        "{dump}"
+    );
+}

@@ -623,3 +623,49 @@ fn live_fullnat_round_trip() {
         "nothing was encapsulated"
     );
 }
+
+#[test]
+fn attach_falls_back_to_generic_or_says_why_not() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces and XDP");
+        return;
+    }
+    // Loopback has no native XDP: the fallback policy decides.
+    let ns = Netns::new("attach");
+    let cfg = XdpConfig {
+        name: "attach".into(),
+        limits: Limits {
+            max_flows: 64,
+            ..Limits::default()
+        },
+        ..Default::default()
+    };
+    ns.enter(|| {
+        let mut lb = XdpBalancer::load(&cfg).unwrap();
+        let refuse = InterfaceConfig {
+            name: "lo".into(),
+            mode: AttachMode::Auto,
+            fallback: Fallback::Refuse,
+        };
+        let e = lb.attach(&refuse).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot attach XDP to lo")
+                && e.contains("native:")
+                && e.contains("fallback refuse"),
+            "{e}"
+        );
+        let generic = InterfaceConfig {
+            name: "lo".into(),
+            mode: AttachMode::Auto,
+            fallback: Fallback::Generic,
+        };
+        assert_eq!(lb.attach(&generic).unwrap(), Attached::Generic);
+        let missing = InterfaceConfig {
+            name: "nonexistent0".into(),
+            mode: AttachMode::Generic,
+            fallback: Fallback::Refuse,
+        };
+        let e = lb.attach(&missing).unwrap_err().to_string();
+        assert!(e.contains("nonexistent0"), "{e}");
+    });
+}

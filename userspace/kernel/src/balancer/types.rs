@@ -55,6 +55,30 @@ pub struct Counters {
     pub servers: Vec<Vec<(String, Traffic)>>,
 }
 
+impl std::fmt::Display for Counters {
+    /// One line per non-zero event, then per-VIP and per-server traffic:
+    /// the dump `weir` prints on request.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for ev in Event::ALL {
+            let n = self.event(*ev);
+            if n > 0 {
+                writeln!(f, "event {} {n}", ev.name())?;
+            }
+        }
+        for (i, (v, servers)) in self.vips.iter().zip(&self.servers).enumerate() {
+            writeln!(f, "vip {i} packets {} bytes {}", v.packets, v.bytes)?;
+            for (name, t) in servers {
+                writeln!(
+                    f,
+                    "vip {i} server {name} packets {} bytes {}",
+                    t.packets, t.bytes
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Counters {
     /// The count of one event.
     pub fn event(&self, ev: Event) -> u64 {
