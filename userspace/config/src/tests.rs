@@ -685,6 +685,16 @@ const MALFORMED: &[(&str, u32, &str)] = &[
     ),
     ("backend b\n server s 1.1.1.1:65536\n", 2, "must not exceed 65535"),
     (
+        "backend b\n server s 1.1.1.1 check\n",
+        2,
+        "server 's' has neither a service port nor a check port",
+    ),
+    (
+        "backend b\n default-server check\n server s 1.1.1.1:+1\n",
+        3,
+        "health checks need one",
+    ),
+    (
         "backend b\n server s/1 1.1.1.1:80\n",
         2,
         "character '/' is invalid in server name",

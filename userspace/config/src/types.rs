@@ -557,7 +557,8 @@ pub enum HashFunction {
     Wt6,
     /// `crc32`.
     Crc32,
-    /// `none`: the key is already an integer hash.
+    /// `none`: the key is already an integer hash. HAProxy 2.6 does not have
+    /// it and the parser never produces it; kept for the balancer's API.
     None,
 }
 

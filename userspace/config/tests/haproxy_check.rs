@@ -35,7 +35,7 @@ const VALID: &[&str] = &[
     // empty unquoted expansion makes no word; [*] and defaults inside quotes.
     "frontend f\n bind :${PORT}\n bind :$PORT\n bind :80 name $NOPE v4v6\n bind \":${NOPE-81}\" name \"${EMPTY-x}y\"\n bind :82 name ${LIST[*]}\n timeout client 1s\n",
     // HAProxy's leniencies weir shares.
-    "backend b\n option redispatch 0\n default-server\n server s 1.1.1.1:0\n option httpchk GET\n timeout connect 1s\n timeout server 1s\n",
+    "backend b\n option redispatch 0\n default-server\n server s 1.1.1.1:80 check port 0\n server t 1.1.1.1:0 check port 81\n server u 1.1.1.1:0\n option httpchk GET\n timeout connect 1s\n timeout server 1s\n",
     // cpu-map forms; other processes are ignored.
     "global\n cpu-map 2 0\n cpu-map auto:1-2 4-5\n cpu-map auto:1/1-2 6,7\n cpu-map 1/all 0-3\n cpu-map auto:1/odd 0-31\n",
     // A last anonymous defaults makes explicit and implicit uses legal; named
@@ -82,6 +82,14 @@ const BOTH_REJECT: &[&str] = &[
     "global\n daemon",
     ".if 1\nglobal\n",
     ".endif\n",
+    "backend b\n hash-type consistent none\n", // no `none` function in 2.6
+    "defaults\n no option tcplog\n",
+    "defaults\n no option httplog\n",
+    "defaults\n no option httpchk\n",
+    "defaults\n no option tcpka\n",
+    "backend b\n server s ::1\n", // the port is after the last colon
+    "backend b\n server s 1.1.1.1 check\n", // a check needs a port
+    "backend b\n server s 1.1.1.1:0 check port 0\n",
 ];
 
 /// Deliberate differences: HAProxy 2.6 accepts these (often with a warning,
@@ -104,11 +112,33 @@ const WEIR_STRICTER: &[(&str, &str)] = &[
     ("global\n tune.maxaccept 0\n", "-1 or between 1"),
     // A variable that no `$NAME` could ever reference.
     ("global\n setenv 1X y\n", "invalid variable name"),
+    // HAProxy warns that it will refuse trailing characters after a time.
+    (
+        "defaults\n timeout client 1s5\n",
+        "unexpected character '5'",
+    ),
+    // HAProxy keeps both flags; they contradict each other.
+    (
+        "frontend f\n bind :80 v4v6 v6only\n timeout client 1s\n",
+        "mutually exclusive",
+    ),
+    // An empty host means "the address the client connected to" in HAProxy,
+    // which weir does not model (it reads as a mistake, often an unset variable).
+    ("backend b\n server s :80\n", "missing server address"),
     // An empty condition: HAProxy takes it as always true.
     (
         "frontend f\n bind :80\n use_backend b if\nbackend b\n",
         "missing condition",
     ),
+];
+
+/// Deliberate differences the other way: weir accepts, HAProxy 2.6 does not.
+const WEIR_LENIENT: &[&str] = &[
+    // A build limit of HAProxy (MAX_THREADS 64), not of weir.
+    "global\n nbthread 128\n",
+    // Size units: HAProxy 2.6 reads `32k` as 32 bytes and crashes; weir reads
+    // 32768, as later HAProxy versions do.
+    "global\n tune.bufsize 32k\n",
 ];
 
 fn haproxy() -> Option<PathBuf> {
@@ -178,6 +208,17 @@ fn weir_and_haproxy_agree() {
         if !ok {
             failures.push(format!(
                 "haproxy now rejects stricter case {n} (move it to BOTH_REJECT):\n{out}"
+            ));
+        }
+    }
+    for (n, text) in WEIR_LENIENT.iter().enumerate() {
+        if let Err(e) = weir_config::parse_str_with_env("t.cfg", text, &env) {
+            failures.push(format!("weir rejects lenient case {n}: {e}"));
+        }
+        let (ok, _) = haproxy_accepts(&bin, &dir, 3000 + n, text);
+        if ok {
+            failures.push(format!(
+                "haproxy now accepts lenient case {n} (move it to VALID): {text:?}"
             ));
         }
     }

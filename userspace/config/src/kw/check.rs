@@ -43,13 +43,7 @@ fn default_http() -> HttpCheck {
 }
 
 fn opt_httpchk(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
-    if negated {
-        if let Some(x) = a.first() {
-            return Err(format!("'no option httpchk' takes no argument, got '{x}'"));
-        }
-        p.check_kind = CheckKind::Tcp;
-        return Ok(());
-    }
+    super::proxy::no_negation(negated, "httpchk")?;
     let mut h = default_http();
     match a {
         [] => {}
@@ -203,8 +197,6 @@ mod tests {
                 rule: ExpectRule::Status(vec![(500, 599)])
             })
         );
-        let b = be("defaults\n option httpchk GET /ready\nbackend b\n no option httpchk\n");
-        assert_eq!(b.check_kind, CheckKind::Tcp);
         let b = be("backend b\n http-check expect string pong\n option httpchk GET /ping\n");
         let CheckKind::Http(h) = b.check_kind else {
             panic!()
@@ -246,6 +238,7 @@ mod tests {
                 "not supported by weir yet",
             ),
             ("backend b\n http-check expect\n", "expects"),
+            ("backend b\n no option httpchk\n", "negation"),
             (
                 "frontend f\n http-check expect status 200\n",
                 "not allowed in a 'frontend'",

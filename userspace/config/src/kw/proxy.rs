@@ -374,7 +374,6 @@ fn kw_hash_type(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
             "djb2" => Some(HashFunction::Djb2),
             "wt6" => Some(HashFunction::Wt6),
             "crc32" => Some(HashFunction::Crc32),
-            "none" => Some(HashFunction::None),
             _ => None,
         };
         if let Some(func) = func {
@@ -387,7 +386,7 @@ fn kw_hash_type(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         [m] if m == "avalanche" => ht.avalanche = true,
         [x, ..] => {
             return Err(format!(
-                "'hash-type': unknown argument '{x}' (functions: sdbm, djb2, wt6, crc32, none; modifier: avalanche)"
+                "'hash-type': unknown argument '{x}' (functions: sdbm, djb2, wt6, crc32; modifier: avalanche)"
             ))
         }
     }
@@ -585,7 +584,19 @@ fn flag(f: &mut bool, negated: bool, a: &[String], name: &str) -> Result<(), Str
     Ok(())
 }
 
+/// HAProxy refuses `no option X` for the options that are not simple flags
+/// (tcplog, httplog, httpchk, tcpka).
+pub(crate) fn no_negation(negated: bool, name: &str) -> Result<(), String> {
+    if negated {
+        return Err(format!(
+            "negation ('no option {name}') is not supported for option '{name}'"
+        ));
+    }
+    Ok(())
+}
+
 fn opt_tcpka(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    no_negation(negated, "tcpka")?;
     let mut v = false;
     flag(&mut v, negated, a, "tcpka")?;
     p.tcpka.client = v;
@@ -595,6 +606,7 @@ fn opt_tcpka(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), Stri
 
 /// `option tcplog` and `option httplog` choose one log format: the last wins.
 fn opt_tcplog(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    no_negation(negated, "tcplog")?;
     flag(&mut p.log_options.tcplog, negated, a, "tcplog")?;
     if !negated {
         p.log_options.httplog = false;
@@ -604,6 +616,7 @@ fn opt_tcplog(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), Str
 }
 
 fn opt_httplog(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(), String> {
+    no_negation(negated, "httplog")?;
     match a {
         [] => {
             p.log_options.httplog = !negated;

@@ -169,6 +169,12 @@ fn kw_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     }
     let mut d = px.default_server.clone();
     apply_options(&mut d, &a[2..], false)?;
+    if d.check_enabled && d.check.port.is_none() && !matches!(addr.port, ServerPort::Fixed(_)) {
+        // HAProxy refuses this too: a health check needs a port to probe.
+        return Err(format!(
+            "server '{name}' has neither a service port nor a check port: health checks need one (write '<address>:<port>' or add 'port <n>')"
+        ));
+    }
     px.servers.push(Server {
         name: name.clone(),
         loc,
@@ -276,12 +282,11 @@ fn set_valued(d: &mut ServerDefaults, opt: &str, v: &str) -> Result<(), String> 
         "fall" => d.check.fall = positive(v, "fall")?,
         "port" => {
             let p: u32 = parse_uint(v, "port")?;
-            if p == 0 || p > 65535 {
-                return Err(format!(
-                    "invalid check port '{v}': must be between 1 and 65535"
-                ));
+            if p > 65535 {
+                return Err(format!("invalid check port '{v}': must not exceed 65535"));
             }
-            d.check.port = Some(p as u16);
+            // HAProxy: port 0 means the server's own port.
+            d.check.port = (p != 0).then_some(p as u16);
         }
         "addr" => {
             d.check.addr =
@@ -334,13 +339,17 @@ pub fn parse_server_addr(s: &str) -> Result<ServerAddr, String> {
         return Err("empty server address".into());
     }
     // A whole IPv6 address without port (e.g. `::1`, `fe80::2`).
-    let whole_v6 = rest.parse::<std::net::Ipv6Addr>().ok();
-    let (host, port) = match (whole_v6, super::bind::split_host_port(rest)) {
-        (Some(v6), Some((h, _))) if h.parse::<std::net::Ipv6Addr>().is_err() => {
-            (ServerHost::Ip(IpAddr::V6(v6)), ServerPort::SameAsClient)
+    // HAProxy reads the part after the last colon as the port, so `::1`
+    // is host `:` and port 1, which it rejects; say how to write it.
+    let whole_v6 = rest.parse::<std::net::Ipv6Addr>().is_ok();
+    let (host, port) = match super::bind::split_host_port(rest) {
+        Some((h, _)) if whole_v6 && h.parse::<std::net::Ipv6Addr>().is_err() => {
+            return Err(format!(
+                "ambiguous server address '{s}': the part after the last colon is the port; write '[{rest}]' or '[{rest}]:<port>'"
+            ))
         }
-        (_, Some((h, p))) => (parse_host(h, s)?, parse_port(p, s)?),
-        (_, None) => (parse_host(rest, s)?, ServerPort::SameAsClient),
+        Some((h, p)) => (parse_host(h, s)?, parse_port(p, s)?),
+        None => (parse_host(rest, s)?, ServerPort::SameAsClient),
     };
     match (fam, &host) {
         (Some(4), ServerHost::Ip(IpAddr::V6(_))) | (Some(6), ServerHost::Ip(IpAddr::V4(_))) => {
@@ -431,9 +440,15 @@ mod tests {
         );
         let a = parse_server_addr("[::1]:8080").unwrap();
         assert_eq!(a.socket_addr(), Some("[::1]:8080".parse().unwrap()));
-        let a = parse_server_addr("::1").unwrap();
+        assert!(parse_server_addr("::1")
+            .unwrap_err()
+            .contains("write '[::1]'"));
+        let a = parse_server_addr("[::1]").unwrap();
         assert_eq!(a.host, ServerHost::Ip("::1".parse().unwrap()));
         assert_eq!(a.port, ServerPort::SameAsClient);
+        // As in HAProxy, the last colon separates the port.
+        let a = parse_server_addr("fe80::1:80").unwrap();
+        assert_eq!(a.socket_addr(), Some("[fe80::1]:80".parse().unwrap()));
         let a = parse_server_addr("app-1.internal:8080").unwrap();
         assert_eq!(a.host, ServerHost::Name("app-1.internal".into()));
         assert_eq!(a.port, ServerPort::Fixed(8080));
@@ -479,7 +494,7 @@ mod tests {
             ("inter", "expects an argument"),
             ("ssl", "not supported by weir yet"),
             ("chek", "did you mean 'check'"),
-            ("port 0", "between 1 and 65535"),
+            ("port 65536", "must not exceed 65535"),
         ] {
             let e = apply_options(&mut d, &w(bad), false).unwrap_err();
             assert!(e.contains(frag), "{bad}: {e}");
