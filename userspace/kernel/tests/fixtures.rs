@@ -943,3 +943,89 @@ fn counters_dump_names_events_and_servers() {
         "{dump}"
     );
 }
+
+/// Deterministic xorshift: the same "random" frames on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn byte(&mut self) -> u8 {
+        self.next() as u8
+    }
+}
+
+#[test]
+fn hostile_frames_get_a_verdict_and_never_a_half_rewritten_packet() {
+    require_root!();
+    let cfg = config();
+    let lb = load(&cfg);
+    let mut rng = Rng(0x05ee_d0f0_eb9f);
+    let templates = [
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, b"data")),
+        ),
+        frame(
+            eth(0x0800, &[]),
+            &ipv4(CLIENT4, VIP4, 17, &[], 0, &udp(5353, 53, b"q")),
+        ),
+        frame(
+            eth(0x86DD, &[]),
+            &ipv6(CLIENT6, VIP6, 6, &tcp(40000, 80, TCP_SYN, b"data")),
+        ),
+        frame(
+            eth(0x0800, &[(0x8100, 5)]),
+            &ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, 80, TCP_SYN, &[])),
+        ),
+    ];
+    let mut seen = [0usize; 4];
+    for i in 0..3000 {
+        let mut f = templates[i % templates.len()].clone();
+        // Corrupt a few bytes in the headers, and sometimes cut the frame.
+        for _ in 0..(1 + rng.next() % 4) {
+            let at = 12 + (rng.next() as usize % (f.len() - 12).min(60));
+            f[at] = rng.byte();
+        }
+        if rng.next().is_multiple_of(4) {
+            let cut = 14 + rng.next() as usize % (f.len() - 14);
+            f.truncate(cut);
+        }
+        let (v, out, _) = lb.test_run(&f, 1).unwrap();
+        seen[v as usize] += 1;
+        match v {
+            XDP_PASS | XDP_DROP => {
+                assert_eq!(out, f, "case {i}: frames not forwarded are not modified")
+            }
+            XDP_TX => {
+                // Forwarded: a well-formed outer header followed by the
+                // received L3 packet, unchanged.
+                let tagged = |et: &[u8]| et == [0x81, 0x00] || et == [0x88, 0xa8];
+                let l2 = if tagged(&f[12..14]) {
+                    if f[16..18] == [0x81, 0x00] {
+                        22
+                    } else {
+                        18
+                    }
+                } else {
+                    14
+                };
+                let outer = out.len() - f.len();
+                assert!(outer == 20 || outer == 40, "case {i}: one outer header");
+                assert_eq!(&out[12..l2 - 2], &f[12..l2 - 2], "case {i}: tags kept");
+                assert_eq!(&out[..6], &NEXT_HOP_MAC, "case {i}");
+                assert!(out.ends_with(&f[l2..]), "case {i}: inner packet intact");
+            }
+            other => panic!("case {i}: unexpected verdict {other}"),
+        }
+    }
+    assert!(
+        seen[XDP_TX as usize] > 0 && seen[XDP_DROP as usize] > 0 && seen[XDP_PASS as usize] > 0,
+        "{seen:?}"
+    );
+    assert!(lb.flow_count().unwrap() <= cfg.limits.max_flows as usize);
+}
