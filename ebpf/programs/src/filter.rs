@@ -20,7 +20,7 @@ pub fn source(cfg: &Config, family: u8, addr: &[u32; 4]) -> Result<(), Event> {
     let action = if family == FAMILY_V4 {
         SRC_V4.get(Key::new(32, addr[0].to_ne_bytes())).copied()
     } else {
-        // SAFETY-free reinterpretation: the words are wire bytes already.
+        // The trie keys on wire bytes; the words hold them in memory order.
         let mut b = [0u8; 16];
         let mut i = 0;
         while i < 4 {
