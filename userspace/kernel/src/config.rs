@@ -237,6 +237,73 @@ pub struct XdpConfig {
     pub pin: Option<PathBuf>,
 }
 
+impl XdpConfig {
+    /// Checks what the kernel side cannot represent (for `weir -c`, and
+    /// before every load): ring size prime, sizes within the map limits,
+    /// an outer source for every server family, full NAT's constraints.
+    pub fn validate(&self) -> Result<(), crate::KernelError> {
+        let cfg = self;
+        let bad = |s: String| Err(crate::KernelError::Config(s));
+        let l = cfg.limits;
+        if cfg.method == Method::FullNat {
+            if cfg.nat_source_v4.is_none() {
+                return bad("method fullnat needs nat-source".into());
+            }
+            if cfg
+                .vips
+                .iter()
+                .any(|v| v.addr.is_ipv6() || v.servers.iter().any(|s| s.addr.is_ipv6()))
+            {
+                return bad("method fullnat is IPv4 only (VIPs and servers)".into());
+            }
+        }
+        if !weir_core::maglev::is_prime(u64::from(l.ring_size)) {
+            return bad(format!("ring-size {} is not a prime", l.ring_size));
+        }
+        if cfg.vips.len() > l.max_vips as usize {
+            return bad(format!(
+                "{} VIPs exceed max-vips {}",
+                cfg.vips.len(),
+                l.max_vips
+            ));
+        }
+        let total: usize = cfg.vips.iter().map(|v| v.servers.len()).sum();
+        if total > l.max_servers as usize {
+            return bad(format!(
+                "{total} servers exceed max-servers {}",
+                l.max_servers
+            ));
+        }
+        for v in &cfg.vips {
+            if v.servers.len() >= l.ring_size as usize {
+                return bad(format!("VIP {}: more servers than ring entries", v.addr));
+            }
+            for s in &v.servers {
+                if cfg.method == Method::FullNat {
+                    continue;
+                }
+                if s.addr.is_ipv4() && cfg.source_v4.is_none() {
+                    return bad(format!("server {} is IPv4 but no source-v4 is set", s.name));
+                }
+                if s.addr.is_ipv6() && cfg.source_v6.is_none() {
+                    return bad(format!("server {} is IPv6 but no source-v6 is set", s.name));
+                }
+            }
+            let mut names: Vec<&str> = v.servers.iter().map(|s| s.name.as_str()).collect();
+            names.sort_unstable();
+            if names.windows(2).any(|w| w[0] == w[1]) {
+                return bad(format!("VIP {}: duplicate server name", v.addr));
+            }
+        }
+        if let Some(r) = cfg.new_flow_rate {
+            if r.per_sec == 0 {
+                return bad("new-flow-rate must be at least 1/s".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads a prefix file: one CIDR per line, `#` comments and blank lines
 /// ignored. Errors name the file and line.
 pub fn read_prefix_file(path: &std::path::Path) -> Result<Vec<Cidr>, crate::KernelError> {
