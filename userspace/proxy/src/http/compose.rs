@@ -178,11 +178,24 @@ fn write_fields(
     extra: Option<(&[u8], &[u8])>,
 ) -> Result<(), Overflow> {
     let mut upgrade: &[u8] = &[];
+    let mut length_done = false;
     for (i, h) in head.headers().iter().enumerate() {
         if h.id == weir_http::HeaderId::Upgrade {
             upgrade = h.value.slice(buf);
         }
         if h.must_drop() || edits.removed.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        if h.id == weir_http::HeaderId::ContentLength {
+            // `5, 5` or repeated equal fields are valid but read
+            // differently downstream: forward the one value, once.
+            if !length_done {
+                length_done = true;
+                o.put(h.name.slice(buf))?;
+                o.put(b": ")?;
+                o.num(head.content_length().unwrap_or(0))?;
+                o.put(b"\r\n")?;
+            }
             continue;
         }
         o.put(h.name.slice(buf))?;
@@ -325,6 +338,7 @@ pub fn reason_phrase(code: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }
 }
@@ -347,6 +361,7 @@ fn explanation(code: u16) -> &'static str {
         502 => "The server sent an invalid response.",
         503 => "No server is available to handle this request.",
         504 => "The server did not answer in time.",
+        505 => "Only HTTP/1.0 and HTTP/1.1 are supported here.",
         _ => "The request could not be served.",
     }
 }
