@@ -70,11 +70,6 @@ pub struct HeadParser<const N: usize = DEFAULT_MAX_HEADERS> {
     mark: u32,
     /// Start of the header value being scanned.
     value_start: u32,
-    /// Trailing-whitespace trimming never goes below this: the value start,
-    /// or after an obs-fold the start of the continuation line (the value's
-    /// trimmed end so far stays in its slot). Without it every fold would
-    /// re-trim all the whitespace folded so far (quadratic; found by fuzzing).
-    trim_floor: u32,
     /// A header line is complete but not yet finalised: with
     /// `accept_invalid` the next line may still fold into it.
     pending: bool,
@@ -120,7 +115,6 @@ impl<const N: usize> HeadParser<N> {
             pos: 0,
             mark: 0,
             value_start: 0,
-            trim_floor: 0,
             pending: false,
             opts,
             error: None,
@@ -146,7 +140,6 @@ impl<const N: usize> HeadParser<N> {
         self.pos = 0;
         self.mark = 0;
         self.value_start = 0;
-        self.trim_floor = 0;
         self.pending = false;
         self.error = None;
         self.head.clear(kind, request_method);
@@ -461,7 +454,6 @@ impl<const N: usize> HeadParser<N> {
                                 // obs-fold: the line continues the pending value.
                                 let h = &mut self.head.headers[self.head.count];
                                 h.flags |= header_flags::FOLDED;
-                                self.trim_floor = p as u32;
                                 self.pending = false;
                                 st = if h.value.is_empty() {
                                     State::ValueWs
@@ -473,6 +465,17 @@ impl<const N: usize> HeadParser<N> {
                             }
                             if self.pending {
                                 self.pending = false;
+                                // Trim trailing whitespace (and, after obs-fold, line
+                                // breaks) once: a short second read of bytes that then
+                                // belong to no value.
+                                let v = &mut self.head.headers[self.head.count].value;
+                                let (start, line_end) = (v.start as usize, v.end as usize);
+                                let mut end = line_end;
+                                while end > start && classify::is_list_ws(buf[end - 1]) {
+                                    end -= 1;
+                                }
+                                v.end = end as u32;
+                                examined!(self, line_end - end);
                                 if self.head.headers[self.head.count].id == HeaderId::Other {
                                     self.head.count += 1;
                                 } else if let Err(e) = self.finish_field(buf) {
@@ -536,7 +539,6 @@ impl<const N: usize> HeadParser<N> {
                             }
                             need!(1);
                             self.value_start = p as u32;
-                            self.trim_floor = p as u32;
                             st = State::Value;
                         }
                         if st == State::Value {
@@ -546,22 +548,11 @@ impl<const N: usize> HeadParser<N> {
                                 match buf[p] {
                                     b'\t' => p += 1,
                                     b @ (b'\r' | b'\n') if b == b'\r' || lenient => {
-                                        // Trim trailing whitespace (and, after
-                                        // obs-fold, line breaks): a short second read.
-                                        let start = self.value_start as usize;
-                                        let floor = self.trim_floor as usize;
-                                        let mut end = p;
-                                        while end > floor && classify::is_list_ws(buf[end - 1]) {
-                                            end -= 1;
-                                        }
-                                        examined!(self, p - end);
-                                        if end == floor && floor > start {
-                                            // Only whitespace since the fold: the end found before stands.
-                                            end = self.head.headers[self.head.count].value.end
-                                                as usize;
-                                        }
+                                        // Untrimmed for now: trailing whitespace is trimmed once,
+                                        // when the field is finalised (an obs-fold may still
+                                        // continue it), so no byte is walked back over twice.
                                         self.head.headers[self.head.count].value =
-                                            Span::new(start as u32, end as u32);
+                                            Span::new(self.value_start, p as u32);
                                         p += 1;
                                         if b == b'\r' {
                                             st = State::ValueLf;

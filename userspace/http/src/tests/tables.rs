@@ -627,3 +627,90 @@ fn folded_whitespace_is_not_trimmed_quadratically() {
         msg.len()
     );
 }
+
+/// Inputs cargo-fuzz found, kept as files under `fuzz/corpus/*/regression-*`:
+/// parsed whole and split as the fuzz targets do, each byte examined at most
+/// twice.
+#[test]
+fn fuzz_regressions() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus");
+    let mut seen = 0;
+    for (kind, response) in [("request", false), ("response", true)] {
+        for entry in std::fs::read_dir(format!("{dir}/{kind}")).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("regression-")
+            {
+                continue;
+            }
+            seen += 1;
+            let data = std::fs::read(&path).unwrap();
+            let Some((&ctl, msg)) = data.split_first() else {
+                continue;
+            };
+            let (opts, cut, method) = if response {
+                let cut = if msg.is_empty() {
+                    0
+                } else {
+                    usize::from(ctl >> 3) * msg.len() / 31
+                };
+                (
+                    Options {
+                        accept_invalid: ctl & 4 != 0,
+                        max_head: 4096,
+                    },
+                    cut,
+                    [Method::Get, Method::Head, Method::Connect, Method::Post]
+                        [usize::from(ctl & 3)],
+                )
+            } else {
+                let cut = if msg.is_empty() {
+                    0
+                } else {
+                    usize::from(ctl & 0x7f) * msg.len() / 127
+                };
+                (
+                    Options {
+                        accept_invalid: ctl & 0x80 != 0,
+                        max_head: 4096,
+                    },
+                    cut,
+                    Method::Get,
+                )
+            };
+            let mk = || {
+                let mut p: HeadParser<32> = if response {
+                    HeadParser::response(opts)
+                } else {
+                    HeadParser::request(opts)
+                };
+                if response {
+                    p.reset_response(method);
+                }
+                p
+            };
+            let mut whole = mk();
+            let a = whole.parse(msg);
+            let mut split = mk();
+            let _ = split.parse(&msg[..cut]);
+            let b = split.parse(msg);
+            assert_eq!(a, b, "{path:?}");
+            assert!(
+                whole.examined() <= 2 * msg.len() as u64,
+                "{path:?}: {} > 2x{}",
+                whole.examined(),
+                msg.len()
+            );
+            assert!(
+                split.examined() <= 2 * msg.len() as u64,
+                "{path:?}: {} > 2x{}",
+                split.examined(),
+                msg.len()
+            );
+        }
+    }
+    assert!(seen >= 2, "regression files missing");
+}
