@@ -524,8 +524,10 @@ fn parse_action(
             HttpAction::Allow
         }
         "deny" => {
+            // HAProxy: 403 for requests, 502 for responses.
             let status = match args {
-                [] => 403,
+                [] if request => 403,
+                [] => 502,
                 [k, v] if k == "deny_status" => {
                     let s = status_code(kw, v, 200..=599)?;
                     if !ERROR_CODES.contains(&s) {
