@@ -212,10 +212,15 @@ fn quickstart_starts_and_forwards() {
     let up = std::sync::Arc::clone(&backend_up);
     let server = ns.spawn_in(move || {
         // The quickstart's first server; the second (8082) stays closed, so
-        // this also shows retries with redispatch in action.
+        // this also shows retries with redispatch in action. The quickstart
+        // is `mode http` (its /app/ requests come here): answer in HTTP.
         let l = TcpListener::bind("127.0.0.1:8081").unwrap();
         let b = Backend::serve_listener(l, |mut s| {
-            let _ = s.write_all(b"quickstart-backend");
+            let mut head = [0u8; 1024];
+            let _ = s.read(&mut head);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 18\r\nconnection: close\r\n\r\nquickstart-backend",
+            );
         });
         up.wait();
         let _ = stop_rx.recv_timeout(Duration::from_secs(60));
@@ -231,11 +236,21 @@ fn quickstart_starts_and_forwards() {
     );
     w.wait_started().unwrap();
     assert!(w.output().contains("quickstart"), "{}", w.output());
-    let answers = ns.run_in(|| {
-        (0..4)
-            .map(|_| common::backends::ask("127.0.0.1:8080".parse().unwrap()).unwrap_or_default())
-            .collect::<Vec<_>>()
+    // mode http: one GET, answered with the body after the head.
+    let get = |path: &str| -> String {
+        let mut s = TcpStream::connect("127.0.0.1:8080").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: q\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(out)
+    };
+    let (answers, page) = ns.run_in(move || {
+        let answers = (0..4).map(|_| get("/app/x")).collect::<Vec<_>>();
+        (answers, get("/"))
     });
+    assert!(page.starts_with("weir is running."), "{page}");
     stop_tx.send(()).unwrap();
     server.join().unwrap();
     for a in &answers {
