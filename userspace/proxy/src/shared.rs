@@ -92,6 +92,8 @@ pub struct Counters {
     pub refused: AtomicU64,
     /// Bytes moved by splice (both directions).
     pub spliced: AtomicU64,
+    /// Event-loop turns (one `io_uring_enter` wait each).
+    pub loop_turns: AtomicU64,
 }
 
 /// Adds `n` to a counter only the calling worker writes.
@@ -135,6 +137,8 @@ pub struct Stats {
     pub refused: u64,
     /// Bytes moved by splice.
     pub spliced: u64,
+    /// Event-loop turns.
+    pub loop_turns: u64,
 }
 
 /// Stop requests, in increasing strength.
@@ -189,6 +193,7 @@ impl Shared {
             s.resets += c.resets.load(Relaxed);
             s.refused += c.refused.load(Relaxed);
             s.spliced += c.spliced.load(Relaxed);
+            s.loop_turns += c.loop_turns.load(Relaxed);
         }
         s
     }

@@ -25,7 +25,7 @@ use crate::log::RateLimit;
 use crate::pick::{Pick, Picker};
 use crate::plan::Plan;
 use crate::shared::{bump, drop_by, Counters, Shared, HARD_STOP, SOFT_STOP};
-use crate::tcp::flow::{Event, Io};
+use crate::tcp::flow::{Dir, Event, Io};
 use crate::tcp::session::{
     Ask, CloseKind, Session, State, CONNECT, F_CONN_SLOT, F_SERVER_SLOT, NO_SERVER,
 };
@@ -167,11 +167,10 @@ impl Worker {
                 source: e,
             })
         })?;
-        let splice_chunk = if plan.pipesize > 0 {
-            plan.pipesize
-        } else {
-            64 * 1024
-        };
+        // Ask for more than a pipe holds: the kernel stops when the pipe's
+        // slots are full, and on loopback a slot may carry a large page
+        // fragment, so the pipe can take well over its nominal 64 KiB.
+        let splice_chunk = 1 << 20;
         let queues = plan
             .backends
             .iter()
@@ -263,6 +262,7 @@ impl Worker {
                 })?;
             // The one clock read of the turn.
             self.now = clock_ms(self.origin_ms);
+            bump(&counters(&self.shared, self.id).loop_turns, 1);
             loop {
                 self.ring.reap(&mut cqes);
                 let n = cqes.len();
@@ -445,8 +445,15 @@ impl Worker {
             let before = (s.bytes_in, s.bytes_out);
             let ask = s.on_flow(dir, ev, tag, &mut io, now);
             let c = counters(shared, *id);
-            bump(&c.bytes_in, s.bytes_in - before.0);
-            bump(&c.bytes_out, s.bytes_out - before.1);
+            let (din, dout) = (s.bytes_in - before.0, s.bytes_out - before.1);
+            bump(&c.bytes_in, din);
+            bump(&c.bytes_out, dout);
+            let spliced = match dir {
+                Dir::ClientToServer if s.c2s.splices() => din,
+                Dir::ServerToClient if s.s2c.splices() => dout,
+                _ => 0,
+            };
+            bump(&c.spliced, spliced);
             ask
         } else {
             Ask::Wait

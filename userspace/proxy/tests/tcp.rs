@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn forward_large(opts: &str, nbthread: u32) {
+fn forward_large(opts: &str, nbthread: u32, spliced: u64) {
     let e = echo();
     let cfg = listen_cfg(
         &format!("    nbthread {nbthread}"),
@@ -36,22 +36,23 @@ fn forward_large(opts: &str, nbthread: u32) {
     let st = r.stats();
     assert_eq!(st.bytes_in, 4 * (16 << 20));
     assert_eq!(st.bytes_out, 4 * (16 << 20));
+    assert_eq!(st.spliced, spliced);
     stop(r);
 }
 
 #[test]
 fn large_payloads_both_directions_splice() {
-    forward_large("    option splice-auto", 1);
+    forward_large("    option splice-auto", 1, 2 * 4 * (16 << 20));
 }
 
 #[test]
 fn large_payloads_both_directions_copy() {
-    forward_large("", 1);
+    forward_large("", 1, 0);
 }
 
 #[test]
 fn large_payloads_two_workers_splice_one_way() {
-    forward_large("    option splice-response", 2);
+    forward_large("    option splice-response", 2, 4 * (16 << 20));
 }
 
 fn half_close_client_first(opts: &str) {
@@ -302,11 +303,13 @@ fn redispatch_on_last_retry_reaches_the_live_server() {
         assert_eq!(got, *data, "connection {i}");
     }
     let st = r.stats();
-    assert_eq!(
-        st.redispatches, 3,
-        "every other connection lands on the dead server first"
-    );
-    assert_eq!(st.retries, 3 * 2);
+    // Round robin sends at least every other new connection to the dead
+    // server first (the redispatch pick itself takes a turn of the rotation).
+    assert!(st.redispatches >= 3, "{st:?}");
+    // Each of those: first attempt and one retry on the dead server, the
+    // last retry redispatched.
+    assert_eq!(st.retries, 2 * st.redispatches, "{st:?}");
+    assert_eq!(st.connect_errors, 2 * st.redispatches, "{st:?}");
     assert_eq!(e.conns.load(Ordering::SeqCst), 6);
     stop(r);
 }

@@ -211,6 +211,12 @@ impl Flow {
         self.state
     }
 
+    /// Whether the flow moves bytes by splice (false: by copy).
+    #[must_use]
+    pub fn splices(&self) -> bool {
+        self.splice
+    }
+
     /// `src` has ended (its FIN was seen), whether or not everything was delivered.
     #[must_use]
     pub fn src_ended(&self) -> bool {
