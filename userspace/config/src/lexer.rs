@@ -10,16 +10,15 @@
 //! - `'…'` (strong quotes): nothing is interpreted inside, not even backslashes;
 //! - `"…"` (weak quotes): spaces, `#` and `'` lose their meaning, while
 //!   backslash escapes and `$` variables are still interpreted;
-//! - environment variables: within double quotes, `"$NAME"` and `"${NAME}"`
-//!   expand to the value (empty when unset), `"${NAME-default}"` uses
-//!   `default` when NAME is unset (not when it is empty), and `"${NAME[*]}"`
-//!   splits the value at spaces into several words. The manual says variables
-//!   are interpreted only within double quotes, but HAProxy 2.6 also expands
-//!   the plain `$NAME` and `${NAME}` forms outside quotes (as one piece of a
-//!   word; an empty expansion alone makes no word) while leaving
-//!   `${NAME-default}` and `${NAME[*]}` literal there. We do exactly that
-//!   (checked against `haproxy -c` 2.6.12), and a [`Word`] records literal
-//!   variable syntax so the parser can hint at the quotes;
+//! - environment variables are expanded only within double quotes:
+//!   `"$NAME"` and `"${NAME}"` give the value (empty when unset),
+//!   `"${NAME-default}"` gives `default` when NAME is unset (not when it is
+//!   empty), `"${NAME[*]}"` splits the value at spaces into several words.
+//!   Outside quotes the text stays literal (a [`Word`] records it, for a
+//!   hint in error messages) — except that addresses (`bind`, `server`,
+//!   `log`, `stats socket`) expand `$NAME` and `${NAME}` themselves when they
+//!   are parsed, as HAProxy's address parser does: see [`expand_address`].
+//!   All of this was checked against `haproxy -c` 2.6.12;
 //! - quoted pieces glue to their neighbours: `"a b"'c'd` is one word `a bcd`.
 //!
 //! HAProxy has no line continuation: a backslash at the end of a line is a
@@ -33,9 +32,8 @@ pub struct Word {
     /// True when any part of the word was quoted or escaped (so that `"if"` is
     /// not taken as the `if` keyword by callers that care).
     pub quoted: bool,
-    /// True when the word contains an unquoted `${NAME-default}` or
-    /// `${NAME[*]}`, which HAProxy leaves literal (only double quotes expand
-    /// these forms).
+    /// True when the word contains unquoted variable syntax (`$NAME`,
+    /// `${NAME}`…), which the lexer leaves literal.
     pub unexpanded_var: bool,
 }
 
@@ -44,8 +42,10 @@ pub struct Word {
 pub enum LexError {
     /// A quote was opened and never closed.
     UnmatchedQuote(char),
-    /// `${` without the closing `}`.
+    /// `${NAME` without its closing `}` (or with garbage before it).
     UnterminatedVariable,
+    /// `$` inside double quotes not followed by a variable name.
+    BadVariableName,
     /// `\x` not followed by two hex digits.
     BadHexEscape,
     /// A NUL byte in the line.
@@ -58,7 +58,13 @@ impl std::fmt::Display for LexError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LexError::UnmatchedQuote(q) => write!(f, "unmatched quote ({q}) on this line"),
-            LexError::UnterminatedVariable => write!(f, "missing '}}' after '${{' in variable"),
+            LexError::UnterminatedVariable => {
+                write!(f, "unmatched brace in environment variable name (missing '}}')")
+            }
+            LexError::BadVariableName => write!(
+                f,
+                "forbidden first char in environment variable name ('$' inside double quotes must start a variable; write '\\$' for a literal dollar)"
+            ),
             LexError::BadHexEscape => write!(f, "'\\x' must be followed by two hexadecimal digits"),
             LexError::NulByte => write!(f, "NUL character in line"),
             LexError::InvalidUtf8 => write!(f, "escaped bytes do not form valid UTF-8"),
@@ -159,7 +165,14 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
                 continue;
             };
             match n {
-                b' ' | b'\\' | b'#' | b'\'' | b'"' | b'$' => {
+                // `\$` is an escape only where `$` means something: inside
+                // double quotes (HAProxy keeps the backslash outside).
+                b' ' | b'\\' | b'#' | b'\'' | b'"' => {
+                    cur.push(n);
+                    quoted = true;
+                    i += 2;
+                }
+                b'$' if q == Q::Double => {
                     cur.push(n);
                     quoted = true;
                     i += 2;
@@ -191,60 +204,52 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
             continue;
         }
         if c == b'$' && q == Q::None {
-            // Outside quotes HAProxy 2.6 expands only the plain `$NAME` and
-            // `${NAME}` forms, as one piece of the word; `${NAME-default}`
-            // and `${NAME[*]}` stay literal text (noted for a hint).
-            match parse_var(&b[i + 1..]) {
-                Ok(Some((name, None, false, used))) => {
-                    let value = env(name).unwrap_or_default();
-                    cur.extend_from_slice(value.as_bytes());
-                    // An empty expansion alone makes no word, as in HAProxy.
-                    in_word = in_word || !value.is_empty();
-                    i += 1 + used;
-                    continue;
-                }
-                Ok(Some(_)) => unexpanded = true,
-                _ => {}
+            // Not expanded outside double quotes (HAProxy 2.6); noted for a
+            // hint. Addresses expand it later, see [`expand_address`].
+            if matches!(parse_var(&b[i + 1..]), Ok(Some(_))) {
+                unexpanded = true;
             }
         }
         if c == b'$' && q == Q::Double {
-            if let Some((name, default, star, used)) = parse_var(&b[i + 1..])? {
-                let value = env(name)
-                    .or_else(|| default.map(str::to_owned))
-                    .unwrap_or_default();
-                if star {
-                    // `"${NAME[*]}"`: each space-separated part is a word of
-                    // its own; the first glues to what precedes, the last to
-                    // what follows.
-                    let mut parts = value
-                        .split([' ', '\t'])
-                        .filter(|p| !p.is_empty())
-                        .peekable();
-                    let mut first = true;
-                    while let Some(p) = parts.next() {
-                        if !first {
-                            flush(
-                                &mut words,
-                                &mut cur,
-                                &mut in_word,
-                                &mut quoted,
-                                &mut unexpanded,
-                            )?;
-                            in_word = true;
-                            quoted = true;
-                        }
-                        first = false;
-                        cur.extend_from_slice(p.as_bytes());
-                        if parts.peek().is_none() {
-                            break;
-                        }
+            // Inside double quotes `$` must start a variable (HAProxy: "forbidden
+            // first char in environment variable name").
+            let (name, default, star, used) =
+                parse_var(&b[i + 1..])?.ok_or(LexError::BadVariableName)?;
+            let value = env(name)
+                .or_else(|| default.map(str::to_owned))
+                .unwrap_or_default();
+            if star {
+                // `"${NAME[*]}"`: each space-separated part is a word of
+                // its own; the first glues to what precedes, the last to
+                // what follows.
+                let mut parts = value
+                    .split([' ', '\t'])
+                    .filter(|p| !p.is_empty())
+                    .peekable();
+                let mut first = true;
+                while let Some(p) = parts.next() {
+                    if !first {
+                        flush(
+                            &mut words,
+                            &mut cur,
+                            &mut in_word,
+                            &mut quoted,
+                            &mut unexpanded,
+                        )?;
+                        in_word = true;
+                        quoted = true;
                     }
-                } else {
-                    cur.extend_from_slice(value.as_bytes());
+                    first = false;
+                    cur.extend_from_slice(p.as_bytes());
+                    if parts.peek().is_none() {
+                        break;
+                    }
                 }
-                i += 1 + used;
-                continue;
+            } else {
+                cur.extend_from_slice(value.as_bytes());
             }
+            i += 1 + used;
+            continue;
         }
         cur.push(c);
         in_word = true;
@@ -276,15 +281,18 @@ fn parse_var(rest: &[u8]) -> Result<VarRef<'_>, LexError> {
     // The input is a &str, and every index below is at an ASCII boundary.
     let s = std::str::from_utf8(rest).map_err(|_| LexError::InvalidUtf8)?;
     if rest.first() == Some(&b'{') {
+        if !rest.get(1).is_some_and(|&c| is_start(c)) {
+            return Err(LexError::BadVariableName);
+        }
         let close = rest
             .iter()
             .position(|&c| c == b'}')
             .ok_or(LexError::UnterminatedVariable)?;
         let inner = &s[1..close];
-        let name_len = inner.bytes().take_while(|&c| is_cont(c)).count();
-        if name_len == 0 || !is_start(inner.as_bytes()[0]) {
-            return Err(LexError::UnterminatedVariable);
+        if !inner.bytes().next().is_some_and(is_start) {
+            return Err(LexError::BadVariableName);
         }
+        let name_len = inner.bytes().take_while(|&c| is_cont(c)).count();
         let name = &inner[..name_len];
         let mut tail = &inner[name_len..];
         let mut star = false;
@@ -306,6 +314,40 @@ fn parse_var(rest: &[u8]) -> Result<VarRef<'_>, LexError> {
         return Ok(Some((&s[..n], None, false, n)));
     }
     Ok(None)
+}
+
+/// Expands `$NAME` and `${NAME}` in an address, as HAProxy's address parser
+/// does for `bind`, `server`, `log` and `stats socket` addresses even outside
+/// quotes: a name is made of letters, digits and `_`; an unset variable
+/// expands to nothing; a `}` right after a braced name is consumed.
+pub fn expand_address(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (braced, body) = match after.strip_prefix('{') {
+            Some(b) => (true, b),
+            None => (false, after),
+        };
+        let n = body
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            .count();
+        if n == 0 {
+            // Not a variable: keep the `$` (and the brace) as written.
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        out.push_str(&env(&body[..n]).unwrap_or_default());
+        rest = &body[n..];
+        if braced {
+            rest = rest.strip_prefix('}').unwrap_or(rest);
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -374,22 +416,32 @@ mod tests {
     }
 
     #[test]
+    fn address_expansion() {
+        assert_eq!(expand_address(":${PORT}", &env), ":8080");
+        assert_eq!(expand_address(":$PORT", &env), ":8080");
+        assert_eq!(expand_address(":${PORT}x", &env), ":8080x");
+        // `$PORTx` names the variable PORTx.
+        assert_eq!(expand_address(":$PORTx", &env), ":");
+        assert_eq!(expand_address("${NOPE}:80", &env), ":80");
+        assert_eq!(expand_address(":${PORT", &env), ":8080");
+        assert_eq!(expand_address("a$", &env), "a$");
+        assert_eq!(expand_address("${}x", &env), "${}x");
+        assert_eq!(expand_address("é$PORT", &env), "é8080");
+    }
+
+    #[test]
     fn env_expansion() {
         assert_eq!(words(r#"bind ":$PORT""#), ["bind", ":8080"]);
         assert_eq!(words(r#"bind ":${PORT}""#), ["bind", ":8080"]);
         assert_eq!(words(r#"x"${PORT}"y"#), ["x8080y"]);
         assert_eq!(words(r#"'${PORT}'"#), ["${PORT}"]);
         assert_eq!(words(r#""\$PORT""#), ["$PORT"]);
-        // Unquoted: plain forms expand as one piece; an empty one alone
-        // makes no word; default and [*] forms stay literal, flagged.
-        assert_eq!(words("bind :${PORT} x$PORT"), ["bind", ":8080", "x8080"]);
-        assert_eq!(words("a $SP b"), ["a", "x y", "b"]);
-        assert_eq!(words("a $NOPE b ${EMPTY}"), ["a", "b"]);
-        let w = split_line("k ${LIST[*]} ${NOPE-1} $1 ${", &env).unwrap();
-        assert_eq!(w[1].text, "${LIST[*]}");
-        assert_eq!(w[2].text, "${NOPE-1}");
-        assert!(w[1].unexpanded_var && w[2].unexpanded_var);
-        assert!(!w[3].unexpanded_var && !w[4].unexpanded_var && !w[0].unexpanded_var);
+        // Unquoted: literal, flagged; `\$` keeps its backslash there.
+        let w = split_line("k ${PORT} x$PORT ${LIST[*]} $1 \\$PORT", &env).unwrap();
+        let t: Vec<&str> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(t, ["k", "${PORT}", "x$PORT", "${LIST[*]}", "$1", "\\$PORT"]);
+        assert!(w[1].unexpanded_var && w[2].unexpanded_var && w[3].unexpanded_var);
+        assert!(!w[0].unexpanded_var && !w[4].unexpanded_var);
         // Unset or empty: an empty word inside quotes.
         assert_eq!(words(r#"a "$NOPE" b"#), ["a", "", "b"]);
         assert_eq!(words(r#"a "$EMPTY""#), ["a", ""]);
@@ -403,7 +455,23 @@ mod tests {
         let w = split_line(r#""${LIST[*]}""#, &env).unwrap();
         assert!(w.iter().all(|w| w.quoted));
         // `$` not followed by a name is literal.
-        assert_eq!(words(r#""\1$1 $""#), [r"\1$1 $"]);
+        // Inside double quotes `$` must start a variable, as in HAProxy.
+        for bad in [r#""\1$1""#, r#""a$""#, r#""${%x}""#, r#""${}""#] {
+            assert_eq!(
+                split_line(bad, &env),
+                Err(LexError::BadVariableName),
+                "{bad}"
+            );
+        }
+        for bad in [r#""${NOPE""#, r#""${A[*]x}""#] {
+            assert_eq!(
+                split_line(bad, &env),
+                Err(LexError::UnterminatedVariable),
+                "{bad}"
+            );
+        }
+        // Outside quotes it is plain text.
+        assert_eq!(words(r"\1$1 $"), [r"\1$1", "$"]);
         assert_eq!(
             split_line(r#""${PORT""#, &env),
             Err(LexError::UnterminatedVariable)

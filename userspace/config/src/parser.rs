@@ -180,27 +180,17 @@ impl<'e> Parser<'e> {
         let Some(first_var) = literal_vars.first() else {
             return r;
         };
-        // HAProxy expands these forms only within double quotes: say so, both
-        // when the literal text causes an error and when it is accepted.
-        const HINT: &str =
-            "the ${NAME-default} and ${NAME[*]} forms are expanded only within double quotes";
+        // Outside double quotes HAProxy leaves variables literal (addresses
+        // aside): when such a line fails, say so.
         match r {
             Err(ConfigError::At { loc, section, msg }) => Err(ConfigError::At {
                 loc,
                 section,
-                msg: format!("{msg} (note: '{first_var}' was not expanded: {HINT})"),
+                msg: format!(
+                    "{msg} (note: '{first_var}' is literal here: outside double quotes, variables are expanded only in addresses)"
+                ),
             }),
-            Err(e) => Err(e),
-            Ok(()) => {
-                for v in literal_vars {
-                    self.warnings.push(Warning {
-                        loc: loc.clone(),
-                        section: self.section.clone(),
-                        msg: format!("'{v}' is not expanded: {HINT}, write \"{v}\""),
-                    });
-                }
-                Ok(())
-            }
+            other => other,
         }
     }
 

@@ -826,28 +826,26 @@ fn every_error_is_reported_and_bad_sections_are_skipped() {
 
 #[test]
 fn unquoted_variables_follow_haproxy() {
-    // Plain forms expand outside quotes (HAProxy 2.6 does, despite its manual).
-    let c = parse("frontend f\n bind :${PORT}\n bind :$PORT\n");
+    // Addresses expand $NAME and ${NAME} even outside quotes (HAProxy's
+    // address parser does)…
+    let c = parse("frontend f\n bind :${PORT}\n bind :$PORT\n timeout client 1s\n default_backend b\nbackend b\n server s \"10.0.0.1\":$PORT\n timeout connect 1s\n timeout server 1s\n");
     assert_eq!(
         c.frontends[0].binds[1].addr,
         BindAddr::Inet("0.0.0.0:8443".parse().unwrap())
     );
-    // Default and [*] forms stay literal outside quotes: an error with a hint…
-    let e = parse_err("frontend f\n bind :${NOPE-80}\n");
+    assert_eq!(c.backends[0].servers[0].addr.port, ServerPort::Fixed(8443));
+    // …other words keep the text as written.
+    let c = parse("frontend f\n bind :80 name $PORT\n timeout client 1s\n");
+    assert_eq!(c.frontends[0].binds[0].name.as_deref(), Some("$PORT"));
+    // A failing line with literal variable syntax gets a hint.
+    let e = parse_err("defaults\n timeout client ${PORT}\n");
     assert!(
-        e.starts_with("t.cfg:2: [frontend 'f'] invalid port '${NOPE' in ':${NOPE-80}'"),
+        e.starts_with("t.cfg:2: [defaults] 'timeout client': invalid time value '${PORT}'"),
         "{e}"
     );
-    assert!(e.contains("only within double quotes"), "{e}");
-    // …or a warning when the literal text is accepted.
-    let c = parse("frontend f\n bind :80 name x${PORT-1}\n");
-    assert_eq!(c.frontends[0].binds[0].name.as_deref(), Some("x${PORT-1}"));
     assert!(
-        c.warnings.iter().any(|w| w
-            .to_string()
-            .starts_with("t.cfg:2: [frontend 'f'] 'x${PORT-1}' is not expanded")),
-        "{:?}",
-        c.warnings
+        e.contains("outside double quotes, variables are expanded only in addresses"),
+        "{e}"
     );
 }
 

@@ -31,9 +31,12 @@ const VALID: &[&str] = &[
      server a1 10.0.0.1:8080 check\n server a2 10.0.0.2:8080 weight 20 maxconn 100 check inter 1s\n server b1 10.0.0.3 backup disabled\n server h1 10.0.0.4:+10 check port 9000\n\
      backend static\n balance random(3)\n server s1 [::1]:81 weight 0\n\
      listen mysql\n bind 127.0.0.1:3306\n option tcpka\n option splice-request\n no option splice-request\n option splice-response\n server m1 127.0.0.1:3307\n",
-    // Environment variables: plain forms expand outside quotes too; an
-    // empty unquoted expansion makes no word; [*] and defaults inside quotes.
-    "frontend f\n bind :${PORT}\n bind :$PORT\n bind :80 name $NOPE v4v6\n bind \":${NOPE-81}\" name \"${EMPTY-x}y\"\n bind :82 name ${LIST[*]}\n timeout client 1s\n",
+    // Environment variables: expanded within double quotes (with defaults
+    // and [*]); outside quotes only addresses expand them; elsewhere the
+    // text stays literal (`name $NOPE` is a name, then `v4v6` a flag).
+    "frontend f\n bind :${PORT}\n bind :$PORT\n bind :80 name $NOPE v4v6\n bind \":${NOPE-81}\" name \"${EMPTY-x}y\"\n bind :82 name ${LIST[*]}\n timeout client 1s\n default_backend b\n\
+     backend b\n server s ${NOPE}127.0.0.1:$PORT\n timeout connect 1s\n timeout server 1s\n",
+    "global\n log ${NOPE}127.0.0.1:${PORT} local0\n stats socket ${NOPE}/tmp/weir-check.sock\n",
     // HAProxy's leniencies weir shares.
     "backend b\n option redispatch 0\n default-server\n server s 1.1.1.1:80 check port 0\n server t 1.1.1.1:0 check port 81\n server u 1.1.1.1:0\n option httpchk GET\n timeout connect 1s\n timeout server 1s\n",
     // cpu-map forms; other processes are ignored.
@@ -57,7 +60,10 @@ const BOTH_REJECT: &[&str] = &[
     "frontend f\n bind 127.0.0.1\n",
     "frontend f\n bind :0\n",
     "frontend f\n bind :65536\n",
-    "frontend f\n bind :${NOPE-80}\n", // literal outside quotes
+    "frontend f\n bind :${NOPE-80}\n",
+    "defaults\n timeout client ${PORT}\n", // literal outside quotes
+    "defaults\n mode \"a$1\"\n",           // `$` in double quotes must start a name
+    "defaults\n mode \"${PORT\"\n",        // unmatched brace // literal outside quotes
     "frontend f\n bind :80 name \"${LIST[*]}\"\n", // splits into "a" "b": unknown option b
     "frontend f\n mode udp\n",
     "defaults\n timeout client 5x\n",
@@ -110,6 +116,8 @@ const WEIR_STRICTER: &[(&str, &str)] = &[
     ("defaults\n maxconn 0\n", "between 1 and"),
     ("defaults\n retries many\n", "unsigned integer"),
     ("global\n tune.maxaccept 0\n", "-1 or between 1"),
+    // Literal `$PORT` outside quotes: HAProxy reads it with atol() as 0.
+    ("global\n maxconn $PORT\n", "unsigned integer"),
     // A variable that no `$NAME` could ever reference.
     ("global\n setenv 1X y\n", "invalid variable name"),
     // HAProxy warns that it will refuse trailing characters after a time.

@@ -87,7 +87,7 @@ fn kw_bind(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
             "'bind' expects [address:]port[-port][,...] followed by optional options".into(),
         );
     };
-    let addrs = parse_bind_spec(spec)?;
+    let addrs = parse_bind_spec(&ctx.env.expand_address(spec))?;
     let mut tmpl = Bind {
         loc: ctx.loc.clone(),
         spec: spec.clone(),

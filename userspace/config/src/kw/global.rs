@@ -279,7 +279,7 @@ fn stats_socket(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     let Some(addr) = a.first() else {
         return Err("'stats socket' expects a path or an address".into());
     };
-    let addr = parse_stats_addr(addr)?;
+    let addr = parse_stats_addr(&ctx.env.expand_address(addr))?;
     let mut s = StatsSocket {
         loc: ctx.loc.clone(),
         addr,

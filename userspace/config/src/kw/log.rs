@@ -88,7 +88,11 @@ fn kw_log(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         ctx.px()?.logs.push(LogTarget::Global(loc));
         return Ok(());
     }
-    let spec = parse_log_spec(ctx.loc, a)?;
+    // The target is an address: variables in it are expanded (HAProxy's
+    // address parser does so even outside quotes).
+    let mut words = a.to_vec();
+    words[0] = ctx.env.expand_address(first);
+    let spec = parse_log_spec(ctx.loc, &words)?;
     let t = LogTarget::Target(spec);
     if in_global {
         ctx.global.logs.push(t);

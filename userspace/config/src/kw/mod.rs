@@ -248,6 +248,12 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// Expands `$NAME`/`${NAME}` in an address (see
+    /// [`crate::lexer::expand_address`]).
+    pub fn expand_address(&self, s: &str) -> String {
+        crate::lexer::expand_address(s, &|n| self.get(n))
+    }
+
     /// Looks a variable up.
     pub fn get(&self, name: &str) -> Option<String> {
         match self.overlay.get(name) {

@@ -158,7 +158,7 @@ fn kw_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         return Err("'server' expects <name> and <address>[:<port>] as arguments".into());
     };
     super::proxy::check_name("server", name)?;
-    let addr = parse_server_addr(addr)?;
+    let addr = parse_server_addr(&ctx.env.expand_address(addr))?;
     let loc = ctx.loc.clone();
     let px = ctx.px()?;
     if let Some(prev) = px.servers.iter().find(|s| &s.name == name) {
