@@ -13,6 +13,18 @@
 //! sizes), [`kw`] (one keyword table per subsystem), [`registry`] (the list
 //! of tables and extension points), [`parser`] (sections, defaults,
 //! cross-references).
+//!
+//! Fidelity: where HAProxy's manual is vague, the behaviour follows what
+//! `haproxy -c` 2.6.12 (Debian's package) actually does, and
+//! `tests/haproxy_check.rs` runs both on the same configurations to keep it
+//! so; it also lists the deliberate differences (weir refuses numbers
+//! HAProxy reads as 0 with `atol()`, keywords in the wrong section that
+//! HAProxy only warns about, an empty server address; weir accepts more than
+//! 64 threads and size units in `tune.bufsize`). `tests/corpus.rs` checks 50
+//! real configurations: each is accepted (only if HAProxy accepts it too) or
+//! rejected with located, explained errors. Non-fatal findings (HAProxy's
+//! warnings) are in [`Config::warnings`]; errors are all reported at once
+//! ([`ConfigError::Multiple`]).
 #![forbid(unsafe_code)]
 
 pub mod error;
