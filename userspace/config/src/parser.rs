@@ -158,8 +158,15 @@ impl<'e> Parser<'e> {
         line: &str,
         conds: &mut Vec<CondFrame>,
     ) -> Result<(), ConfigError> {
-        let words = split_line(line, &|n| self.env.get(n))
+        let mut words = split_line(line, &|n| self.env.get(n))
             .map_err(|e| at(loc, &self.section, e.to_string()))?;
+        // HAProxy's keyword parsers take an empty argument for an absent one
+        // (they test `*args[n]`): trailing empty words (`""`, an empty
+        // variable in quotes) count as nothing, so `daemon ""` is `daemon`
+        // and `name ""` lacks its value.
+        while words.last().is_some_and(|w| w.text.is_empty()) {
+            words.pop();
+        }
         let Some(first) = words.first() else {
             return Ok(());
         };

@@ -1115,3 +1115,18 @@ fn bind_process_is_a_no_op_with_a_warning() {
     assert!(parse_err("global\n bind-process 1\n")
         .contains("'bind-process' is not allowed in a 'global' section"));
 }
+
+#[test]
+fn trailing_empty_arguments_are_absent() {
+    let c = parse("global\n daemon \"\"\n");
+    assert!(c.global.daemon);
+    let e = parse_err("frontend f\n bind :80 name \"$EMPTY\"\n");
+    assert!(
+        e.starts_with("t.cfg:2: [frontend 'f'] 'bind' option 'name' expects an argument"),
+        "{e}"
+    );
+    // An empty word in the middle stays (and is refused where it matters).
+    assert!(
+        parse_err("backend b\n server \"\" 1.1.1.1:80\n").contains("server name must not be empty")
+    );
+}

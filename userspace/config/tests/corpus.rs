@@ -15,7 +15,10 @@ const ACCEPTED_FLOOR: usize = 1;
 /// Genuine errors in the corpus: (file number, line, message fragment).
 const GENUINE: &[(&str, u32, &str)] = &[
     // `maxconn "${HAPROXY_MAXCONN}"` with the variable unset.
-    ("08", 6, "'maxconn' expects an unsigned integer, got ''"),
+    ("08", 6, "'maxconn' expects <number> as argument"),
+    // `http-response set-header X-Server-CN "${HAPROXY_CONTINENT}"`, unset:
+    // an empty last argument is an absent one (HAProxy refuses it too).
+    ("08", 147, "expects <name> <value>"),
     // `server s1 ${WEBAPP_1_IP}:3000` with the variable unset.
     ("19", 110, "missing server address in ':3000'"),
     ("19", 111, "missing server address in ':3000'"),
