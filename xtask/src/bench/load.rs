@@ -227,6 +227,31 @@ pub fn connection_rate(
     })
 }
 
+/// Connections at a fixed offered rate (`rate` per second, one at a time,
+/// paced from the start so a slow one does not shift the schedule) for
+/// `budget`. CPU time per connection at a fixed load is steadier than in a
+/// closed loop, where the load generator saturates first.
+pub fn paced_connections(target: SocketAddr, rate: u32, budget: Duration) -> anyhow::Result<Phase> {
+    pin_current_thread(LOAD_CPU);
+    let mut buf = [0u8; 64];
+    let start = Instant::now();
+    let interval = Duration::from_secs(1) / rate.max(1);
+    let mut n: u64 = 0;
+    while start.elapsed() < budget {
+        let due = start + interval * u32::try_from(n).unwrap_or(u32::MAX);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        fetch(target, 1, &mut buf)?;
+        n += 1;
+    }
+    Ok(Phase {
+        requests: n,
+        bytes: n,
+        elapsed: start.elapsed(),
+    })
+}
+
 /// A backend that accepts and holds connections without reading or writing
 /// (for the idle-connection memory measure).
 pub struct Holder {
@@ -285,14 +310,35 @@ impl Drop for Holder {
     }
 }
 
-/// Opens `n` connections to `target` and keeps them idle.
-pub fn open_idle(target: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
+/// Opens `n` connections to `target` and keeps them idle, in batches of
+/// `BATCH`, each waited for until `reached` (the holder's accept count)
+/// shows it arrived: this measures memory, not how a proxy absorbs a burst.
+pub fn open_idle(
+    target: SocketAddr,
+    n: usize,
+    reached: &AtomicUsize,
+) -> anyhow::Result<Vec<TcpStream>> {
+    const BATCH: usize = 200;
     pin_current_thread(LOAD_CPU);
+    let base = reached.load(Ordering::Relaxed);
     let mut v = Vec::with_capacity(n);
     for i in 0..n {
         let s = TcpStream::connect_timeout(&target, Duration::from_secs(5))
             .with_context(|| format!("idle connection {i} of {n}"))?;
         v.push(s);
+        if v.len() % BATCH == 0 || v.len() == n {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while reached.load(Ordering::Relaxed) < base + v.len() {
+                if Instant::now() > deadline {
+                    bail!(
+                        "only {} of {} connections reached the backend",
+                        reached.load(Ordering::Relaxed) - base,
+                        v.len()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
     Ok(v)
 }

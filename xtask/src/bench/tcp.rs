@@ -10,8 +10,7 @@ use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
@@ -67,8 +66,29 @@ const METRICS: &[Metric] = &[
         decimals: 1,
     },
     Metric {
+        key: "cpu_us_conn_paced",
+        title: "proxy CPU per connection at a fixed rate",
+        unit: "µs",
+        higher_is_better: false,
+        decimals: 1,
+    },
+    Metric {
         key: "rss_idle",
-        title: "RSS per idle proxied connection",
+        title: "RSS growth per idle proxied connection",
+        unit: "bytes",
+        higher_is_better: false,
+        decimals: 0,
+    },
+    Metric {
+        key: "rss_fresh",
+        title: "RSS of the fresh process (pools allocated at start count here)",
+        unit: "MiB",
+        higher_is_better: false,
+        decimals: 1,
+    },
+    Metric {
+        key: "rss_all_idle",
+        title: "RSS with the idle connections open, divided by their number",
         unit: "bytes",
         higher_is_better: false,
         decimals: 0,
@@ -84,6 +104,7 @@ struct Options {
     weir: Option<PathBuf>,
     out: Option<PathBuf>,
     clients: usize,
+    rate: u32,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
@@ -95,6 +116,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         weir: None,
         out: Some(PathBuf::from("bench/RESULTS.md")),
         clients: 4,
+        rate: 500,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -105,6 +127,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--seconds" => o.seconds = val()?.parse()?,
             "--idle" => o.idle = val()?.parse()?,
             "--clients" => o.clients = val()?.parse()?,
+            "--rate" => o.rate = val()?.parse()?,
             "--weir" => o.weir = Some(PathBuf::from(val()?)),
             "--out" => o.out = Some(PathBuf::from(val()?)),
             "--no-save" => o.out = None,
@@ -311,12 +334,13 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let _ = writeln!(
         report,
         "- Rounds: {} (interleaved: {} per round); timed phases of {} s; {} client threads; \
-         {} idle connections",
+         {} idle connections; fixed rate {} conn/s",
         opts.rounds,
         opts.targets.join(", "),
         opts.seconds,
         opts.clients,
-        opts.idle
+        opts.idle,
+        opts.rate
     );
     let _ = writeln!(
         report,
@@ -388,7 +412,17 @@ fn run_target(
     // Idle memory first, on a fresh process.
     if let Some(pid) = pid {
         match idle_rss(pid, addrs.idle, holder, opts.idle) {
-            Ok(v) => results.set(round, target, "rss_idle", v),
+            Ok((fresh, with_idle)) => {
+                let n = opts.idle as f64;
+                results.set(
+                    round,
+                    target,
+                    "rss_idle",
+                    (with_idle.saturating_sub(fresh)) as f64 / n,
+                );
+                results.set(round, target, "rss_fresh", fresh as f64 / MIB as f64);
+                results.set(round, target, "rss_all_idle", with_idle as f64 / n);
+            }
             Err(e) => fail(results, "idle connections", e),
         }
     }
@@ -443,31 +477,44 @@ fn run_target(
         }
         Err(e) => fail(results, "conn_rate", e),
     }
+    if let Some(pid) = pid {
+        let cpu0 = cpu_seconds(pid);
+        match load::paced_connections(bench, opts.rate, budget) {
+            Ok(p) => {
+                if let (Ok(c0), Ok(c1)) = (cpu0, cpu_seconds(pid)) {
+                    results.set(
+                        round,
+                        target,
+                        "cpu_us_conn_paced",
+                        (c1 - c0) * 1e6 / p.requests as f64,
+                    );
+                }
+                let achieved = p.requests as f64 / p.elapsed.as_secs_f64();
+                if achieved < 0.9 * f64::from(opts.rate) {
+                    fail(
+                        results,
+                        "paced connections",
+                        anyhow::anyhow!("only {achieved:.0} of {} conn/s offered", opts.rate),
+                    );
+                }
+            }
+            Err(e) => fail(results, "paced connections", e),
+        }
+    }
     drop(proxy);
 }
 
-/// RSS growth per connection after opening `n` idle proxied connections
-/// (both sides established: the holder backend has accepted them all).
-fn idle_rss(pid: u32, idle: SocketAddr, holder: &Holder, n: usize) -> anyhow::Result<f64> {
-    let before_accepts = holder.accepted.load(Ordering::Relaxed);
+/// RSS before and after opening `n` idle proxied connections (both sides
+/// established: the holder backend has accepted them all).
+fn idle_rss(pid: u32, idle: SocketAddr, holder: &Holder, n: usize) -> anyhow::Result<(u64, u64)> {
     std::thread::sleep(Duration::from_millis(200));
     let rss0 = rss_bytes(pid)?;
-    let conns = load::open_idle(idle, n)?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while holder.accepted.load(Ordering::Relaxed) < before_accepts + n {
-        if Instant::now() > deadline {
-            bail!(
-                "only {} of {n} connections reached the backend",
-                holder.accepted.load(Ordering::Relaxed) - before_accepts
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let conns = load::open_idle(idle, n, &holder.accepted)?;
     std::thread::sleep(Duration::from_millis(300));
     let rss1 = rss_bytes(pid)?;
     drop(conns);
     holder.release();
     // Let the proxy close its side before the next phase.
     std::thread::sleep(Duration::from_millis(500));
-    Ok((rss1.saturating_sub(rss0)) as f64 / n as f64)
+    Ok((rss0, rss1))
 }
