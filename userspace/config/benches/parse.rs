@@ -1,5 +1,7 @@
 //! Parse-time benchmark (no criterion: plain timing, median of runs).
-//! Run: `cargo bench -p weir-config --bench parse`.
+//! Run: `cargo bench -p weir-config --bench parse`; for instruction counts:
+//! `WEIR_BENCH_ONCE=1 valgrind --tool=callgrind <bench binary>` with one
+//! input at a time (`WEIR_BENCH_ONLY=corpus|synthetic`).
 //!
 //! Measures the shared HAProxy corpus (50 real files, read into memory
 //! first, when `../shared/compat` is present) and a synthetic configuration
@@ -12,7 +14,19 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// `WEIR_BENCH_ONCE=1`: one run, no warm-up, for instruction counts under
+/// `valgrind --tool=callgrind` (stable on this noisy shared machine, unlike
+/// wall time).
+fn once() -> bool {
+    std::env::var_os("WEIR_BENCH_ONCE").is_some()
+}
+
 fn time<F: FnMut()>(runs: usize, mut f: F) -> Duration {
+    if once() {
+        let t = Instant::now();
+        f();
+        return t.elapsed();
+    }
     f(); // warm-up
     median(
         (0..runs)
@@ -29,7 +43,10 @@ fn main() {
     let none = |_: &str| None;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/compat/haproxy-configs");
-    if let Ok(rd) = std::fs::read_dir(&dir) {
+    let only = std::env::var("WEIR_BENCH_ONLY").unwrap_or_default();
+    if only == "synthetic" {
+        // skip the corpus
+    } else if let Ok(rd) = std::fs::read_dir(&dir) {
         let files: Vec<(String, String)> = rd
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "cfg"))
@@ -57,6 +74,9 @@ fn main() {
         println!("corpus: skipped ({} absent)", dir.display());
     }
 
+    if only == "corpus" {
+        return;
+    }
     let mut big = String::from("global\n maxconn 100000\ndefaults\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n");
     for b in 0..200 {
         big.push_str(&format!(
