@@ -215,3 +215,35 @@ fn a_burst_of_connections_on_one_worker_waits_instead_of_being_dropped() {
         w.output()
     );
 }
+
+#[test]
+fn every_address_of_a_bind_line_serves_and_ipv6_works() {
+    // One bind line with two addresses (IPv4 and IPv6 loopback), and an IPv6
+    // server: each listener forwards.
+    let echo = Backend::echo();
+    let v6_echo = Backend::serve_on("::1".parse().unwrap(), |mut s| {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten l\n    bind 127.0.0.1:{{P0}},ipv6@::1:{{P1}}\n    server s {}\n\n\
+         listen v6\n    bind 127.0.0.1:{{P2}}\n    server s6 [::1]:{}\n",
+        echo.addr,
+        v6_echo.addr.port()
+    );
+    let w = Weir::start(&cfg);
+    let v6: std::net::SocketAddr = format!("[::1]:{}", w.ports[1]).parse().unwrap();
+    for addr in [w.addr(0), v6, w.addr(2)] {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{addr}: {e}\n{}", w.output()));
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"hello").unwrap();
+        let mut got = [0u8; 5];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello", "through {addr}");
+    }
+}

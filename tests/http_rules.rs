@@ -58,7 +58,13 @@ fn request_header_and_line_rewrites() {
     assert_eq!(c.ask(&get("/uri", "h")).text(), "GET /whole?x=1 HTTP/1.1");
     assert_eq!(c.ask(&get("/m", "h")).text(), "POST /m HTTP/1.1");
     c.ask(b"GET / HTTP/1.1\r\nHost: h\r\nX-Skip: 1\r\n\r\n");
-    assert!(log.lock().unwrap().last().unwrap().header("x-cond").is_none());
+    assert!(log
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .header("x-cond")
+        .is_none());
     assert_eq!(b.accepted(), 1);
 }
 
@@ -67,7 +73,11 @@ fn deny_return_redirect() {
     let (b, log) = echo_origin();
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("403.http");
-    std::fs::write(&page, "HTTP/1.1 403 Forbidden\r\ncontent-length: 6\r\nconnection: close\r\n\r\nnope!\n").unwrap();
+    std::fs::write(
+        &page,
+        "HTTP/1.1 403 Forbidden\r\ncontent-length: 6\r\nconnection: close\r\n\r\nnope!\n",
+    )
+    .unwrap();
     let body = dir.path().join("body.txt");
     std::fs::write(&body, "from a file\n").unwrap();
     let fe = format!(
@@ -104,11 +114,19 @@ fn deny_return_redirect() {
     assert_eq!(r.status, 200, "allow stops the rules");
     assert_eq!(log.lock().unwrap().len(), 1, "/admin/open was forwarded");
     let r = c.ask(&get("/admin/x", "h"));
-    assert_eq!((r.status, r.text().as_str()), (403, "nope!\n"), "errorfile page");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (403, "nope!\n"),
+        "errorfile page"
+    );
     assert!(c.closed());
     let mut c = Client::new(w.connect(0));
     assert_eq!(c.ask(&get("/busy", "h")).status, 429);
-    assert_eq!(log.lock().unwrap().len(), 1, "only /admin/open reached the origin");
+    assert_eq!(
+        log.lock().unwrap().len(),
+        1,
+        "only /admin/open reached the origin"
+    );
 }
 
 #[test]
@@ -139,12 +157,26 @@ fn response_rules() {
 #[test]
 fn forwardfor_with_except_and_header_name() {
     let (b, log) = echo_origin();
-    let w = start("    option forwardfor except 127.0.0.2/32 header X-Client\n", "", b.addr);
+    let w = start(
+        "    option forwardfor except 127.0.0.2/32 header X-Client\n",
+        "",
+        b.addr,
+    );
     let mut c = Client::new(w.connect(0));
     c.ask(&get("/", "h"));
-    assert_eq!(log.lock().unwrap().last().unwrap().header("x-client"), Some("127.0.0.1"));
-    let s = common::backends::connect_from(std::net::Ipv4Addr::new(127, 0, 0, 2), w.addr(0)).unwrap();
+    assert_eq!(
+        log.lock().unwrap().last().unwrap().header("x-client"),
+        Some("127.0.0.1")
+    );
+    let s =
+        common::backends::connect_from(std::net::Ipv4Addr::new(127, 0, 0, 2), w.addr(0)).unwrap();
     let mut c = Client::new(s);
     c.ask(&get("/", "h"));
-    assert!(log.lock().unwrap().last().unwrap().header("x-client").is_none());
+    assert!(log
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .header("x-client")
+        .is_none());
 }

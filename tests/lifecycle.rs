@@ -244,7 +244,9 @@ fn quickstart_starts_and_forwards() {
         s.write_all(req.as_bytes()).unwrap();
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
-        out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(out)
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or(out)
     };
     let (answers, page) = ns.run_in(move || {
         let answers = (0..4).map(|_| get("/app/x")).collect::<Vec<_>>();

@@ -133,7 +133,8 @@ fn read_chunked(r: &mut impl BufRead, raw: &mut Vec<u8>) -> Option<(Vec<u8>, Vec
 pub fn read_request(r: &mut impl BufRead) -> Option<Req> {
     let mut raw = Vec::new();
     let head = read_head(r, &mut raw)?;
-    let chunked = header(&head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let chunked = header(&head, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     let body = if chunked {
         read_chunked(r, &mut raw)?.0
     } else if let Some(cl) = header(&head, "content-length") {
@@ -154,7 +155,8 @@ pub fn read_response(r: &mut impl BufRead, method: &str) -> Option<Resp> {
     let mut raw = Vec::new();
     let head = read_head(r, &mut raw)?;
     let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
-    let chunked = header(&head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let chunked = header(&head, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     let no_body = method == "HEAD" || status < 200 || status == 204 || status == 304;
     let (body, trailers) = if no_body {
         (Vec::new(), Vec::new())
