@@ -442,11 +442,18 @@ impl<'e> Parser<'e> {
                 let from = match &args[1..] {
                     [] => None,
                     [f, d] if f == "from" => Some(d),
-                    [addr, ..] => {
+                    [addr, ..] if kind != SectionKind::Backend => {
                         return Err(at(loc, &self.section, format!(
                             "a listening address on the '{}' line ('{addr}') was removed in HAProxy 2.x; use a 'bind {addr}' line inside the section",
                             kind.keyword()
                         )))
+                    }
+                    [x, ..] => {
+                        return Err(at(
+                            loc,
+                            &self.section,
+                            format!("'backend' takes a name and optionally 'from <defaults name>'; unexpected '{x}'"),
+                        ))
                     }
                 };
                 let fe_cap = matches!(kind, SectionKind::Frontend | SectionKind::Listen);

@@ -1130,3 +1130,9 @@ fn trailing_empty_arguments_are_absent() {
         parse_err("backend b\n server \"\" 1.1.1.1:80\n").contains("server name must not be empty")
     );
 }
+
+#[test]
+fn extra_words_on_a_backend_line() {
+    let e = parse_err("backend b extra\n");
+    assert_eq!(e, "t.cfg:1: [backend 'b'] 'backend' takes a name and optionally 'from <defaults name>'; unexpected 'extra'");
+}
