@@ -157,8 +157,11 @@ pub struct NatKey {
     pub nat_port: u16,
     /// IP protocol.
     pub proto: u8,
+    /// Explicit padding, always zero (a byte and a half-word rather than
+    /// `[u8; 3]`, which the BPF backend zeroes with a memset call).
+    pub _pad: u8,
     /// Explicit padding, always zero.
-    pub _pad: [u8; 3],
+    pub _pad2: u16,
 }
 
 /// Full-NAT reverse value: whom the reply goes back to, and from where.
@@ -193,8 +196,11 @@ pub struct SrcKey {
     pub addr: [u32; 4],
     /// `FAMILY_V4` or `FAMILY_V6`.
     pub family: u8,
+    /// Explicit padding, always zero (a byte and a half-word rather than
+    /// `[u8; 3]`, which the BPF backend zeroes with a memset call).
+    pub _pad: u8,
     /// Explicit padding, always zero.
-    pub _pad: [u8; 3],
+    pub _pad2: u16,
 }
 
 /// Per-source token bucket state (updated without atomics: concurrent CPUs

@@ -47,7 +47,8 @@ pub fn charge_new_flow(cfg: &Config, family: u8, addr: &[u32; 4]) -> Result<(), 
     let key = SrcKey {
         addr: *addr,
         family,
-        _pad: [0; 3],
+        _pad: 0,
+        _pad2: 0,
     };
     // SAFETY: the helper only reads the clock.
     let now = unsafe { bpf_ktime_get_ns() };

@@ -63,7 +63,8 @@ pub fn allocate(p: &Packet, server: &Server, hash: u64) -> Result<u16, Event> {
             server_port: p.dport,
             nat_port: port.to_be(),
             proto: p.proto,
-            _pad: [0; 3],
+            _pad: 0,
+            _pad2: 0,
         };
         if NAT_REV.insert(&key, &value, BPF_NOEXIST as u64).is_ok() {
             return Ok(port.to_be());
@@ -171,7 +172,8 @@ pub fn reverse(
         server_port: p.sport,
         nat_port: p.dport,
         proto: p.proto,
-        _pad: [0; 3],
+        _pad: 0,
+        _pad2: 0,
     };
     let v = NAT_REV.get_ptr(&key)?;
     // SAFETY: pointer from a successful lookup, copied at once.
