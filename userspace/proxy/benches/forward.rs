@@ -76,7 +76,14 @@ fn weir(backend: SocketAddr, opts: &str) -> (weir_proxy::Running, SocketAddr, Tc
     (bound.run().unwrap(), addr, l)
 }
 
+/// HAProxy, or with `WEIR_BENCH_BIN` set to a built `weir` binary and
+/// `bin == "weir"`, weir as its own process (same configuration text).
 fn haproxy(backend: SocketAddr, opts: &str) -> Option<(Child, SocketAddr, std::path::PathBuf)> {
+    external("haproxy", backend, opts)
+}
+
+fn external(bin: &str, backend: SocketAddr, opts: &str) -> Option<(Child, SocketAddr, std::path::PathBuf)> {
+    let bin = if bin == "weir" { std::env::var("WEIR_BENCH_BIN").ok()? } else { bin.to_string() };
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("weir-bench-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -175,13 +182,15 @@ fn main() {
     println!("# TCP forwarding, {mb} MiB per transfer, one connection, median of {reps} (Gbit/s)");
     println!("{:<20} {:>8} {:>8} {:>8}", "path", "run1", "run2", "run3");
     let me = std::process::id();
-    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); 5];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); 7];
     let mut results: Vec<(String, Vec<f64>)> = vec![
         ("direct".into(), Vec::new()),
         ("weir splice".into(), Vec::new()),
         ("weir copy".into(), Vec::new()),
         ("haproxy splice".into(), Vec::new()),
         ("haproxy no splice".into(), Vec::new()),
+        ("weir process splice".into(), Vec::new()),
+        ("weir process copy".into(), Vec::new()),
     ];
     for _ in 0..reps {
         // Interleaved: each round runs every path once.
@@ -197,8 +206,13 @@ fn main() {
             r.hard_stop();
             r.wait().unwrap();
         }
-        for (i, opts) in [(3, "    option splice-auto"), (4, "")] {
-            if let Some((mut child, addr, dir)) = haproxy(backend, opts) {
+        for (i, bin, opts) in [
+            (3, "haproxy", "    option splice-auto"),
+            (4, "haproxy", ""),
+            (5, "weir", "    option splice-auto"),
+            (6, "weir", ""),
+        ] {
+            if let Some((mut child, addr, dir)) = external(bin, backend, opts) {
                 let c0 = cpu_ns(child.id(), "");
                 results[i].1.push(push(addr, mb));
                 cpu[i].push((cpu_ns(child.id(), "") - c0) as f64 / 1e6 / (mb as f64 / 1024.0));
