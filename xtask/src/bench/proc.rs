@@ -106,3 +106,103 @@ impl Drop for Proxy {
         let _ = self.child.wait();
     }
 }
+
+/// An nginx serving a tiny 200 response on 127.0.0.1:`port`, pinned to
+/// `cpu`, as the backend of the wrk phase. Killed on drop.
+pub struct Nginx {
+    child: Child,
+}
+
+impl Nginx {
+    pub fn start(dir: &Path, port: u16, cpu: usize) -> anyhow::Result<Nginx> {
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\n\
+                 pid {dir}/nginx.pid;\nerror_log {dir}/nginx-error.log;\n\
+                 events {{ worker_connections 4096; }}\n\
+                 http {{\n  access_log off;\n  keepalive_timeout 60s;\n\
+                   client_body_temp_path {dir};\n  proxy_temp_path {dir};\n\
+                   fastcgi_temp_path {dir};\n  uwsgi_temp_path {dir};\n  scgi_temp_path {dir};\n\
+                   server {{\n    listen 127.0.0.1:{port};\n    location / {{ return 200 \"x\"; }}\n  }}\n}}\n",
+                dir = dir.display()
+            ),
+        )?;
+        let child = Command::new("taskset")
+            .arg("-c")
+            .arg(cpu.to_string())
+            .arg("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start nginx")?;
+        let mut n = Nginx { child };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(st) = n.child.try_wait()? {
+                bail!("nginx exited at start-up ({st})");
+            }
+            if Instant::now() > deadline {
+                bail!("nginx not listening on {addr} after 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs wrk pinned to `cpu` against `url` with `Connection: close` (one
+/// new connection per request) for `seconds`; returns requests per second
+/// and the number of requests completed.
+pub fn wrk_close(
+    url: &str,
+    connections: usize,
+    seconds: u64,
+    cpu: usize,
+) -> anyhow::Result<(f64, u64)> {
+    let out = Command::new("taskset")
+        .arg("-c")
+        .arg(cpu.to_string())
+        .arg("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s")])
+        .args(["-H", "Connection: close", url])
+        .output()
+        .context("run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    if let Some(l) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        bail!("wrk saw errors: {}", l.trim());
+    }
+    let rate = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no Requests/sec in wrk output:\n{text}"))?;
+    // "  12345 requests in 3.00s, 1.2MB read"
+    let count = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no request count in wrk output:\n{text}"))?;
+    Ok((rate, count))
+}

@@ -15,8 +15,11 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use super::load::{self, Backend, Holder};
-use super::proc::{cpu_seconds, rss_bytes, Proxy};
+use super::proc::{cpu_seconds, rss_bytes, wrk_close, Nginx, Proxy};
 use super::report::{Metric, Results};
+
+/// Concurrent connections of wrk (one thread, on the load CPU).
+const WRK_CONNECTIONS: usize = 16;
 
 /// CPU of the proxy under test.
 const PROXY_CPU: usize = 1;
@@ -43,6 +46,20 @@ const METRICS: &[Metric] = &[
         unit: "conn/s",
         higher_is_better: true,
         decimals: 0,
+    },
+    Metric {
+        key: "wrk_rate",
+        title: "new connections, wrk + nginx, HTTP `Connection: close`",
+        unit: "req/s",
+        higher_is_better: true,
+        decimals: 0,
+    },
+    Metric {
+        key: "cpu_us_wrk",
+        title: "proxy CPU per wrk request (new connection each)",
+        unit: "µs",
+        higher_is_better: false,
+        decimals: 1,
     },
     Metric {
         key: "cpu_gb_1m",
@@ -149,7 +166,14 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn config_text(bench: u16, idle: u16, backend: SocketAddr, holder: SocketAddr) -> String {
+fn config_text(
+    bench: u16,
+    idle: u16,
+    http: u16,
+    backend: SocketAddr,
+    holder: SocketAddr,
+    nginx: u16,
+) -> String {
     format!(
         "# Written by `cargo xtask bench tcp`; the same file is given to weir and HAProxy.
 global
@@ -172,6 +196,11 @@ listen bench
 listen idle
     bind 127.0.0.1:{idle}
     server h1 {holder}
+
+# tcp mode in front of nginx, for the wrk phase
+listen http
+    bind 127.0.0.1:{http}
+    server n1 127.0.0.1:{nginx}
 "
     )
 }
@@ -255,8 +284,17 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
     let backend = Backend::start(opts.clients + 4)?;
     let holder = Holder::start()?;
-    let (bench_port, idle_port) = (free_port()?, free_port()?);
-    let config = config_text(bench_port, idle_port, backend.addr, holder.addr);
+    let (bench_port, idle_port, http_port, nginx_port) =
+        (free_port()?, free_port()?, free_port()?, free_port()?);
+    let _nginx = Nginx::start(&work, nginx_port, load::LOAD_CPU)?;
+    let config = config_text(
+        bench_port,
+        idle_port,
+        http_port,
+        backend.addr,
+        holder.addr,
+        nginx_port,
+    );
     let config_path = work.join("bench.cfg");
     std::fs::write(&config_path, &config)?;
     for (name, prog) in [("weir", &weir), ("haproxy", &haproxy)] {
@@ -285,6 +323,8 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
             let addrs = Addrs {
                 bench: SocketAddr::from(([127, 0, 0, 1], bench_port)),
                 idle: SocketAddr::from(([127, 0, 0, 1], idle_port)),
+                http: SocketAddr::from(([127, 0, 0, 1], http_port)),
+                nginx: SocketAddr::from(([127, 0, 0, 1], nginx_port)),
             };
             let proxy = match target.as_str() {
                 "direct" => None,
@@ -381,6 +421,8 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
 struct Addrs {
     bench: SocketAddr,
     idle: SocketAddr,
+    http: SocketAddr,
+    nginx: SocketAddr,
 }
 
 /// Runs every phase against one target; a failing phase is recorded and the
@@ -476,6 +518,33 @@ fn run_target(
             }
         }
         Err(e) => fail(results, "conn_rate", e),
+    }
+    let http = if proxy.is_some() {
+        addrs.http
+    } else {
+        addrs.nginx
+    };
+    let cpu0 = pid.map(cpu_seconds);
+    match wrk_close(
+        &format!("http://{http}/"),
+        WRK_CONNECTIONS,
+        budget.as_secs().max(1),
+        load::LOAD_CPU,
+    ) {
+        Ok((rate, requests)) => {
+            results.set(round, target, "wrk_rate", rate);
+            if let (Some(Ok(c0)), Some(pid)) = (cpu0, pid) {
+                if let Ok(c1) = cpu_seconds(pid) {
+                    results.set(
+                        round,
+                        target,
+                        "cpu_us_wrk",
+                        (c1 - c0) * 1e6 / requests.max(1) as f64,
+                    );
+                }
+            }
+        }
+        Err(e) => fail(results, "wrk", e),
     }
     if let Some(pid) = pid {
         let cpu0 = cpu_seconds(pid);
