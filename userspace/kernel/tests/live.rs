@@ -12,7 +12,7 @@
 mod common;
 
 use common::netns::{tx_checksum_off, veth, Netns};
-use common::nix_is_root;
+use common::{nix_is_root, with_private_bpffs};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -667,5 +667,86 @@ fn attach_falls_back_to_generic_or_says_why_not() {
         };
         let e = lb.attach(&missing).unwrap_err().to_string();
         assert!(e.contains("nonexistent0"), "{e}");
+    });
+}
+
+#[test]
+fn live_reload_hands_over_without_losing_flows() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root for namespaces and XDP");
+        return;
+    }
+    with_private_bpffs(|bpffs| {
+        let pin = bpffs.join("weir").join("hand");
+        let mut topo = build_with("hand", &[1, 1, 1], |cfg| cfg.pin = Some(pin.clone()));
+        let mut conns = connect(&topo, 30);
+        // The new configuration reorders the servers and changes weights.
+        let mut cfg = XdpConfig {
+            name: "hand".into(),
+            interfaces: vec![iface("wr")],
+            source_v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
+            next_hop_mac: topo._router.mac("rw"),
+            vips: vec![VipConfig {
+                addr: IpAddr::V4(VIP),
+                port: 80,
+                proto: Proto::Tcp,
+                hash: VipHash::FiveTuple,
+                servers: (0..3)
+                    .rev()
+                    .map(|k| ServerConfig {
+                        name: format!("s{k}"),
+                        addr: IpAddr::V4(server_addr(k)),
+                        weight: 1 + k as u32,
+                        down: false,
+                    })
+                    .collect(),
+            }],
+            limits: Limits {
+                max_vips: 4,
+                max_servers: 16,
+                ring_size: RING,
+                max_flows: 4096,
+                max_rate_sources: 64,
+                max_src_prefixes: 16,
+            },
+            pin: Some(pin.clone()),
+            ..Default::default()
+        };
+        cfg.new_flow_rate = None;
+        // New process side: load on the pinned maps; old side hands over;
+        // the new program then replaces the old one in the same link.
+        let fresh = topo
+            ._weir
+            .enter(|| XdpBalancer::load(&cfg).expect("load over pinned maps"));
+        let old = std::mem::replace(&mut topo.lb, fresh);
+        old.hand_over().expect("hand over");
+        assert!(
+            pin.join("link-wr-native").exists(),
+            "attachment pinned for the successor"
+        );
+        let attached = topo
+            ._weir
+            .enter(|| topo.lb.attach_all().expect("take over the attachment"));
+        assert_eq!(attached, vec![("wr".to_string(), Attached::Native)]);
+        assert!(
+            !pin.join("link-wr-native").exists(),
+            "the successor owns the link now"
+        );
+        for c in &mut conns {
+            let server = c.server.clone();
+            assert_eq!(
+                echo(c, "r").as_deref(),
+                Some(format!("{server}:r").as_str()),
+                "flow kept its server across the reload"
+            );
+        }
+        let ring = topo.lb.live_ring(IpAddr::V4(VIP), 80).unwrap();
+        for c in connect(&topo, 20) {
+            assert_eq!(
+                c.server,
+                predicted(&topo, &ring, c.sport, 80, 6),
+                "new flows follow the new ring"
+            );
+        }
     });
 }

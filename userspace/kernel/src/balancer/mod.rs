@@ -5,6 +5,8 @@
 use crate::config::{AttachMode, Cidr, Fallback, InterfaceConfig, Method, VipHash, XdpConfig};
 use crate::{KernelError, EBPF_OBJECT};
 use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
+use aya::programs::links::{FdLink, PinnedLink};
+use aya::programs::xdp::XdpLink;
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use std::net::IpAddr;
 use weir_common::{maps as m, *};
@@ -22,6 +24,8 @@ pub struct XdpBalancer {
     cfg: XdpConfig,
     vips: Vec<VipState>,
     attached: Vec<(String, Attached)>,
+    /// aya's handles of the attachments, parallel to `attached`.
+    links: Vec<aya::programs::xdp::XdpLinkId>,
 }
 
 fn words(addr: IpAddr) -> ([u32; 4], u8) {
@@ -98,6 +102,7 @@ impl XdpBalancer {
             cfg: cfg.clone(),
             vips: Vec::new(),
             attached: Vec::new(),
+            links: Vec::new(),
         };
         me.write_config()?;
         me.write_sources(&cfg.blocklist, &cfg.allowlist)?;
@@ -589,11 +594,35 @@ impl XdpBalancer {
             .ok_or(KernelError::MissingMap(m::PROG_XDP))?
             .try_into()
             .map_err(KernelError::program(m::PROG_XDP))?;
+        // A previous weir handed its attachment over (see `hand_over`):
+        // replace its program in the same link, atomically — no packet
+        // meets an interface without a program during a reload.
+        if let Some(dir) = &self.cfg.pin {
+            for mode in [Attached::Native, Attached::Generic] {
+                let path = link_pin_path(dir, &iface.name, mode);
+                if path.exists() {
+                    let pin_err = |e: &dyn std::fmt::Display| KernelError::Pin {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    };
+                    let pinned = PinnedLink::from_pin(&path).map_err(|e| pin_err(&e))?;
+                    let fd_link = pinned.unpin().map_err(|e| pin_err(&e))?;
+                    let link = XdpLink::try_from(fd_link).map_err(|e| pin_err(&e))?;
+                    let id = prog
+                        .attach_to_link(link)
+                        .map_err(KernelError::program(m::PROG_XDP))?;
+                    self.links.push(id);
+                    self.attached.push((iface.name.clone(), mode));
+                    return Ok(mode);
+                }
+            }
+        }
         let mut tried = Vec::new();
         let native_first = iface.mode != AttachMode::Generic;
         if native_first {
             match prog.attach(&iface.name, XdpMode::Driver) {
-                Ok(_) => {
+                Ok(id) => {
+                    self.links.push(id);
                     self.attached.push((iface.name.clone(), Attached::Native));
                     return Ok(Attached::Native);
                 }
@@ -604,7 +633,8 @@ impl XdpBalancer {
             iface.mode == AttachMode::Generic || iface.fallback == Fallback::Generic;
         if generic_allowed {
             match prog.attach(&iface.name, XdpMode::Skb) {
-                Ok(_) => {
+                Ok(id) => {
+                    self.links.push(id);
                     self.attached.push((iface.name.clone(), Attached::Generic));
                     return Ok(Attached::Generic);
                 }
@@ -617,6 +647,39 @@ impl XdpBalancer {
             interface: iface.name.clone(),
             reason: tried.join("; "),
         })
+    }
+
+    /// Reload, old side: pins every attachment (and, already, the maps)
+    /// under the pin directory and goes away without detaching. The next
+    /// `XdpBalancer` loaded with the same pin directory takes the maps
+    /// (flows included) and swaps its program into these attachments.
+    /// Needs `pin` in the configuration and links created by bpf_link
+    /// (kernel ≥ 5.9; netlink-attached programs cannot be pinned).
+    pub fn hand_over(mut self) -> Result<(), KernelError> {
+        let dir = self
+            .cfg
+            .pin
+            .clone()
+            .ok_or_else(|| KernelError::Config("hand-over needs a pin directory".into()))?;
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(m::PROG_XDP)
+            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
+            .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        for ((iface, mode), id) in self.attached.drain(..).zip(self.links.drain(..)) {
+            let path = link_pin_path(&dir, &iface, mode);
+            let pin_err = |e: &dyn std::fmt::Display| KernelError::Pin {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            };
+            let link = prog
+                .take_link(id)
+                .map_err(KernelError::program(m::PROG_XDP))?;
+            let fd_link = FdLink::try_from(link).map_err(|e| pin_err(&e))?;
+            fd_link.pin(&path).map_err(|e| pin_err(&e))?;
+        }
+        Ok(())
     }
 
     /// Interfaces attached so far and their modes.
@@ -703,6 +766,15 @@ impl XdpBalancer {
         }
         Ok(())
     }
+}
+
+/// Where the attachment of `iface` in `mode` is pinned for a hand-over.
+fn link_pin_path(dir: &std::path::Path, iface: &str, mode: Attached) -> std::path::PathBuf {
+    let mode = match mode {
+        Attached::Native => "native",
+        Attached::Generic => "generic",
+    };
+    dir.join(format!("link-{iface}-{mode}"))
 }
 
 /// The reason behind an aya program error, with a hint for the usual causes.
