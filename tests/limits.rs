@@ -100,14 +100,15 @@ fn server_idle_timeout_closes_both_sides() {
 fn activity_postpones_the_idle_timeout() {
     let echo = Backend::echo();
     let w = Weir::start(&config(
-        "    timeout connect 2s\n    timeout client 400ms\n    timeout server 400ms",
+        "    timeout connect 2s\n    timeout client 800ms\n    timeout server 800ms",
         "",
         &[("s", echo.addr, "")],
     ));
     let mut c = w.connect(0);
-    // 8 round trips 150 ms apart: 1.2 s in all, never 400 ms idle.
+    // 8 round trips 200 ms apart: 1.6 s in all, twice the timeout, but
+    // never 800 ms idle (the margin absorbs a loaded CI machine).
     for i in 0..8 {
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(200));
         assert!(
             echoes_within(&mut c, Duration::from_secs(2)),
             "round trip {i} failed"
