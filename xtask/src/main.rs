@@ -17,7 +17,7 @@ Usage: cargo xtask <command>
       --rounds N        interleaved rounds (default 3)
       --targets LIST    comma-separated subset of weir,haproxy,direct
       --seconds S       length of each timed phase (default 3)
-      --idle N          idle proxied connections for the RSS measure (default 3000, see bench/README.md)
+      --idle N          idle proxied connections for the RSS measure (default 7500, see bench/README.md)
       --rate N          offered rate of the fixed-rate phase (default 500 conn/s)
       --weir PATH       use this weir binary instead of building one (release)
       --out FILE        where to write the results (default bench/RESULTS.md)

@@ -129,7 +129,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         rounds: 3,
         targets: vec!["weir".into(), "haproxy".into(), "direct".into()],
         seconds: 3.0,
-        idle: 3000,
+        idle: 7500,
         weir: None,
         out: Some(PathBuf::from("bench/RESULTS.md")),
         clients: 4,
@@ -157,7 +157,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         }
     }
     if o.rounds == 0 || o.idle > 7700 || o.seconds <= 0.0 || o.seconds > 60.0 {
-        bail!("--rounds ≥ 1, --idle ≤ 7700 (open-files limit), 0 < --seconds ≤ 60");
+        bail!("--rounds ≥ 1, --idle ≤ 7700 (maxconn 7800) (open-files limit), 0 < --seconds ≤ 60");
     }
     Ok(o)
 }
