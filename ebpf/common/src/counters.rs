@@ -82,7 +82,7 @@ events! {
     ReverseNat = 21,
     /// Full NAT: no free NAT port for a new flow after bounded probing: dropped.
     DropNatPorts = 22,
-    /// Full NAT: the packet cannot be translated (IPv6, ICMP): passed.
+    /// Full NAT: the packet cannot be translated (ICMP errors): passed.
     PassNatUnsupported = 23,
 }
 

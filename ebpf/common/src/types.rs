@@ -29,7 +29,7 @@ pub struct VipKey {
 /// Pick the server from a hash of the source address only (every connection
 /// of a client lands on the same server), instead of the whole 5-tuple.
 pub const VIP_F_HASH_SRC_ONLY: u32 = 1 << 0;
-/// Forward by full NAT (IPv4): source rewritten to the NAT address and a
+/// Forward by full NAT: source rewritten to the NAT address and a
 /// per-flow port, destination to the server; replies come back to weir and
 /// are translated back (`NAT_REV`). Without it: IPIP encapsulation (DSR).
 pub const VIP_F_FULLNAT: u32 = 1 << 1;
@@ -143,35 +143,36 @@ pub struct Config {
     pub burst: u32,
     /// Full-NAT source address (IPv4, as on the wire); 0 when unused.
     pub nat_v4: u32,
+    /// Full-NAT source address (IPv6 words as on the wire); zero when unused.
+    pub nat_v6: [u32; 4],
 }
 
 /// Full-NAT reverse key: a reply from a server to the NAT address.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct NatKey {
-    /// Server address (IPv4, as on the wire).
-    pub server: u32,
+    /// Server address words as on the wire; IPv4 uses `server[0]` only.
+    pub server: [u32; 4],
     /// Server port, network byte order.
     pub server_port: u16,
     /// NAT port (the reply's destination port), network byte order.
     pub nat_port: u16,
     /// IP protocol.
     pub proto: u8,
-    /// Explicit padding, always zero (a byte and a half-word rather than
-    /// `[u8; 3]`, which the BPF backend zeroes with a memset call).
-    pub _pad: u8,
+    /// `FAMILY_V4` or `FAMILY_V6`.
+    pub family: u8,
     /// Explicit padding, always zero.
-    pub _pad2: u16,
+    pub _pad: u16,
 }
 
 /// Full-NAT reverse value: whom the reply goes back to, and from where.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NatValue {
-    /// Client address (IPv4, as on the wire).
-    pub client: u32,
-    /// VIP address (IPv4, as on the wire).
-    pub vip: u32,
+    /// Client address words as on the wire.
+    pub client: [u32; 4],
+    /// VIP address words as on the wire.
+    pub vip: [u32; 4],
     /// Client port, network byte order.
     pub client_port: u16,
     /// VIP port, network byte order.
@@ -269,9 +270,9 @@ const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
     assert!(core::mem::size_of::<FlowValue>() == 16);
     assert!(core::mem::size_of::<Server>() == 24);
-    assert!(core::mem::size_of::<Config>() == 44);
-    assert!(core::mem::size_of::<NatKey>() == 12);
-    assert!(core::mem::size_of::<NatValue>() == 12);
+    assert!(core::mem::size_of::<Config>() == 60);
+    assert!(core::mem::size_of::<NatKey>() == 24);
+    assert!(core::mem::size_of::<NatValue>() == 36);
     assert!(core::mem::size_of::<SrcKey>() == 20);
     assert!(core::mem::size_of::<RateState>() == 16);
     assert!(core::mem::size_of::<ReuseportConfig>() == 8);

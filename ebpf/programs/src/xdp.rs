@@ -10,9 +10,7 @@ use crate::{
     stats,
 };
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
-use weir_common::{
-    Config, Event, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, FAMILY_V4, PROTO_TCP, VIP_F_FULLNAT,
-};
+use weir_common::{Config, Event, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, PROTO_TCP, VIP_F_FULLNAT};
 
 /// Runs the program and turns the outcome into an XDP action.
 #[inline(always)]
@@ -33,30 +31,51 @@ pub fn try_xdp(ctx: &XdpContext) -> u32 {
     }
 }
 
+/// Stands in for the CONFIG entry (an array entry always exists; this is
+/// for the verifier's benefit).
+static NO_CONFIG: Config = Config {
+    src_v6: [0; 4],
+    src_v4: 0,
+    flags: 0,
+    next_hop_mac: [0; 6],
+    _pad: [0; 2],
+    rate_per_sec: 0,
+    burst: 0,
+    nat_v4: 0,
+    nat_v6: [0; 4],
+};
+
 #[inline(always)]
 fn run(ctx: &XdpContext) -> Result<(), Verdict> {
     let bytes = packet::len(ctx) as u64;
     let p = parse::parse(ctx)?;
-    let cfg: Config = CONFIG.get(0).copied().unwrap_or_default();
+    // By reference into the map: a copy would cost stack and a memcpy.
+    let cfg: &Config = match CONFIG.get(0) {
+        Some(c) => c,
+        None => &NO_CONFIG,
+    };
     if cfg.flags & CFG_F_SRC_FILTER != 0 {
-        filter::source(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+        filter::source(cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
     }
     let limit = cfg.flags & CFG_F_RATE_LIMIT != 0;
     let syn = p.proto == PROTO_TCP && !p.icmp && p.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
     if limit && syn {
-        filter::charge_new_flow(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+        filter::charge_new_flow(cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
     }
     // Full NAT: replies from servers to the NAT address go back to clients.
-    if cfg.nat_v4 != 0 && p.family == FAMILY_V4 && !p.icmp && p.dst[0] == cfg.nat_v4 {
-        if let Some(done) = fullnat::reverse(ctx, &p, &cfg) {
-            done.map_err(Verdict::Drop)?;
-            stats::event(Event::ReverseNat);
-            return Ok(());
+    if !p.icmp {
+        let nat = fullnat::nat_addr(cfg, p.family);
+        if nat != [0; 4] && p.dst == nat {
+            if let Some(done) = fullnat::reverse(ctx, &p, cfg) {
+                done.map_err(Verdict::Drop)?;
+                stats::event(Event::ReverseNat);
+                return Ok(());
+            }
         }
     }
     let meta = balance::vip(&p).ok_or(Verdict::Pass(Event::PassNotVip))?;
     if meta.flags & VIP_F_FULLNAT != 0 {
-        return full_nat(ctx, &p, &cfg, &meta, limit, bytes);
+        return full_nat(ctx, &p, cfg, &meta, limit, bytes);
     }
     let key = balance::flow_key(&p);
     let hash = balance::hash(&p, &meta);
@@ -67,7 +86,7 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
                 balance::count_miss(&p);
                 // TCP paid at its SYN; other protocols pay per new flow.
                 if limit && p.proto != PROTO_TCP {
-                    filter::charge_new_flow(&cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
+                    filter::charge_new_flow(cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
                 }
             }
             balance::pick_new(&key, &meta, hash, !p.icmp).map_err(Verdict::Drop)?
@@ -79,7 +98,7 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
     if p.icmp {
         stats::event(Event::ForwardIcmpTooBig);
     }
-    encap::encapsulate(ctx, &p, &server, &cfg, hash).map_err(Verdict::Drop)?;
+    encap::encapsulate(ctx, &p, &server, cfg, hash).map_err(Verdict::Drop)?;
     stats::traffic(meta.index, index, bytes);
     Ok(())
 }
@@ -95,7 +114,7 @@ fn full_nat(
     limit: bool,
     bytes: u64,
 ) -> Result<(), Verdict> {
-    if p.family != FAMILY_V4 || p.icmp {
+    if p.icmp {
         return Err(Verdict::Pass(Event::PassNatUnsupported));
     }
     let key = balance::flow_key(p);
@@ -109,7 +128,7 @@ fn full_nat(
             }
             let (index, server) =
                 balance::pick_new(&key, meta, hash, false).map_err(Verdict::Drop)?;
-            if server.family != FAMILY_V4 || cfg.nat_v4 == 0 {
+            if server.family != p.family || fullnat::nat_addr(cfg, p.family) == [0; 4] {
                 return Err(Verdict::Drop(Event::DropNoSource));
             }
             let port = fullnat::allocate(p, &server, hash).map_err(Verdict::Drop)?;

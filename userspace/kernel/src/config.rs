@@ -6,8 +6,8 @@
 //! ```text
 //! xdp NAME
 //!     interface IF [mode native|generic|auto] [fallback generic|refuse]
-//!     method ipip|fullnat                 # DSR by IPIP / IPv6-in-IPv6, or full NAT (IPv4)
-//!     nat-source ADDR                     # full NAT: weir's source address towards servers
+//!     method ipip|fullnat                 # DSR by IPIP / IPv6-in-IPv6, or full NAT
+//!     nat-source ADDR                     # full NAT: weir's source towards servers (one per family)
 //!     source-v4 ADDR                      # outer source of IPv4 encapsulation
 //!     source-v6 ADDR                      # outer source of IPv6 encapsulation
 //!     next-hop-mac MAC                    # destination MAC of forwarded packets
@@ -69,8 +69,9 @@ pub enum Method {
     /// IPIP / IPv6-in-IPv6 encapsulation, servers reply directly.
     #[default]
     Ipip,
-    /// Full NAT (IPv4): source and destination rewritten, replies come
-    /// back through weir and are translated back in XDP.
+    /// Full NAT (IPv4 and IPv6; a VIP and its servers share a family):
+    /// source and destination rewritten, replies come back through weir
+    /// and are translated back in XDP.
     FullNat,
 }
 
@@ -219,6 +220,8 @@ pub struct XdpConfig {
     /// Full NAT: weir's own address, source of translated packets and
     /// destination of replies (give weir a dedicated one).
     pub nat_source_v4: Option<Ipv4Addr>,
+    /// Full NAT: the same for IPv6 VIPs.
+    pub nat_source_v6: Option<Ipv6Addr>,
     /// Destination MAC of forwarded packets.
     pub next_hop_mac: [u8; 6],
     /// VIPs.
@@ -246,15 +249,28 @@ impl XdpConfig {
         let bad = |s: String| Err(crate::KernelError::Config(s));
         let l = cfg.limits;
         if cfg.method == Method::FullNat {
-            if cfg.nat_source_v4.is_none() {
-                return bad("method fullnat needs nat-source".into());
-            }
-            if cfg
-                .vips
-                .iter()
-                .any(|v| v.addr.is_ipv6() || v.servers.iter().any(|s| s.addr.is_ipv6()))
-            {
-                return bad("method fullnat is IPv4 only (VIPs and servers)".into());
+            for v in &cfg.vips {
+                let has_source = if v.addr.is_ipv4() {
+                    cfg.nat_source_v4.is_some()
+                } else {
+                    cfg.nat_source_v6.is_some()
+                };
+                if !has_source {
+                    return bad(format!(
+                        "method fullnat: VIP {} needs a nat-source of its family",
+                        v.addr
+                    ));
+                }
+                if let Some(s) = v
+                    .servers
+                    .iter()
+                    .find(|s| s.addr.is_ipv4() != v.addr.is_ipv4())
+                {
+                    return bad(format!(
+                        "method fullnat does not translate between IPv4 and IPv6: server {} of VIP {}",
+                        s.name, v.addr
+                    ));
+                }
             }
         }
         if !weir_core::maglev::is_prime(u64::from(l.ring_size)) {

@@ -863,11 +863,11 @@ fn fullnat_config_is_validated() {
         .contains("nat-source"));
     let mut cfg = fullnat_config();
     cfg.vips[0].servers.push(server("v6", "fd02::2", 1));
-    assert!(XdpBalancer::load(&cfg)
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("IPv4 only"));
+    let e = XdpBalancer::load(&cfg).err().unwrap().to_string();
+    assert!(
+        e.contains("does not translate between IPv4 and IPv6"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1028,4 +1028,55 @@ fn hostile_frames_get_a_verdict_and_never_a_half_rewritten_packet() {
         "{seen:?}"
     );
     assert!(lb.flow_count().unwrap() <= cfg.limits.max_flows as usize);
+}
+
+const NAT6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3);
+
+#[test]
+fn fullnat_ipv6_translates_both_ways_with_valid_checksums() {
+    require_root!();
+    let mut cfg = fullnat_config();
+    cfg.nat_source_v6 = Some(NAT6);
+    cfg.vips.push(VipConfig {
+        addr: IpAddr::V6(VIP6),
+        port: 443,
+        proto: Proto::Tcp,
+        hash: VipHash::FiveTuple,
+        servers: vec![server("a6", "fd02::2", 1), server("b6", "fd02:1::2", 1)],
+    });
+    let lb = load(&cfg);
+    let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap());
+    let syn = with_l4_checksum6(ipv6(CLIENT6, VIP6, 6, &tcp(40000, 443, TCP_SYN, b"hello")));
+    let (v, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &syn), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    let ip = &out[14..];
+    assert!(checksum6_ok(ip), "forward TCP checksum valid");
+    assert_eq!(v6(&ip[8..24]), NAT6);
+    let server = v6(&ip[24..40]);
+    assert_eq!(
+        IpAddr::V6(server),
+        expected(&lb, &cfg, 2, IpAddr::V6(CLIENT6), 40000, 6)
+    );
+    let nat_port = port(&ip[40..42]);
+    assert_eq!(port(&ip[42..44]), 443);
+    let reply = with_l4_checksum6(ipv6(
+        server,
+        NAT6,
+        6,
+        &tcp(443, nat_port, TCP_SYN | TCP_ACK, b"world"),
+    ));
+    let (v, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &reply), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    let ip = &out[14..];
+    assert!(checksum6_ok(ip), "reverse TCP checksum valid");
+    assert_eq!((v6(&ip[8..24]), port(&ip[40..42])), (VIP6, 443));
+    assert_eq!((v6(&ip[24..40]), port(&ip[42..44])), (CLIENT6, 40000));
+    // UDP over IPv6 as well.
+    let mut cfg_udp = cfg.clone();
+    cfg_udp.vips[2].proto = Proto::Udp;
+    let lb = load(&cfg_udp);
+    let dgram = with_l4_checksum6(ipv6(CLIENT6, VIP6, 17, &udp(5000, 443, b"quic-ish")));
+    let (v, out, _) = lb.test_run(&frame(eth(0x86DD, &[]), &dgram), 1).unwrap();
+    assert_eq!(v, XDP_TX);
+    assert!(checksum6_ok(&out[14..]));
 }

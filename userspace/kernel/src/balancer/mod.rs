@@ -155,6 +155,10 @@ impl XdpBalancer {
                 .nat_source_v4
                 .map(|a| u32::from_ne_bytes(a.octets()))
                 .unwrap_or(0),
+            nat_v6: c
+                .nat_source_v6
+                .map(|a| words(IpAddr::V6(a)).0)
+                .unwrap_or_default(),
         };
         self.array::<Config>(m::CONFIG)?
             .set(0, value, 0)

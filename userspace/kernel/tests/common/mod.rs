@@ -254,3 +254,29 @@ fn l4_sum(ip: &[u8]) -> u16 {
 pub fn checksums_ok(ip: &[u8]) -> bool {
     checksum(&ip[..20]) == 0 && l4_sum(ip) == 0
 }
+
+fn l4_sum6(ip: &[u8]) -> u16 {
+    let l4 = &ip[40..];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&ip[8..40]);
+    pseudo.extend_from_slice(&(l4.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, ip[6]]);
+    pseudo.extend_from_slice(l4);
+    checksum(&pseudo)
+}
+
+/// Fills in the TCP or UDP checksum of an IPv6 packet (no extension headers).
+pub fn with_l4_checksum6(mut ip: Vec<u8>) -> Vec<u8> {
+    let off = if ip[6] == 6 { 40 + 16 } else { 40 + 6 };
+    ip[off] = 0;
+    ip[off + 1] = 0;
+    let c = l4_sum6(&ip);
+    let c = if ip[6] == 17 && c == 0 { 0xffff } else { c };
+    ip[off..off + 2].copy_from_slice(&c.to_be_bytes());
+    ip
+}
+
+/// The TCP/UDP checksum of an IPv6 packet verifies.
+pub fn checksum6_ok(ip: &[u8]) -> bool {
+    l4_sum6(ip) == 0
+}
