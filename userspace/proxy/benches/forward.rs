@@ -82,8 +82,16 @@ fn haproxy(backend: SocketAddr, opts: &str) -> Option<(Child, SocketAddr, std::p
     external("haproxy", backend, opts)
 }
 
-fn external(bin: &str, backend: SocketAddr, opts: &str) -> Option<(Child, SocketAddr, std::path::PathBuf)> {
-    let bin = if bin == "weir" { std::env::var("WEIR_BENCH_BIN").ok()? } else { bin.to_string() };
+fn external(
+    bin: &str,
+    backend: SocketAddr,
+    opts: &str,
+) -> Option<(Child, SocketAddr, std::path::PathBuf)> {
+    let bin = if bin == "weir" {
+        std::env::var("WEIR_BENCH_BIN").ok()?
+    } else {
+        bin.to_string()
+    };
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("weir-bench-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -95,7 +103,7 @@ fn external(bin: &str, backend: SocketAddr, opts: &str) -> Option<(Child, Socket
         ),
     )
     .ok()?;
-    let child = Command::new("haproxy")
+    let child = Command::new(&bin)
         .arg("-db")
         .arg("-f")
         .arg(&cfg)

@@ -161,7 +161,7 @@ impl Worker {
         // (see plan::default_maxconn) allow about maxconn/2 pipes per
         // process, shared among workers. Without a pipe a flow copies.
         let max_pipes = (plan.global_maxconn as usize / 2 / plan.nbthread.max(1)).max(4);
-        let pipes = PipePool::new(max_pipes, plan.pipesize, max_pipes.min(16)).map_err(|e| {
+        let pipes = PipePool::new(max_pipes, plan.pipesize, 0).map_err(|e| {
             werr(weir_runtime::RuntimeError::Io {
                 op: "pipe2",
                 source: e,
@@ -571,12 +571,25 @@ impl Worker {
         let fd = match sys::connect_socket(&addr) {
             Ok(fd) => fd,
             Err(e) => {
+                // Out of fds (or memory): a failed attempt like a refused
+                // connect (retried after the turn-around delay, when fds may
+                // be back), and listeners pause so that new connections wait
+                // in the backlog instead of taking the last descriptors.
                 self.log_fds.warn(
                     now,
                     self.id,
-                    format_args!("cannot create a socket to {addr}: {e}"),
+                    format_args!("cannot create a socket to {addr}: {e}; pausing listeners briefly, existing sessions unaffected"),
                 );
-                self.close(key, CloseKind::Error);
+                for l in &mut self.listeners {
+                    l.resume_at = now.after_ms(RESOURCE_PAUSE_MS);
+                }
+                let ask = s.connect_failed(&self.plan.backends[usize::from(s.be)], now);
+                let c = counters(&self.shared, self.id);
+                bump(&c.connect_errors, 1);
+                if !matches!(ask, Ask::Close(_)) {
+                    bump(&c.retries, 1);
+                }
+                self.apply(key, ask);
                 return;
             }
         };

@@ -136,7 +136,7 @@ pub struct Session {
 /// The budget: a proxied idle connection must cost less than 512 bytes of
 /// userspace memory all included (session slot, timer entry, queue slot);
 /// the session itself stays well below.
-pub const SESSION_MAX_BYTES: usize = 192;
+pub const SESSION_MAX_BYTES: usize = 160;
 const _: () = assert!(size_of::<Session>() <= SESSION_MAX_BYTES);
 
 fn min_opt(a: Option<Ticks>, b: Option<Ticks>) -> Option<Ticks> {
@@ -287,21 +287,26 @@ impl Session {
         }
         weir_runtime::sys::close(self.srv);
         self.srv = -1;
+        (self.connect_failed(be, now), timed_out)
+    }
+
+    /// A connection attempt failed (refused, timed out, or no socket could
+    /// be made): retry the same server after the turn-around delay, or
+    /// another one on the last retry with `option redispatch`, or give up
+    /// (the client then sees a clean close).
+    pub fn connect_failed(&mut self, be: &BackendPlan, now: Ticks) -> Ask {
         if self.retries_left == 0 {
-            return (Ask::Close(CloseKind::NoServer), timed_out);
+            return Ask::Close(CloseKind::NoServer);
         }
         self.retries_left -= 1;
         if self.retries_left == 0 && be.redispatch {
-            return (
-                Ask::Dispatch {
-                    avoid: Some(self.server),
-                },
-                timed_out,
-            );
+            return Ask::Dispatch {
+                avoid: Some(self.server),
+            };
         }
         self.state = State::RetryWait;
         self.since = now;
-        (Ask::Wait, timed_out)
+        Ask::Wait
     }
 
     /// The session's timer fired at `now` (its deadline has passed).
@@ -392,5 +397,29 @@ impl Session {
     pub fn release(&mut self, io: &mut Io<'_>) {
         self.c2s.release(io);
         self.s2c.release(io);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_core::pool::SlotKey;
+
+    /// Everything a connection costs in userspace while idle, all of it
+    /// allocated at start-up for `maxconn` slots: the session slot in the
+    /// pool, its key in the worker's generation table, its timer entry
+    /// (slab entry + heap node) and a backend-queue slot. No buffer, no pipe.
+    #[test]
+    fn idle_connection_budget() {
+        let slot = size_of::<Session>() + 8; // pool slot: value + generation/link
+        let key = size_of::<Option<SlotKey>>();
+        let timer = size_of::<Option<SlotKey>>() + 8 + 24; // timer slab entry + heap node
+        let queue = size_of::<SlotKey>();
+        let total = slot + key + timer + queue;
+        eprintln!(
+            "session {} B, per idle connection {total} B",
+            size_of::<Session>()
+        );
+        assert!(total < 512, "{total}");
     }
 }
