@@ -594,9 +594,11 @@ impl<const N: usize> HeadParser<N> {
         }
     }
 
-    /// Finalises the header in slot `count`: recognises its name and applies
-    /// the per-field rules. Runs when the line after it starts, because with
-    /// `accept_invalid` that line may still fold into the value.
+    /// Finalises a recognised header in slot `count` (its id was set at the
+    /// colon, its value trimmed by the caller): applies the per-field rules and
+    /// counts it. Runs when the line after it starts, because with
+    /// `accept_invalid` that line may still fold into the value. Unrecognised
+    /// headers never get here.
     fn finish_field(&mut self, buf: &[u8]) -> Result<(), Fail> {
         let idx = self.head.count;
         let h = &mut self.head.headers[idx];
