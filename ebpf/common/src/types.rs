@@ -122,6 +122,10 @@ pub const CFG_F_RATE_LIMIT: u32 = 1 << 1;
 /// The source tries hold entries: look sources up (skipped when empty, to
 /// keep two trie walks off the path of every packet).
 pub const CFG_F_SRC_FILTER: u32 = 1 << 2;
+/// Some VIP is address-wide (port 0): a VIP miss on the exact port must
+/// also try port 0. Without it the second lookup is skipped, which halves
+/// the VIP cost of traffic that is not for a VIP.
+pub const CFG_F_PORTLESS_VIPS: u32 = 1 << 3;
 
 /// Load-wide settings, the single entry of the `CONFIG` array.
 #[repr(C)]

@@ -17,7 +17,7 @@ const TOUCH_NS: u64 = 1_000_000_000;
 /// Looks the packet's destination up as a VIP: exact port first, then the
 /// address-wide entry (port 0).
 #[inline(always)]
-pub fn vip(p: &Packet) -> Option<VipMeta> {
+pub fn vip(p: &Packet, portless: bool) -> Option<VipMeta> {
     let mut key = VipKey {
         addr: p.dst,
         port: p.dport,
@@ -26,6 +26,9 @@ pub fn vip(p: &Packet) -> Option<VipMeta> {
     };
     if let Some(m) = unsafe_get_vip(&key) {
         return Some(m);
+    }
+    if !portless {
+        return None;
     }
     key.port = 0;
     unsafe_get_vip(&key)

@@ -10,7 +10,10 @@ use crate::{
     stats,
 };
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
-use weir_common::{Config, Event, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, PROTO_TCP, VIP_F_FULLNAT};
+use weir_common::{
+    Config, Event, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, PROTO_TCP,
+    VIP_F_FULLNAT,
+};
 
 /// Runs the program and turns the outcome into an XDP action.
 #[inline(always)]
@@ -73,7 +76,8 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
             }
         }
     }
-    let meta = balance::vip(&p).ok_or(Verdict::Pass(Event::PassNotVip))?;
+    let meta = balance::vip(&p, cfg.flags & CFG_F_PORTLESS_VIPS != 0)
+        .ok_or(Verdict::Pass(Event::PassNotVip))?;
     if meta.flags & VIP_F_FULLNAT != 0 {
         return full_nat(ctx, &p, cfg, &meta, limit, bytes);
     }

@@ -130,6 +130,9 @@ impl XdpBalancer {
         if !c.blocklist.is_empty() || !c.allowlist.is_empty() || c.allowlist_only {
             flags |= CFG_F_SRC_FILTER;
         }
+        if c.vips.iter().any(|v| v.port == 0) {
+            flags |= CFG_F_PORTLESS_VIPS;
+        }
         let (rate, burst) = match c.new_flow_rate {
             Some(r) => {
                 flags |= CFG_F_RATE_LIMIT;
