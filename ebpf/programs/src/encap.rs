@@ -16,6 +16,16 @@ const OUTER_TTL: u8 = 64;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86DD;
 
+/// The two half-words of a word, memory order.
+#[inline(always)]
+fn halves(w: u32) -> [u16; 2] {
+    let b = w.to_ne_bytes();
+    [
+        u16::from_ne_bytes([b[0], b[1]]),
+        u16::from_ne_bytes([b[2], b[3]]),
+    ]
+}
+
 /// Wraps the packet for `server` and prepares it for XDP_TX. On error the
 /// frame is either untouched (before the head moved) or must be dropped: the
 /// caller drops it in every error case, so no half-rewritten packet leaves.
@@ -99,29 +109,14 @@ pub fn encapsulate(
         // the server spread flows although every outer header looks alike.
         let w0 = (6u32 << 28) | ((p.tos as u32) << 20) | (hash as u32 & 0x000f_ffff);
         let w1 = ((p.l3_len as u32) << 16) | ((inner_proto as u32) << 8) | OUTER_TTL as u32;
-        let s = cfg.src_v6;
-        let d = server.addr;
-        let words: [u32; 10] = [
-            w0.to_be(),
-            w1.to_be(),
-            s[0],
-            s[1],
-            s[2],
-            s[3],
-            d[0],
-            d[1],
-            d[2],
-            d[3],
-        ];
-        let mut h = [0u16; 20];
+        // Written a word at a time: no 40-byte header image on the BPF stack.
+        store(ctx, l2, [halves(w0.to_be()), halves(w1.to_be())]).ok_or(FAIL)?;
         let mut i = 0;
-        while i < 10 {
-            let b = words[i].to_ne_bytes();
-            h[2 * i] = u16::from_ne_bytes([b[0], b[1]]);
-            h[2 * i + 1] = u16::from_ne_bytes([b[2], b[3]]);
+        while i < 4 {
+            store(ctx, l2 + 8 + 4 * i, halves(cfg.src_v6[i])).ok_or(FAIL)?;
+            store(ctx, l2 + 24 + 4 * i, halves(server.addr[i])).ok_or(FAIL)?;
             i += 1;
         }
-        store(ctx, l2, h).ok_or(FAIL)?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::{
 };
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use weir_common::{
-    Config, Event, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, PROTO_TCP,
+    Config, Event, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, FAMILY_V4, PROTO_TCP,
     VIP_F_FULLNAT,
 };
 
@@ -82,9 +82,17 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
         return full_nat(ctx, &p, cfg, &meta, limit, bytes);
     }
     let key = balance::flow_key(&p);
-    let hash = balance::hash(&p, &meta);
-    let (index, server) = match balance::lookup(&key) {
-        Some((index, server, _)) => (index, server),
+    // The ring hash is needed on a miss and for an IPv6 outer flow label
+    // only: an established flow to an IPv4 server never computes it.
+    let (index, server, hash) = match balance::lookup(&key) {
+        Some((index, server, _)) => {
+            let hash = if server.family == FAMILY_V4 {
+                0
+            } else {
+                balance::hash(&p, &meta)
+            };
+            (index, server, hash)
+        }
         None => {
             if !p.icmp {
                 balance::count_miss(&p);
@@ -93,7 +101,10 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
                     filter::charge_new_flow(cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
                 }
             }
-            balance::pick_new(&key, &meta, hash, !p.icmp).map_err(Verdict::Drop)?
+            let hash = balance::hash(&p, &meta);
+            let (index, server) =
+                balance::pick_new(&key, &meta, hash, !p.icmp).map_err(Verdict::Drop)?;
+            (index, server, hash)
         }
     };
     if p.options {
