@@ -568,17 +568,29 @@ fn live_blocklist_and_syn_rate_limit() {
 
     // Lists reloaded at run time: the client gets in, within its SYN budget.
     topo.lb.set_sources(&[], &[]).unwrap();
+    let start = std::time::Instant::now();
     let ok: Vec<TcpStream> = (0..3)
         .map(|i| {
             try_connect(&topo, IO_TIMEOUT)
                 .unwrap_or_else(|e| panic!("connection {i} within the burst: {e}"))
         })
         .collect();
-    assert!(
-        try_connect(&topo, Duration::from_millis(500)).is_err(),
-        "4th SYN within the second exceeds the burst of 3"
-    );
-    assert!(topo.lb.counters().unwrap().event(Event::DropRateLimit) >= 1);
+    let fourth = try_connect(&topo, Duration::from_millis(300));
+    // At 1 token/s, a 4th SYN within the same second finds the bucket empty
+    // (a machine so loaded that 3 connects took most of a second could have
+    // earned a token back, so the claim is only made when it holds).
+    if start.elapsed() < Duration::from_millis(700) {
+        assert!(
+            fourth.is_err(),
+            "4th SYN within the second exceeds the burst of 3"
+        );
+        assert!(topo.lb.counters().unwrap().event(Event::DropRateLimit) >= 1);
+    } else {
+        eprintln!(
+            "note: connects took {:?}; rate-limit assertion not applicable",
+            start.elapsed()
+        );
+    }
     drop(ok);
 }
 
