@@ -131,8 +131,7 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
             "weir: no -f given: running the embedded quickstart configuration \
              (userspace/weir/src/quickstart.cfg), which is:\n\
              ----8<----\n{QUICKSTART}----8<----\n\
-             weir: it forwards 127.0.0.1:8080 to servers on 127.0.0.1:8081 and :8082; \
-             start something there and connect to 127.0.0.1:8080. \
+             weir: the comments at the top say what it serves and how to try it. \
              Use `weir -f FILE` for your own configuration."
         );
     } else {
