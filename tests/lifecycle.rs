@@ -361,3 +361,71 @@ fn db_keeps_a_daemon_configuration_in_the_foreground() {
     let mut s = w.connect(0);
     echo_once(&mut s, b"foreground");
 }
+
+#[test]
+fn soft_stop_under_load_truncates_no_session() {
+    let _serial = common::heavy();
+    const LEN: u64 = 1 << 20;
+    let sink = Backend::sink();
+    let mut w = Weir::start(&listen_cfg(sink.addr, ""));
+    let addr = w.addr(0);
+    let start = Instant::now();
+    let stop_at = Duration::from_millis(400);
+    // Sessions connected this long before the signal was sent must have been
+    // accepted by weir and must complete; later ones may be refused or
+    // reset from the listen backlog when the listener closes.
+    let margin = Duration::from_millis(200);
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let (mut ok, mut late_failures, mut failures) = (0u32, 0u32, Vec::new());
+                for i in 0..200u64 {
+                    if start.elapsed() > Duration::from_secs(10) {
+                        break;
+                    }
+                    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                    else {
+                        break; // listener closed: the soft stop is in effect
+                    };
+                    let connected = start.elapsed();
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let seed = t * 1000 + i;
+                    let r = s
+                        .write_all(&common::stream::header(seed, LEN))
+                        .and_then(|()| common::stream::send(&mut s, seed, LEN))
+                        .and_then(|()| s.shutdown(Shutdown::Write))
+                        .and_then(|()| {
+                            let mut a = String::new();
+                            s.read_to_string(&mut a).map(|_| a)
+                        });
+                    match r {
+                        Ok(a) if a == format!("OK {LEN}") => ok += 1,
+                        other if connected + margin < stop_at => {
+                            failures.push(format!(
+                                "session {seed} connected at {connected:?}: {other:?}"
+                            ));
+                        }
+                        _ => late_failures += 1,
+                    }
+                }
+                (ok, late_failures, failures)
+            })
+        })
+        .collect();
+    std::thread::sleep(stop_at.saturating_sub(start.elapsed()));
+    w.signal(Signal::SIGUSR1);
+    let mut total_ok = 0;
+    let mut all_failures = Vec::new();
+    for h in workers {
+        let (ok, _late, failures) = h.join().unwrap();
+        total_ok += ok;
+        all_failures.extend(failures);
+    }
+    assert!(all_failures.is_empty(), "{all_failures:#?}\n{}", w.output());
+    assert!(total_ok > 0);
+    assert!(
+        w.wait_exit(Duration::from_secs(10)).is_some(),
+        "weir did not exit after the soft stop\n{}",
+        w.output()
+    );
+}
