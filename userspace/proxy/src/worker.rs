@@ -321,9 +321,10 @@ impl Worker {
     }
 
     fn close_everything(&mut self) {
+        // Deferred connections hold no connection slot (they were deferred
+        // because none could be reserved, or past tune.maxaccept).
         while let Some((fd, _)) = self.deferred.pop_front() {
             sys::close(fd);
-            self.shared.global.release();
         }
         let keys: Vec<SlotKey> = self.sessions.iter().map(|(k, _)| k).collect();
         for k in keys {

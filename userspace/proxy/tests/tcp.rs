@@ -448,6 +448,44 @@ fn client_idle_timeout_closes() {
 }
 
 #[test]
+fn client_fin_timeout_applies_after_client_half_close() {
+    // The server never answers nor closes; once the client has sent its
+    // FIN, `timeout client-fin` (300 ms) replaces `timeout client` (30 s).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let baddr = l.local_addr().unwrap();
+    let backend = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        // The forwarded FIN ends this read; the server then stays silent
+        // with its side open, so only a timeout can end the session.
+        let _ = s.read_to_end(&mut got);
+        std::thread::sleep(Duration::from_secs(2));
+        got
+    });
+    let cfg = listen_cfg(
+        "    nbthread 1",
+        "    timeout client-fin 300ms",
+        &[format!("server s1 {baddr}")],
+    );
+    let (r, addr) = start(&cfg);
+    let mut c = connect(addr);
+    c.write_all(b"bye").unwrap();
+    let t = Instant::now();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    let el = t.elapsed();
+    assert!(
+        el >= Duration::from_millis(250) && el < Duration::from_secs(5),
+        "{el:?}"
+    );
+    assert_eq!(backend.join().unwrap(), b"bye");
+    assert_eq!(r.stats().timeouts, 1);
+    stop(r);
+}
+
+#[test]
 fn tunnel_timeout_supersedes_client_and_server() {
     let e = echo();
     let cfg = listen_cfg(

@@ -45,15 +45,20 @@ pub struct Ring {
 
 impl Ring {
     /// A ring of `entries` submission slots (completion queue 4× larger),
-    /// owning `bufs` and the addresses operations may connect to.
+    /// owning `bufs` and the addresses operations may connect to. Must be
+    /// created, used and dropped on one thread (single issuer); completions
+    /// are only produced while that thread is in [`Ring::submit_and_wait`].
     ///
     /// # Errors
     /// `io_uring_setup` failures (io_uring disabled, memlock limits).
     pub fn new(entries: u32, bufs: BufPool, addrs: &[SocketAddr]) -> Result<Ring, RuntimeError> {
         let uring = IoUring::builder()
             .setup_cqsize(entries * 4)
-            .setup_coop_taskrun()
+            // One thread submits and reaps (thread-per-core): completions'
+            // task work runs only when that thread waits for completions,
+            // never as an interruption in the middle of a loop turn.
             .setup_single_issuer()
+            .setup_defer_taskrun()
             .build(entries)
             .map_err(|e| RuntimeError::Io {
                 op: "io_uring_setup",
