@@ -2,7 +2,7 @@
 //! resumable at any byte. One state machine, whose whole state is
 //! [`HeadParser`]'s scalar fields (the header array holds results only).
 
-use crate::classify::{self, LOOSE_NAME, LOOSE_TARGET};
+use crate::classify::{self, LOOSE_NAME, LOOSE_TARGET, TOKEN};
 use crate::error::{ErrorKind, ParseError};
 use crate::rules;
 use crate::summary::Head;
@@ -505,7 +505,7 @@ impl<const N: usize> HeadParser<N> {
                         }
                         if st == State::Name {
                             loop {
-                                p = classify::skip_token(buf, p, len);
+                                p = classify::skip_name(buf, p, len);
                                 need!(1);
                                 let b = buf[p];
                                 let mark = self.mark as usize;
@@ -523,6 +523,8 @@ impl<const N: usize> HeadParser<N> {
                                     }
                                     b' ' | b'\t' => fail!(ErrorKind::WhitespaceBeforeColon, p),
                                     b'\r' | b'\n' => fail!(ErrorKind::MissingColon, p),
+                                    // A token byte the word scan stops at (`_`, `.`…).
+                                    _ if TOKEN[b as usize] => p += 1,
                                     _ if lenient && LOOSE_NAME[b as usize] => p += 1,
                                     _ => fail!(ErrorKind::InvalidHeaderName, p),
                                 }
