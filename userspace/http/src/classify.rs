@@ -281,11 +281,53 @@ pub fn is_lower(n: &[u8], lit: &[u8]) -> bool {
     true
 }
 
-/// Recognises a well-known header name (case-insensitive). Dispatching on
-/// the length first leaves at most two word comparisons per name. The name
-/// must be a token (the parser checked it).
-#[inline]
+/// The names [`header_id`] recognises, lower-case.
+const KNOWN_NAMES: [&[u8]; 10] = [
+    b"te",
+    b"host",
+    b"expect",
+    b"upgrade",
+    b"trailer",
+    b"connection",
+    b"keep-alive",
+    b"content-length",
+    b"proxy-connection",
+    b"transfer-encoding",
+];
+
+/// For each first byte of a name, one bit per length (< 32) that a known
+/// name starting with that byte (either case) has: one load and one shift
+/// turn away nearly every name that is not one of them.
+const KNOWN_FIRST_LEN: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < KNOWN_NAMES.len() {
+        let n = KNOWN_NAMES[i];
+        t[n[0] as usize] |= 1 << n.len();
+        t[n[0].to_ascii_uppercase() as usize] |= 1 << n.len();
+        i += 1;
+    }
+    t
+};
+
+/// Recognises a well-known header name (case-insensitive). Most names are
+/// none of them, and are told so by their first byte and length alone; the
+/// rest are compared word by word in [`known_header_id`]. The name must be a
+/// token (the parser checked it).
+#[inline(always)]
 pub fn header_id(n: &[u8]) -> HeaderId {
+    match n.first() {
+        Some(&b) if n.len() < 32 && (KNOWN_FIRST_LEN[b as usize] >> n.len()) & 1 != 0 => {
+            known_header_id(n)
+        }
+        _ => HeaderId::Other,
+    }
+}
+
+/// Compares a name that passed [`header_id`]'s filter. Dispatching on the
+/// length first leaves at most two word comparisons per name.
+#[inline(never)]
+fn known_header_id(n: &[u8]) -> HeaderId {
     let is = |lit: &[u8]| is_lower(n, lit);
     match n.len() {
         2 if is(b"te") => HeaderId::Te,
@@ -413,6 +455,18 @@ mod tests {
         for (n, id) in names {
             assert_eq!(header_id(n), *id, "{n:?}");
         }
+    }
+
+    #[test]
+    fn header_id_filter_keeps_every_known_name() {
+        for name in KNOWN_NAMES {
+            let upper = name.to_ascii_uppercase();
+            assert_ne!(header_id(name), HeaderId::Other, "{name:?}");
+            assert_eq!(header_id(name), header_id(&upper));
+            assert_eq!(header_id(name), known_header_id(name));
+        }
+        assert_eq!(header_id(b""), HeaderId::Other);
+        assert_eq!(header_id(&[b't'; 40]), HeaderId::Other);
     }
 
     #[test]
