@@ -381,6 +381,17 @@ fn kw_hash_type(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
             rest = &rest[1..];
         }
     }
+    if rest.len() == a.len() - 1 {
+        // No function written: the method's default applies, and for
+        // `consistent` that includes avalanche (HAProxy documents it and
+        // haproxy 2.6 behaves so). The rule lives in weir-core, whose
+        // balancer applies it; mapped here so both read it the same way.
+        let core_method = match method {
+            HashMethod::MapBased => weir_core::balance::HashMethod::MapBased,
+            HashMethod::Consistent => weir_core::balance::HashMethod::Consistent,
+        };
+        ht.avalanche = weir_core::balance::HashType::unspecified_function(core_method).avalanche;
+    }
     match rest {
         [] => {}
         [m] if m == "avalanche" => ht.avalanche = true,
@@ -665,4 +676,44 @@ fn opt_redispatch(p: &mut ProxyDraft, negated: bool, a: &[String]) -> Result<(),
     };
     p.redispatch = Some(Redispatch { interval });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::types::{HashFunction, HashMethod, HashType};
+
+    fn hash_type(line: &str) -> HashType {
+        let text = format!("backend b\n {line}\n server s 127.0.0.1:80\n");
+        let c = crate::parse_str("t.cfg", &text).unwrap_or_else(|e| panic!("{line}: {e}"));
+        c.backends[0].hash_type
+    }
+
+    /// `consistent` with no function written means sdbm with avalanche
+    /// (HAProxy's manual, confirmed with haproxy 2.6); any written function
+    /// turns that default off unless `avalanche` is written too.
+    #[test]
+    fn consistent_without_function_turns_avalanche_on() {
+        let t = |method, function, avalanche| HashType {
+            method,
+            function,
+            avalanche,
+        };
+        use HashFunction::*;
+        use HashMethod::*;
+        for (line, want) in [
+            ("hash-type consistent", t(Consistent, Sdbm, true)),
+            ("hash-type consistent avalanche", t(Consistent, Sdbm, true)),
+            ("hash-type consistent sdbm", t(Consistent, Sdbm, false)),
+            ("hash-type consistent djb2", t(Consistent, Djb2, false)),
+            (
+                "hash-type consistent wt6 avalanche",
+                t(Consistent, Wt6, true),
+            ),
+            ("hash-type map-based", t(MapBased, Sdbm, false)),
+            ("hash-type map-based avalanche", t(MapBased, Sdbm, true)),
+            ("hash-type map-based crc32", t(MapBased, Crc32, false)),
+        ] {
+            assert_eq!(hash_type(line), want, "{line}");
+        }
+    }
 }
