@@ -36,6 +36,7 @@ pub mod resolve;
 pub mod suggest;
 pub mod types;
 pub mod units;
+pub mod xdp;
 
 use std::path::Path;
 

@@ -44,7 +44,7 @@ impl XdpBalancer {
     /// (pinned and reused when `cfg.pin` is set), loads the XDP program and
     /// fills every map. Nothing is attached yet: see `attach_all`.
     pub fn load(cfg: &XdpConfig) -> Result<Self, KernelError> {
-        cfg.validate()?;
+        cfg.validate().map_err(KernelError::Config)?;
         let l = cfg.limits;
         let ring_entries = l
             .max_vips
