@@ -1,13 +1,14 @@
 //! weir-config owns weir's configuration language: a large, honest subset of
 //! HAProxy's dialect (sections `global`, `defaults`, `frontend`, `backend`,
-//! `listen`) plus, later, weir's own keywords, turned into the plain data
-//! model of [`types`]. Every accepted keyword means what HAProxy documents;
-//! every other line is an error naming `file:line`, the section and the
-//! reason — nothing is silently ignored.
+//! `listen`) plus weir's own `xdp` section ([`kw::kernel`], model in
+//! [`xdp`]), turned into the plain data model of [`types`]. Every accepted
+//! keyword means what HAProxy documents; every other line is an error naming
+//! `file:line`, the section and the reason — nothing is silently ignored.
 //!
 //! It must not: open sockets, start anything, or know how the data path uses
-//! the values. It reads files only in [`load_files`] and resolves host names
-//! only in [`resolve`], when the caller asks.
+//! the values. It reads files only in [`load_files`] and for keywords that
+//! name files (ACL `-f`, `errorfile`, `xdp` prefix lists), and resolves host
+//! names only in [`resolve`], when the caller asks.
 //!
 //! Layout: [`lexer`] (quoting, escapes, environment), [`units`] (times,
 //! sizes), [`kw`] (one keyword table per subsystem), [`registry`] (the list

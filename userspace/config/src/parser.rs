@@ -23,6 +23,8 @@ pub enum Current {
     Global,
     /// In a proxy or `defaults` section.
     Proxy(Box<ProxyDraft>),
+    /// In an `xdp` section (weir's own, see [`crate::kw::kernel`]).
+    Xdp(Box<crate::kw::kernel::XdpDraft>),
 }
 
 /// State of a `.if` block (HAProxy's conditional blocks, manual section 2.4).
@@ -54,6 +56,8 @@ pub struct Parser<'e> {
     section: Option<SectionRef>,
     /// Finished frontend/backend/listen drafts, in file order.
     proxies: Vec<ProxyDraft>,
+    /// Finished `xdp` sections, in file order.
+    xdp: Vec<crate::xdp::XdpSection>,
     warnings: Vec<Warning>,
     env: Env<'e>,
     /// Errors so far.
@@ -84,6 +88,7 @@ impl<'e> Parser<'e> {
             current: Current::None,
             section: None,
             proxies: Vec::new(),
+            xdp: Vec::new(),
             warnings: Vec::new(),
             env: Env {
                 base: env,
@@ -323,7 +328,7 @@ impl<'e> Parser<'e> {
         } else {
             (false, kw, &w[1..])
         };
-        let Some(k) = registry::all_keywords().find(|k| k.name == kw) else {
+        let Some(k) = registry::keyword(kw, section.kind) else {
             let msg = match unsupported::keyword_message(kw) {
                 Some(m) => m,
                 None if crate::kw::server::is_server_option(kw) => format!(
@@ -360,9 +365,10 @@ impl<'e> Parser<'e> {
                 format!("'no {kw}' is not supported: '{kw}' cannot be negated"),
             ));
         }
-        let proxy = match &mut self.current {
-            Current::Proxy(p) => Some(&mut **p),
-            _ => None,
+        let (proxy, xdp) = match &mut self.current {
+            Current::Proxy(p) => (Some(&mut **p), None),
+            Current::Xdp(x) => (None, Some(&mut **x)),
+            _ => (None, None),
         };
         let mut ctx = Ctx {
             loc,
@@ -370,6 +376,7 @@ impl<'e> Parser<'e> {
             negated,
             global: &mut self.global,
             proxy,
+            xdp,
             warnings: &mut self.warnings,
             env: &mut self.env,
         };
@@ -501,6 +508,12 @@ impl<'e> Parser<'e> {
                 let d = ProxyDraft::inherit(&base, kind, name.clone(), loc.clone());
                 self.current = Current::Proxy(Box::new(d));
             }
+            SectionKind::Other("xdp") => {
+                self.section = Some(sec(args.first().cloned()));
+                let d = crate::kw::kernel::open(loc, args, &self.xdp)
+                    .map_err(|m| at(loc, &self.section, m))?;
+                self.current = Current::Xdp(Box::new(d));
+            }
             SectionKind::Other(k) => {
                 self.section = Some(sec(args.first().cloned()));
                 return Err(at(
@@ -558,6 +571,13 @@ impl<'e> Parser<'e> {
     fn close_section(&mut self) {
         match std::mem::replace(&mut self.current, Current::None) {
             Current::None | Current::Global => {}
+            Current::Xdp(d) => {
+                let loc = d.loc.clone();
+                match crate::kw::kernel::close(*d, &self.xdp) {
+                    Ok(s) => self.xdp.push(s),
+                    Err(m) => self.errors.push(at(&loc, &self.section, m)),
+                }
+            }
             Current::Proxy(d) => {
                 if d.kind == SectionKind::Defaults {
                     self.last_defaults = Some(self.defaults.len());
@@ -752,6 +772,7 @@ impl<'e> Parser<'e> {
             frontends,
             backends,
             warnings: self.warnings,
+            xdp: self.xdp,
         })
     }
 }

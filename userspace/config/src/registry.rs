@@ -22,6 +22,7 @@ pub static KEYWORD_TABLES: &[&[Keyword]] = &[
     kw::check::KEYWORDS,
     kw::acl::KEYWORDS,
     kw::http::KEYWORDS,
+    kw::kernel::KEYWORDS,
 ];
 
 /// Every `option` table, searched in order.
@@ -44,6 +45,7 @@ pub static SECTION_OPENERS: &[(&str, SectionKind)] = &[
     ("frontend", SectionKind::Frontend),
     ("backend", SectionKind::Backend),
     ("listen", SectionKind::Listen),
+    ("xdp", SectionKind::Other("xdp")),
 ];
 
 /// Validates a `use_backend … if|unless COND` condition by compiling it
@@ -56,19 +58,35 @@ pub fn all_keywords() -> impl Iterator<Item = &'static Keyword> {
     KEYWORD_TABLES.iter().flat_map(|t| t.iter())
 }
 
+/// The keyword `name` as allowed in a `kind` section, else any keyword of
+/// that name (for the "not allowed here" message). A name may be in two
+/// tables for disjoint sections: `server` in proxies and in `xdp`.
+pub fn keyword(name: &str, kind: SectionKind) -> Option<&'static Keyword> {
+    all_keywords()
+        .find(|k| k.name == name && k.sections.contains(kind))
+        .or_else(|| all_keywords().find(|k| k.name == name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kw::unsupported;
     use std::collections::HashSet;
 
-    /// Two tables claiming one keyword would make the second unreachable:
-    /// every name is owned by exactly one table.
+    /// Two tables claiming one keyword in one section kind would make the
+    /// second unreachable: a name is owned by one table per section kind.
     #[test]
     fn keyword_names_are_unique() {
-        let mut seen = HashSet::new();
+        let mut seen: Vec<&Keyword> = Vec::new();
         for k in all_keywords() {
-            assert!(seen.insert(k.name), "keyword '{}' is in two tables", k.name);
+            assert!(
+                !seen
+                    .iter()
+                    .any(|o| o.name == k.name && o.sections.0 & k.sections.0 != 0),
+                "keyword '{}' is in two tables for one section kind",
+                k.name
+            );
+            seen.push(k);
             assert!(
                 !k.doc.is_empty(),
                 "keyword '{}' names no HAProxy doc section",

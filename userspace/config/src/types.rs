@@ -38,6 +38,8 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// Non-fatal remarks, in file order (`weir -c` prints them).
     pub warnings: Vec<Warning>,
+    /// `xdp` sections (weir's own: the XDP L4 balancer), in file order.
+    pub xdp: Vec<crate::xdp::XdpSection>,
 }
 
 impl Config {

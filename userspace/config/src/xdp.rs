@@ -322,6 +322,16 @@ impl XdpConfig {
     }
 }
 
+/// A parsed `xdp` section: the model and where the section starts (errors
+/// found when loading it name that line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpSection {
+    /// The `xdp NAME` line.
+    pub loc: crate::types::Loc,
+    /// What the section configures.
+    pub cfg: XdpConfig,
+}
+
 /// Reads a prefix file: one CIDR per line, `#` comments and blank lines
 /// ignored. Errors name the file and line.
 pub fn read_prefix_file(path: &std::path::Path) -> Result<Vec<Cidr>, String> {

@@ -17,6 +17,7 @@ pub mod bind;
 pub mod check;
 pub mod global;
 pub mod http;
+pub mod kernel;
 pub mod log;
 pub mod proxy;
 pub mod server;
@@ -81,6 +82,7 @@ impl Sections {
             (Self::FRONTEND, "frontend"),
             (Self::BACKEND, "backend"),
             (Self::LISTEN, "listen"),
+            (Self::EXT, "xdp"),
         ];
         all.iter()
             .filter(|(s, _)| self.0 & s.0 != 0)
@@ -275,6 +277,8 @@ pub struct Ctx<'a, 'e> {
     pub global: &'a mut Global,
     /// The proxy being built, for proxy sections.
     pub proxy: Option<&'a mut ProxyDraft>,
+    /// The `xdp` section being built, in such a section.
+    pub xdp: Option<&'a mut kernel::XdpDraft>,
     /// Collected warnings.
     pub warnings: &'a mut Vec<Warning>,
     /// The environment (for `setenv` and friends).
