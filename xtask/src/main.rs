@@ -22,6 +22,7 @@ Usage: cargo xtask <command>
       --weir PATH       use this weir binary instead of building one (release)
       --out FILE        where to write the results (default bench/RESULTS.md)
       --no-save         print only
+  bench xdp [options]   packets/s through weir's XDP path, nftables DNAT, routing (--help)
   deb [--weir PATH] [--out DIR]
                         build a .deb (binary, /etc/weir/weir.cfg, systemd unit,
                         sysctl profile) with dpkg-deb
@@ -32,6 +33,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("tcp") => bench::tcp::main(&args[2..]),
+            Some("xdp") => bench::xdp::main(&args[2..]),
             _ => bail!("unknown bench\n{USAGE}"),
         },
         Some("deb") => deb::main(&args[1..]),

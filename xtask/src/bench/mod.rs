@@ -5,6 +5,7 @@ pub mod load;
 pub mod proc;
 pub mod report;
 pub mod tcp;
+pub mod xdp;
 
 /// Pins the calling thread to one CPU (load generator and backends share
 /// CPU 0; the proxy under test gets CPU 1).

@@ -205,6 +205,13 @@ listen http
     )
 }
 
+/// /proc/loadavg's first three fields.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// The machine, for the results file.
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -264,6 +271,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let opts = parse(args)?;
     // Before any thread is pinned (pinning narrows what the process sees).
     let machine = machine();
+    let load_before = loadavg();
     let command = format!("cargo xtask bench tcp {}", args.join(" "));
     let root = crate::workspace_root();
     // Every proxied connection costs descriptors in this process (client and
@@ -369,6 +377,12 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     );
     let _ = writeln!(report, "- Command: `{command}`");
     let _ = writeln!(report, "- Machine: {machine}");
+    let _ = writeln!(
+        report,
+        "- Load average (1, 5, 15 min) before: {load_before}; after: {} (other work on the \
+         machine widens the spread; the ratios are taken within a round)",
+        loadavg()
+    );
     let _ = writeln!(report, "- weir: {}", version_of(&weir, "-v"));
     let _ = writeln!(report, "- HAProxy: {}", version_of(&haproxy, "-v"));
     let _ = writeln!(

@@ -1,0 +1,994 @@
+//! `cargo xtask bench xdp`: packets per second through weir's XDP L4 path
+//! (`weir_kernel::XdpBalancer`, IPIP), nftables DNAT (the in-kernel L4 peer:
+//! this kernel has no IPVS) and plain kernel routing, in one topology of
+//! network namespaces that this process creates and removes:
+//!
+//! ```text
+//!  gen ns ─(g0)──┐                      ┌──(s0)─ srv ns: 10.77.0.10, .11, VIP on lo;
+//!                ├── sw ns: bridge br0 ─┤         netdev ingress rules count and drop
+//!  lb ns ─(l<pid>)┘    (w<pid>: XDP pass)
+//! ```
+//!
+//! One L2 segment: the balancer is one-armed, as weir's XDP path is (it
+//! answers with XDP_TX out of the interface the packet came in on, towards
+//! `next-hop-mac`). nftables and routing forward out of the same interface,
+//! so every configuration crosses the same hops and differs only in what the
+//! `lb` namespace does with the packet.
+//!
+//! CPU placement on this 2-core machine: the generator, the bridge and the
+//! server's counting all run on CPU 0; the balancer's receive work runs in
+//! the threaded-NAPI kernel thread of its veth, pinned to CPU 1. The
+//! balancer's cost is that thread's CPU time (`/proc/TID/schedstat`), which
+//! gives "packets per second per core" even when the generator on CPU 0,
+//! not the balancer, sets the offered rate.
+//!
+//! Nothing leaves the namespaces; each is deleted on exit (a `Drop` guard,
+//! also reached on Ctrl-C/SIGTERM: those signals only raise a stop flag).
+
+use std::fmt::Write as _;
+use std::io::IoSlice;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use nix::sys::socket::{self, MsgFlags, MultiHeaders, SockaddrIn};
+use weir_kernel::config::{
+    AttachMode, Fallback, InterfaceConfig, Limits, Method, Proto, ServerConfig, VipConfig, VipHash,
+    XdpConfig,
+};
+use weir_kernel::{Event, XdpBalancer};
+
+use super::report::min_med_max;
+
+const USAGE: &str = "\
+cargo xtask bench xdp [options]   (root; see bench/README.md)
+  --rounds N      interleaved rounds of xdp, nftables, routing (default 3)
+  --seconds S     measured seconds per configuration (default 5, after 1 s warm-up)
+  --flows N       UDP source ports, i.e. flows (default 1024)
+  --batch N       packets per sendmmsg call (default 64)
+  --targets LIST  comma-separated subset of xdp,nftables,routing
+  --no-testrun    skip the BPF_PROG_TEST_RUN example
+  --out FILE      results file (default bench/XDP-RESULTS.md)
+  --no-save       print only
+";
+
+const GEN_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+const LB_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+const SERVERS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 77, 0, 10), Ipv4Addr::new(10, 77, 0, 11)];
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 100, 1);
+const VIP_PORT: u16 = 53;
+const FIRST_SPORT: u16 = 10_000;
+/// UDP payload giving a 60-byte frame (64 on a wire with its FCS).
+const PAYLOAD: usize = 18;
+const WARMUP: Duration = Duration::from_secs(1);
+/// CPU of the generator, the bridge and the server side.
+const CPU_GEN: usize = 0;
+/// CPU of the balancer's receive thread.
+const CPU_LB: usize = 1;
+
+/// Set by the signal thread: every loop and sleep of the bench checks it.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Xdp,
+    Nftables,
+    Routing,
+}
+
+impl Target {
+    const ALL: [Target; 3] = [Target::Xdp, Target::Nftables, Target::Routing];
+    fn name(self) -> &'static str {
+        match self {
+            Target::Xdp => "xdp",
+            Target::Nftables => "nftables",
+            Target::Routing => "routing",
+        }
+    }
+    /// The server-side counter rule (see `SRV_RULES`) a correctly
+    /// forwarded packet of this configuration matches.
+    fn rule(self) -> usize {
+        match self {
+            Target::Xdp => 0,
+            Target::Routing => 1,
+            Target::Nftables => 2,
+        }
+    }
+}
+
+struct Opts {
+    rounds: usize,
+    seconds: u64,
+    flows: u16,
+    batch: usize,
+    targets: Vec<Target>,
+    testrun: bool,
+    out: Option<std::path::PathBuf>,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Opts> {
+    let mut o = Opts {
+        rounds: 3,
+        seconds: 5,
+        flows: 1024,
+        batch: 64,
+        targets: Target::ALL.to_vec(),
+        testrun: true,
+        out: Some(crate::workspace_root().join("bench/XDP-RESULTS.md")),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || {
+            it.next()
+                .with_context(|| format!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--rounds" => o.rounds = val()?.parse()?,
+            "--seconds" => o.seconds = val()?.parse()?,
+            "--flows" => o.flows = val()?.parse()?,
+            "--batch" => o.batch = val()?.parse()?,
+            "--targets" => {
+                o.targets = val()?
+                    .split(',')
+                    .map(|t| {
+                        Target::ALL
+                            .into_iter()
+                            .find(|x| x.name() == t)
+                            .with_context(|| format!("unknown target {t}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            "--no-testrun" => o.testrun = false,
+            "--out" => o.out = Some(val()?.into()),
+            "--no-save" => o.out = None,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => bail!("unknown option {a}\n{USAGE}"),
+        }
+    }
+    if o.rounds == 0 || o.seconds == 0 || o.flows == 0 || o.batch == 0 || o.targets.is_empty() {
+        bail!("rounds, seconds, flows, batch and targets must be non-zero");
+    }
+    if u32::from(o.flows) + u32::from(FIRST_SPORT) > 65_535 {
+        bail!("--flows at most {}", 65_535 - FIRST_SPORT);
+    }
+    Ok(o)
+}
+
+// ---------------------------------------------------------------------------
+// Commands and namespaces
+
+/// Runs a command, failing with its stderr.
+fn run(cmd: &str, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {cmd}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cmd args…` inside namespace `ns` (`ip netns exec`, which also
+/// gives it the namespace's /sys).
+fn ns_run(ns: &str, cmd: &str, args: &[&str]) -> anyhow::Result<String> {
+    let mut a = vec!["netns", "exec", ns, cmd];
+    a.extend_from_slice(args);
+    run("ip", &a)
+}
+
+/// `ip -n ns args…`
+fn ip(ns: &str, args: &[&str]) -> anyhow::Result<()> {
+    let mut a = vec!["-n", ns];
+    a.extend_from_slice(args);
+    run("ip", &a).map(drop)
+}
+
+/// Runs `f` on a thread that has entered namespace `ns`: XDP attachments
+/// and sockets it makes belong to that namespace.
+fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> anyhow::Result<T> + Send) -> anyhow::Result<T> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("setns {path}"))?;
+            f()
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("thread in {ns} panicked"))?
+    })
+}
+
+fn sysctl(ns: &str, kv: &str) -> anyhow::Result<()> {
+    ns_run(ns, "sysctl", &["-qw", kv]).map(drop)
+}
+
+fn mac(ns: &str, dev: &str) -> anyhow::Result<[u8; 6]> {
+    let text = run("ip", &["-n", ns, "-o", "link", "show", dev])?;
+    let m = text
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .context("no link/ether in ip output")?;
+    let mut b = [0u8; 6];
+    let parts: Vec<&str> = m.split(':').collect();
+    if parts.len() != 6 {
+        bail!("bad MAC {m}");
+    }
+    for (i, p) in parts.iter().enumerate() {
+        b[i] = u8::from_str_radix(p, 16)?;
+    }
+    Ok(b)
+}
+
+fn iface(name: &str) -> InterfaceConfig {
+    InterfaceConfig {
+        name: name.into(),
+        mode: AttachMode::Native,
+        fallback: Fallback::Refuse,
+    }
+}
+
+/// The namespaces and devices of one run. Dropping it detaches the bridge
+/// port's program and deletes every namespace (with its veths).
+struct Topo {
+    /// Namespaces created so far, deleted on drop.
+    created: Vec<String>,
+    gen: String,
+    lb: String,
+    srv: String,
+    sw: String,
+    /// The balancer's veth (in `lb`) and its peer (bridge port in `sw`).
+    lb_dev: String,
+    sw_lb_dev: String,
+    srv_mac: [u8; 6],
+    /// XDP pass program on `sw_lb_dev`: a veth receiving XDP_TX frames
+    /// needs NAPI on its side, which an XDP program provides.
+    bridge_pass: Option<XdpBalancer>,
+}
+
+impl Drop for Topo {
+    fn drop(&mut self) {
+        drop(self.bridge_pass.take());
+        for ns in &self.created {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// Rules of the server's ingress counter chain, in order (see
+/// `Target::rule`): IPIP from weir, UDP to the VIP (routing), UDP to a
+/// server address (DNAT). Everything counted is dropped right there, so
+/// the server's stack costs nothing; ARP passes.
+fn srv_rules() -> String {
+    format!(
+        "table netdev weirbench {{\n\
+         \tchain in {{\n\
+         \t\ttype filter hook ingress device \"s0\" priority 0; policy accept;\n\
+         \t\tip protocol 4 counter drop\n\
+         \t\tip daddr {VIP} udp dport {VIP_PORT} counter drop\n\
+         \t\tip daddr {{ {}, {} }} udp dport {VIP_PORT} counter drop\n\
+         \t}}\n\
+         }}\n",
+        SERVERS[0], SERVERS[1]
+    )
+}
+
+/// nftables DNAT configured like the XDP VIP: the same two servers, picked
+/// by a hash of the flow; conntrack keeps each flow on its server (the
+/// counterpart of weir's connection table).
+fn dnat_rules() -> String {
+    format!(
+        "table ip weirbench {{\n\
+         \tchain pre {{\n\
+         \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
+         \t\tip daddr {VIP} udp dport {VIP_PORT} dnat to jhash ip saddr . udp sport mod 2 map {{ 0 : {}, 1 : {} }}\n\
+         \t}}\n\
+         }}\n",
+        SERVERS[0], SERVERS[1]
+    )
+}
+
+fn nft_apply(ns: &str, rules: &str) -> anyhow::Result<()> {
+    let path = std::env::temp_dir().join(format!("weir-xdpbench-{}.nft", std::process::id()));
+    std::fs::write(&path, rules)?;
+    let r = ns_run(ns, "nft", &["-f", &path.to_string_lossy()]);
+    let _ = std::fs::remove_file(&path);
+    r.map(drop).with_context(|| format!("nft rules:\n{rules}"))
+}
+
+impl Topo {
+    fn build() -> anyhow::Result<Topo> {
+        let pid = std::process::id();
+        let mut t = Topo {
+            created: Vec::new(),
+            gen: format!("weirxb-{pid}-gen"),
+            lb: format!("weirxb-{pid}-lb"),
+            srv: format!("weirxb-{pid}-srv"),
+            sw: format!("weirxb-{pid}-sw"),
+            // Unique among all namespaces: the NAPI thread is named after it.
+            lb_dev: format!("l{pid}"),
+            sw_lb_dev: format!("w{pid}"),
+            srv_mac: [0; 6],
+            bridge_pass: None,
+        };
+        for ns in [&t.gen, &t.lb, &t.srv, &t.sw].map(String::clone) {
+            // A leftover of a crashed run with a recycled pid would fail the add.
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+            run("ip", &["netns", "add", &ns])?;
+            t.created.push(ns.clone());
+            ip(&ns, &["link", "set", "lo", "up"])?;
+        }
+        let (sw, lb, srv, gen) = (&t.sw, &t.lb, &t.srv, &t.gen);
+        ip(sw, &["link", "add", "br0", "type", "bridge"])?;
+        ip(sw, &["link", "set", "br0", "up"])?;
+        for (port, peer_ns, peer) in [
+            ("wg", gen.as_str(), "g0"),
+            (t.sw_lb_dev.as_str(), lb.as_str(), t.lb_dev.as_str()),
+            ("ws", srv.as_str(), "s0"),
+        ] {
+            ip(
+                sw,
+                &[
+                    "link", "add", port, "type", "veth", "peer", "name", peer, "netns", peer_ns,
+                ],
+            )?;
+            ip(sw, &["link", "set", port, "master", "br0"])?;
+            ip(sw, &["link", "set", port, "up"])?;
+            ip(peer_ns, &["link", "set", peer, "up"])?;
+        }
+        ip(
+            gen,
+            &["addr", "add", &format!("{GEN_ADDR}/24"), "dev", "g0"],
+        )?;
+        ip(
+            gen,
+            &[
+                "route",
+                "add",
+                &format!("{VIP}/32"),
+                "via",
+                &LB_ADDR.to_string(),
+            ],
+        )?;
+        ip(
+            lb,
+            &["addr", "add", &format!("{LB_ADDR}/24"), "dev", &t.lb_dev],
+        )?;
+        ip(
+            srv,
+            &["addr", "add", &format!("{}/24", SERVERS[0]), "dev", "s0"],
+        )?;
+        ip(
+            srv,
+            &["addr", "add", &format!("{}/32", SERVERS[1]), "dev", "s0"],
+        )?;
+        ip(srv, &["addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
+        // Plain routing: the VIP is routed to the first server, which owns it.
+        ip(
+            lb,
+            &[
+                "route",
+                "add",
+                &format!("{VIP}/32"),
+                "via",
+                &SERVERS[0].to_string(),
+            ],
+        )?;
+        sysctl(lb, "net.ipv4.ip_forward=1")?;
+        // One-armed forwarding would otherwise send an ICMP redirect per packet.
+        for dev in ["all", "default", t.lb_dev.as_str()] {
+            sysctl(lb, &format!("net.ipv4.conf.{dev}.send_redirects=0"))?;
+            sysctl(lb, &format!("net.ipv4.conf.{dev}.rp_filter=0"))?;
+        }
+        // GRO gives the balancer's veth NAPI without an XDP program, so
+        // nftables and routing get the same threaded receive as XDP, and no
+        // XDP program (with veth's copy of every skb into a page) on their path.
+        ns_run(lb, "ethtool", &["-K", &t.lb_dev, "gro", "on"])
+            .context("ethtool (apt-get install ethtool)")?;
+        nft_apply(srv, &srv_rules())?;
+        t.srv_mac = mac(srv, "s0")?;
+        let sw_dev = t.sw_lb_dev.clone();
+        t.bridge_pass = Some(in_ns(sw, || {
+            let mut p = XdpBalancer::load(&XdpConfig {
+                name: "bridge-pass".into(),
+                limits: small_limits(64),
+                ..Default::default()
+            })?;
+            p.attach(&iface(&sw_dev))?;
+            Ok(p)
+        })?);
+        for dev in [&t.lb_dev, &t.sw_lb_dev] {
+            let ns = if dev == &t.lb_dev { lb } else { sw };
+            ns_run(
+                ns,
+                "sh",
+                &["-c", &format!("echo 1 > /sys/class/net/{dev}/threaded")],
+            )
+            .context("threaded NAPI")?;
+        }
+        // Neighbours and the bridge's forwarding table learned before any
+        // measurement (an unknown MAC would be flooded to every port).
+        for s in SERVERS {
+            ns_run(lb, "ping", &["-c", "1", "-W", "1", &s.to_string()])?;
+        }
+        ns_run(gen, "ping", &["-c", "1", "-W", "1", &LB_ADDR.to_string()])?;
+        Ok(t)
+    }
+
+    /// Pins the NAPI threads: the balancer's to `CPU_LB`, the bridge port's
+    /// to `CPU_GEN`. Returns the balancer's thread id. Called before every
+    /// measurement: attaching or detaching XDP may re-create the thread.
+    fn pin_napi(&self, cpus: usize) -> anyhow::Result<i32> {
+        let lb = napi_thread(&self.lb_dev)?;
+        let sw = napi_thread(&self.sw_lb_dev)?;
+        set_affinity(lb, if cpus > 1 { CPU_LB } else { 0 })?;
+        set_affinity(sw, CPU_GEN)?;
+        Ok(lb)
+    }
+}
+
+fn small_limits(flows: u32) -> Limits {
+    Limits {
+        max_vips: 4,
+        max_servers: 16,
+        ring_size: 65_537,
+        max_flows: flows,
+        max_rate_sources: 64,
+        max_src_prefixes: 16,
+    }
+}
+
+/// The kernel thread `napi/DEV-ID` of `dev`.
+fn napi_thread(dev: &str) -> anyhow::Result<i32> {
+    let prefix = format!("napi/{dev}-");
+    for e in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) {
+            if comm.trim_end().starts_with(&prefix) {
+                return Ok(pid);
+            }
+        }
+    }
+    bail!("no NAPI thread for {dev} (threaded NAPI not enabled?)")
+}
+
+fn set_affinity(tid: i32, cpu: usize) -> anyhow::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set)
+        .with_context(|| format!("pin thread {tid} to CPU {cpu}"))
+}
+
+/// Nanoseconds thread `tid` has spent on a CPU.
+fn thread_cpu_ns(tid: i32) -> anyhow::Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/schedstat"))?;
+    Ok(s.split_whitespace()
+        .next()
+        .context("empty schedstat")?
+        .parse()?)
+}
+
+fn read_u64(ns: &str, path: &str) -> anyhow::Result<u64> {
+    Ok(ns_run(ns, "cat", &[path])?.trim().parse()?)
+}
+
+/// The server's counter rules, in order.
+fn srv_counters(srv: &str) -> anyhow::Result<Vec<u64>> {
+    let text = ns_run(srv, "nft", &["list", "chain", "netdev", "weirbench", "in"])?;
+    let v: Vec<u64> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace().skip_while(|w| *w != "packets");
+            w.next()?;
+            w.next()?.parse().ok()
+        })
+        .collect();
+    if v.len() != 3 {
+        bail!("expected 3 counters in:\n{text}");
+    }
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------
+// Generator
+
+fn csum_add(mut sum: u32, data: &[u8]) -> u32 {
+    for c in data.chunks(2) {
+        let hi = u32::from(c[0]) << 8;
+        let lo = c.get(1).map_or(0, |b| u32::from(*b));
+        sum += hi | lo;
+    }
+    sum
+}
+
+fn csum_fold(mut sum: u32) -> u16 {
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// One IPv4/UDP packet (the kernel fills in the IP checksum and id of an
+/// IP_HDRINCL packet); the UDP checksum is complete, so no device on the
+/// way has a checksum left to do (see weir-kernel's netns notes).
+fn packet(sport: u16) -> Vec<u8> {
+    let udp_len = 8 + PAYLOAD;
+    let total = 20 + udp_len;
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[6] = 0x40; // DF
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&GEN_ADDR.octets());
+    p[16..20].copy_from_slice(&VIP.octets());
+    p[20..22].copy_from_slice(&sport.to_be_bytes());
+    p[22..24].copy_from_slice(&VIP_PORT.to_be_bytes());
+    p[24..26].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    let mut sum = csum_add(0, &p[12..20]);
+    sum += 17 + udp_len as u32;
+    sum = csum_add(sum, &p[20..]);
+    let c = match csum_fold(sum) {
+        0 => 0xffff,
+        c => c,
+    };
+    p[26..28].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// Sends 64-byte UDP frames to the VIP from `flows` source ports, cycling
+/// through them, until `until`, `max` packets or a stop. A raw IP socket
+/// (IP_HDRINCL) with `sendmmsg`: one system call per `batch` packets and no
+/// UDP socket per flow. Returns packets handed to the kernel.
+fn generate(flows: u16, batch: usize, until: Instant, max: u64) -> anyhow::Result<u64> {
+    let fd = socket::socket(
+        socket::AddressFamily::Inet,
+        socket::SockType::Raw,
+        socket::SockFlag::empty(),
+        socket::SockProtocol::Raw,
+    )
+    .context("raw socket")?;
+    socket::connect(fd.as_raw_fd(), &SockaddrIn::from(SocketAddrV4::new(VIP, 0)))
+        .context("connect raw socket")?;
+    let packets: Vec<Vec<u8>> = (0..flows).map(|i| packet(FIRST_SPORT + i)).collect();
+    // Twice over, so that any window of `batch` starting below `flows` exists.
+    let iovs: Vec<[IoSlice<'_>; 1]> = packets
+        .iter()
+        .chain(packets.iter())
+        .cycle()
+        .take(usize::from(flows) + batch)
+        .map(|p| [IoSlice::new(p)])
+        .collect();
+    let addrs: Vec<Option<SockaddrIn>> = vec![None; batch];
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(batch, None);
+    let mut sent = 0u64;
+    let mut at = 0usize;
+    let mut calls = 0u32;
+    while sent < max {
+        // The clock is a system call on this VM: look every 64 calls.
+        calls = calls.wrapping_add(1);
+        if calls % 64 == 0 && (Instant::now() >= until || STOP.load(Ordering::Relaxed)) {
+            break;
+        }
+        match socket::sendmmsg(
+            fd.as_raw_fd(),
+            &mut headers,
+            &iovs[at..at + batch],
+            &addrs,
+            [],
+            MsgFlags::empty(),
+        ) {
+            Ok(_) => sent += batch as u64,
+            // A full device backlog: the offered rate is counted on the
+            // generator's veth anyway.
+            Err(nix::errno::Errno::ENOBUFS | nix::errno::Errno::EAGAIN) => {}
+            Err(e) => return Err(e).context("sendmmsg"),
+        }
+        at = (at + batch) % usize::from(flows);
+    }
+    Ok(sent)
+}
+
+// ---------------------------------------------------------------------------
+// Measurement
+
+/// One configuration's measurement.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// Frames the generator's veth sent, per second.
+    offered_pps: f64,
+    /// Correctly forwarded packets counted at the server, per second.
+    delivered_pps: f64,
+    /// Share of one CPU used by the balancer's receive thread.
+    lb_busy: f64,
+    /// CPU nanoseconds of the balancer per delivered packet.
+    lb_ns_per_packet: f64,
+    /// Delivered packets per second per balancer core (`1e9 / ns`).
+    per_core_pps: f64,
+}
+
+fn sleep_checked(d: Duration) -> anyhow::Result<()> {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if STOP.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+    }
+    Ok(())
+}
+
+struct Snap {
+    at: Instant,
+    offered: u64,
+    srv: Vec<u64>,
+    lb_ns: u64,
+}
+
+fn snap(t: &Topo, lb_tid: i32) -> anyhow::Result<Snap> {
+    Ok(Snap {
+        at: Instant::now(),
+        offered: read_u64(&t.gen, "/sys/class/net/g0/statistics/tx_packets")?,
+        srv: srv_counters(&t.srv)?,
+        lb_ns: thread_cpu_ns(lb_tid)?,
+    })
+}
+
+/// Sets `target` up in the balancer namespace, offers load for warm-up +
+/// `o.seconds`, measures over the last `o.seconds`, and tears it down.
+fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(Sample, String)> {
+    let mut note = String::new();
+    let lb_prog = match target {
+        Target::Xdp => {
+            let cfg = XdpConfig {
+                name: "bench".into(),
+                interfaces: vec![iface(&t.lb_dev)],
+                method: Method::Ipip,
+                source_v4: Some(LB_ADDR),
+                next_hop_mac: t.srv_mac,
+                vips: vec![VipConfig {
+                    addr: VIP.into(),
+                    port: VIP_PORT,
+                    proto: Proto::Udp,
+                    hash: VipHash::FiveTuple,
+                    servers: SERVERS
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| ServerConfig {
+                            name: format!("s{i}"),
+                            addr: (*a).into(),
+                            weight: 1,
+                            down: false,
+                        })
+                        .collect(),
+                }],
+                limits: small_limits((u32::from(o.flows) * 4).max(1024)),
+                ..Default::default()
+            };
+            Some(in_ns(&t.lb, || {
+                let mut lb = XdpBalancer::load(&cfg)?;
+                lb.attach_all()?;
+                Ok(lb)
+            })?)
+        }
+        Target::Nftables => {
+            nft_apply(&t.lb, &dnat_rules())?;
+            None
+        }
+        Target::Routing => None,
+    };
+    let result = (|| {
+        let lb_tid = t.pin_napi(cpus)?;
+        let until =
+            Instant::now() + WARMUP + Duration::from_secs(o.seconds) + Duration::from_millis(300);
+        // Bounded by time and by count: the most this machine could send.
+        let max = (o.seconds + 2) * 20_000_000;
+        let (flows, batch) = (o.flows, o.batch);
+        let gen_ns = t.gen.clone();
+        let gen = std::thread::spawn(move || {
+            super::pin_current_thread(CPU_GEN);
+            in_ns(&gen_ns, || generate(flows, batch, until, max))
+        });
+        let r = (|| {
+            sleep_checked(WARMUP)?;
+            let a = snap(t, lb_tid)?;
+            sleep_checked(Duration::from_secs(o.seconds))?;
+            let b = snap(t, lb_tid)?;
+            Ok::<_, anyhow::Error>((a, b))
+        })();
+        let sent = gen
+            .join()
+            .map_err(|_| anyhow::anyhow!("generator panicked"))??;
+        let (a, b) = r?;
+        let secs = (b.at - a.at).as_secs_f64();
+        let rule = target.rule();
+        let delivered = b.srv[rule] - a.srv[rule];
+        let wrong: u64 = (0..3)
+            .filter(|&i| i != rule)
+            .map(|i| b.srv[i] - a.srv[i])
+            .sum();
+        if delivered == 0 {
+            bail!(
+                "{}: nothing reached the server (counters {:?})",
+                target.name(),
+                b.srv
+            );
+        }
+        if wrong > delivered / 100 {
+            bail!(
+                "{}: {wrong} packets of another configuration's kind reached the server",
+                target.name()
+            );
+        }
+        let lb_ns = (b.lb_ns - a.lb_ns) as f64;
+        let s = Sample {
+            offered_pps: (b.offered - a.offered) as f64 / secs,
+            delivered_pps: delivered as f64 / secs,
+            lb_busy: lb_ns / 1e9 / secs,
+            lb_ns_per_packet: lb_ns / delivered as f64,
+            per_core_pps: delivered as f64 * 1e9 / lb_ns,
+        };
+        let _ = write!(note, "generator handed {sent} packets to sendmmsg");
+        Ok(s)
+    })();
+    if let Some(lb) = &lb_prog {
+        if let Ok(c) = lb.counters() {
+            let _ = write!(
+                note,
+                "; weir XDP counters: forwarded {}, passed (not VIP) {}",
+                c.event(Event::Forwarded),
+                c.event(Event::PassNotVip)
+            );
+        }
+    }
+    drop(lb_prog);
+    if target == Target::Nftables {
+        ns_run(&t.lb, "nft", &["delete", "table", "ip", "weirbench"])?;
+    }
+    result.map(|s| (s, note))
+}
+
+// ---------------------------------------------------------------------------
+// Entry point and report
+
+/// Runs the existing BPF_PROG_TEST_RUN example and returns its output.
+fn testrun() -> anyhow::Result<String> {
+    eprintln!("xtask: BPF_PROG_TEST_RUN example (cargo run --release -p weir-kernel --example xdp_bench)…");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "weir-kernel",
+            "--example",
+            "xdp_bench",
+        ])
+        .current_dir(crate::workspace_root())
+        .output()
+        .context("cargo run xdp_bench")?;
+    if !out.status.success() {
+        bail!("xdp_bench: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Blocks SIGINT/SIGTERM/SIGHUP in every thread (children inherit the mask,
+/// so this comes after every long child) and turns them into `STOP` from a
+/// dedicated thread: the topology's `Drop` then runs on the way out.
+fn catch_signals() -> anyhow::Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    std::thread::spawn(move || {
+        if let Ok(sig) = set.wait() {
+            eprintln!("xtask: {sig}, stopping and removing the namespaces…");
+            STOP.store(true, Ordering::SeqCst);
+        }
+    });
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
+        })
+        .unwrap_or_default();
+    let kernel = run("uname", &["-r"]).unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{} CPUs ({cpu}), {} MiB, kernel {}, load average at start: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        mem.parse::<u64>().unwrap_or(0) / 1024,
+        kernel.trim(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+fn fmt3(v: &[f64], scale: f64, decimals: usize) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
+    let (a, b, c) = min_med_max(v);
+    format!(
+        "{:.d$} / {:.d$} / {:.d$}",
+        a / scale,
+        b / scale,
+        c / scale,
+        d = decimals
+    )
+}
+
+pub fn main(args: &[String]) -> anyhow::Result<()> {
+    let o = parse(args)?;
+    if !nix::unistd::geteuid().is_root() {
+        bail!("bench xdp needs root (namespaces, XDP)");
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let machine = machine();
+    let test_run = if o.testrun { Some(testrun()?) } else { None };
+    catch_signals()?;
+    eprintln!("xtask: building the namespaces…");
+    let topo = Topo::build()?;
+    let mut samples: Vec<Vec<(Target, Sample)>> = Vec::new();
+    let mut notes = Vec::new();
+    let mut failures = Vec::new();
+    for round in 0..o.rounds {
+        let mut this = Vec::new();
+        for &target in &o.targets {
+            if STOP.load(Ordering::SeqCst) {
+                bail!("interrupted");
+            }
+            match measure(&topo, target, &o, cpus) {
+                Ok((s, note)) => {
+                    eprintln!(
+                        "round {}: {:<8} offered {:>9.0} pps, delivered {:>9.0} pps, LB core busy {:>5.1}%, {:>6.0} ns/packet, {:>9.0} pps per core",
+                        round + 1,
+                        target.name(),
+                        s.offered_pps,
+                        s.delivered_pps,
+                        s.lb_busy * 100.0,
+                        s.lb_ns_per_packet,
+                        s.per_core_pps
+                    );
+                    notes.push(format!("round {}, {}: {note}", round + 1, target.name()));
+                    this.push((target, s));
+                }
+                Err(e) => {
+                    eprintln!("round {}: {}: {e:#}", round + 1, target.name());
+                    failures.push(format!("round {}, {}: {e:#}", round + 1, target.name()));
+                }
+            }
+        }
+        samples.push(this);
+    }
+    drop(topo);
+
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| configuration | offered pps | delivered pps | LB core busy % | LB core ns / packet | pps per LB core |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|");
+    let col = |target: Target, f: fn(&Sample) -> f64| -> Vec<f64> {
+        samples
+            .iter()
+            .flat_map(|r| r.iter().filter(|(x, _)| *x == target).map(|(_, s)| f(s)))
+            .collect()
+    };
+    for &target in &o.targets {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} |",
+            target.name(),
+            fmt3(&col(target, |s| s.offered_pps), 1e3, 0) + " k",
+            fmt3(&col(target, |s| s.delivered_pps), 1e3, 0) + " k",
+            fmt3(&col(target, |s| s.lb_busy * 100.0), 1.0, 1),
+            fmt3(&col(target, |s| s.lb_ns_per_packet), 1.0, 0),
+            fmt3(&col(target, |s| s.per_core_pps), 1e3, 0) + " k",
+        );
+    }
+    let ratio = |a: Target, b: Target, f: fn(&Sample) -> f64| -> Vec<f64> {
+        samples
+            .iter()
+            .filter_map(|r| {
+                let x = r.iter().find(|(t, _)| *t == a)?.1;
+                let y = r.iter().find(|(t, _)| *t == b)?.1;
+                Some(f(&x) / f(&y))
+            })
+            .collect()
+    };
+    let _ = writeln!(t);
+    let _ = writeln!(
+        t,
+        "| ratio, same round (min / median / max) | per LB core | delivered |"
+    );
+    let _ = writeln!(t, "|---|---|---|");
+    for b in [Target::Nftables, Target::Routing] {
+        let _ = writeln!(
+            t,
+            "| xdp / {} | {} | {} |",
+            b.name(),
+            fmt3(&ratio(Target::Xdp, b, |s| s.per_core_pps), 1.0, 2),
+            fmt3(&ratio(Target::Xdp, b, |s| s.delivered_pps), 1.0, 2),
+        );
+    }
+    print!("{t}");
+    let mut md = String::new();
+    let _ = writeln!(md, "# XDP packet-rate benchmark\n");
+    let _ = writeln!(
+        md,
+        "Command: `cargo xtask bench xdp {}` (root). Machine: {machine}.\n",
+        args.join(" ")
+    );
+    let _ = writeln!(
+        md,
+        "{} rounds, each running {} in turn for 1 s warm-up + {} s measured; {} flows (UDP source ports), 60-byte frames (64 with FCS), sendmmsg batches of {}. Values are min / median / max over rounds.\n",
+        o.rounds,
+        o.targets.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
+        o.seconds,
+        o.flows,
+        o.batch
+    );
+    md.push_str(&t);
+    if !failures.is_empty() {
+        let _ = writeln!(md, "\nFailures:\n");
+        for f in &failures {
+            let _ = writeln!(md, "- {f}");
+        }
+    }
+    let _ = writeln!(md, "\nPer-run notes:\n");
+    for n in &notes {
+        let _ = writeln!(md, "- {n}");
+    }
+    if let Some(tr) = &test_run {
+        let _ = writeln!(
+            md,
+            "\n## BPF_PROG_TEST_RUN (`cargo run --release -p weir-kernel --example xdp_bench`)\n\n```text\n{}```",
+            tr
+        );
+        print!("\n{tr}");
+    }
+    if let Some(path) = &o.out {
+        std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("xtask: wrote {}", path.display());
+    }
+    if !failures.is_empty() {
+        bail!("{} measurement(s) failed", failures.len());
+    }
+    Ok(())
+}
