@@ -20,3 +20,6 @@
 //!   Both are logged at most once per second. Note that io_uring reads the
 //!   fd limit when a multishot accept is armed: a limit lowered at run time
 //!   applies from the next re-arm.
+
+pub mod flow;
+pub mod session;
