@@ -436,169 +436,256 @@ impl<const N: usize> HeadParser<N> {
                         _ => fail!(ErrorKind::InvalidStatusLine, p),
                     }
                 },
-                // Header lines run as one straight loop over the local state
-                // (sequential checks, no jump table): a complete line in the
-                // buffer is parsed without dispatching between its tokens.
-                State::LineStart | State::Name | State::ValueWs | State::Value | State::ValueLf => {
-                    loop {
-                        if st == State::LineStart {
-                            need!(1);
-                            let b = buf[p];
-                            if b == b' ' || b == b'\t' {
-                                if !self.pending {
-                                    fail!(ErrorKind::WhitespaceAfterStartLine, p);
-                                }
-                                if !lenient {
-                                    fail!(ErrorKind::ObsFold, p);
-                                }
-                                // obs-fold: the line continues the pending value.
-                                let h = &mut self.head.headers[self.head.count];
-                                h.flags |= header_flags::FOLDED;
-                                self.pending = false;
-                                st = if h.value.is_empty() {
-                                    State::ValueWs
-                                } else {
-                                    State::Value
-                                };
-                                p += 1;
-                                continue;
-                            }
-                            if self.pending {
-                                self.pending = false;
-                                // Trim trailing whitespace (and, after obs-fold, line
-                                // breaks) once: a short second read of bytes that then
-                                // belong to no value.
-                                let v = &mut self.head.headers[self.head.count].value;
-                                let (start, line_end) = (v.start as usize, v.end as usize);
-                                let mut end = line_end;
-                                while end > start && classify::is_list_ws(buf[end - 1]) {
-                                    end -= 1;
-                                }
-                                v.end = end as u32;
-                                examined!(self, line_end - end);
-                                if self.head.headers[self.head.count].id == HeaderId::Other {
-                                    self.head.count += 1;
-                                } else if let Err(e) = self.finish_field(buf) {
-                                    fail!(e.0, e.1);
-                                }
-                            }
-                            match b {
-                                b'\r' => {
-                                    p += 1;
-                                    st = State::FinalLf;
-                                    break;
-                                }
-                                b'\n' if lenient => {
-                                    p += 1;
-                                    self.state = st;
-                                    return (p, self.finish_head(buf, p));
-                                }
-                                b'\n' => fail!(ErrorKind::BareLf, p),
-                                _ => {
-                                    if self.head.count == N {
-                                        fail!(ErrorKind::TooManyHeaders, p);
-                                    }
-                                    self.mark = p as u32;
-                                    st = State::Name;
-                                }
-                            }
-                        }
-                        if st == State::Name {
-                            loop {
-                                p = classify::skip_name(buf, p, len);
-                                need!(1);
-                                let b = buf[p];
-                                let mark = self.mark as usize;
-                                match b {
-                                    b':' if p == mark => fail!(ErrorKind::EmptyHeaderName, p),
-                                    b':' => {
-                                        examined!(self, p - mark);
-                                        let h = &mut self.head.headers[self.head.count];
-                                        h.id = classify::header_id(&buf[mark..p]);
-                                        h.name = Span::new(mark as u32, p as u32);
-                                        h.flags = 0;
-                                        p += 1;
-                                        st = State::ValueWs;
-                                        break;
-                                    }
-                                    b' ' | b'\t' => fail!(ErrorKind::WhitespaceBeforeColon, p),
-                                    b'\r' | b'\n' => fail!(ErrorKind::MissingColon, p),
-                                    // A token byte the word scan stops at (`_`, `.`…).
-                                    _ if TOKEN[b as usize] => p += 1,
-                                    _ if lenient && LOOSE_NAME[b as usize] => p += 1,
-                                    _ => fail!(ErrorKind::InvalidHeaderName, p),
-                                }
-                            }
-                        }
-                        if st == State::ValueWs {
-                            // Usually exactly one space: take it without a loop.
-                            if p + 1 < len && buf[p] == b' ' && buf[p + 1] > b' ' {
-                                p += 1;
-                            } else {
-                                while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
-                                    p += 1;
-                                }
-                            }
-                            need!(1);
-                            self.value_start = p as u32;
-                            st = State::Value;
-                        }
-                        if st == State::Value {
-                            loop {
-                                p = classify::skip_value(buf, p, len);
-                                need!(1);
-                                match buf[p] {
-                                    b'\t' => p += 1,
-                                    b @ (b'\r' | b'\n') if b == b'\r' || lenient => {
-                                        // Untrimmed for now: trailing whitespace is trimmed once,
-                                        // when the field is finalised (an obs-fold may still
-                                        // continue it), so no byte is walked back over twice.
-                                        self.head.headers[self.head.count].value =
-                                            Span::new(self.value_start, p as u32);
-                                        p += 1;
-                                        if b == b'\r' {
-                                            st = State::ValueLf;
-                                        } else {
-                                            self.pending = true;
-                                            st = State::LineStart;
-                                        }
-                                        break;
-                                    }
-                                    b'\n' => fail!(ErrorKind::BareLf, p),
-                                    0 => fail!(ErrorKind::NulInHeader, p),
-                                    _ => fail!(ErrorKind::InvalidHeaderValue, p),
-                                }
-                            }
-                        }
-                        if st == State::ValueLf {
-                            need!(1);
-                            if buf[p] != b'\n' {
-                                fail!(ErrorKind::BareCr, p);
-                            }
-                            p += 1;
-                            self.pending = true;
-                            st = State::LineStart;
-                        }
-                    }
-                }
-                State::FinalLf => {
-                    need!(1);
-                    if buf[p] != b'\n' {
-                        fail!(ErrorKind::BareCr, p);
-                    }
-                    p += 1;
-                    self.state = st;
-                    return (p, self.finish_head(buf, p));
-                }
+                // Header lines have their own function: see `lines`.
+                State::LineStart
+                | State::Name
+                | State::ValueWs
+                | State::Value
+                | State::ValueLf
+                | State::FinalLf => return self.lines(buf, p, st),
                 State::Done => return (p, Ok(Some(self.head.head_len as usize))),
                 State::Failed => fail!(ErrorKind::BufferShrunk, p),
             }
         }
     }
 
+    /// The header lines and the final empty line, from state `st` at `p`.
+    /// Same contract as [`Self::run`]. Its own function (not inlined into
+    /// `run`) so that the per-line fields stay in registers: the line in
+    /// progress is finished first, then each further line runs through the
+    /// phases below in a straight line, with no dispatch on the state.
+    #[inline(never)]
+    fn lines(&mut self, buf: &[u8], p: usize, st: State) -> (usize, Result<Option<usize>, Fail>) {
+        let mut l = Line {
+            count: self.head.count,
+            pending: self.pending,
+            mark: self.mark as usize,
+            value_start: self.value_start as usize,
+        };
+        let stop = self.lines_until_stop(&mut l, buf, p, st);
+        self.head.count = l.count;
+        self.pending = l.pending;
+        self.mark = l.mark as u32;
+        self.value_start = l.value_start as u32;
+        self.state = stop.state;
+        let p = stop.p;
+        match stop.what {
+            Stopped::Partial => (p, Ok(None)),
+            Stopped::Fail(kind, at) => (p, Err((kind, at))),
+            Stopped::LfEnd => (p, self.finish_head(buf, p)),
+            Stopped::FinalCr => {
+                if p >= buf.len() {
+                    (p, Ok(None))
+                } else if buf[p] != b'\n' {
+                    (p, Err((ErrorKind::BareCr, p)))
+                } else {
+                    (p + 1, self.finish_head(buf, p + 1))
+                }
+            }
+        }
+    }
+
+    /// Runs header lines until the parser has to stop (out of bytes, an
+    /// error, or the end of the head); never returns otherwise.
+    #[inline(always)]
+    fn lines_until_stop(&mut self, l: &mut Line, buf: &[u8], mut p: usize, st: State) -> Stop {
+        let lenient = self.opts.accept_invalid;
+        macro_rules! tri {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(stop) => return stop,
+                }
+            };
+        }
+        // Finish the line in progress, from the phase it stopped in.
+        match st {
+            State::FinalLf => return Stop::new(p, State::FinalLf, Stopped::FinalCr),
+            State::LineStart => {}
+            _ => {
+                let mut need_lf = true;
+                if st == State::Name {
+                    p = tri!(self.name_phase(l, buf, p, lenient));
+                }
+                if matches!(st, State::Name | State::ValueWs) {
+                    p = tri!(value_ws_phase(l, buf, p));
+                }
+                if st != State::ValueLf {
+                    (p, need_lf) = tri!(self.value_phase(l, buf, p, lenient));
+                }
+                if need_lf {
+                    p = tri!(lf_phase(l, buf, p));
+                }
+            }
+        }
+        loop {
+            let q = match tri!(self.line_start_phase(l, buf, p, lenient)) {
+                Next::Name(q) => {
+                    let q = tri!(self.name_phase(l, buf, q, lenient));
+                    tri!(value_ws_phase(l, buf, q))
+                }
+                Next::FoldWs(q) => tri!(value_ws_phase(l, buf, q)),
+                Next::FoldValue(q) => q,
+            };
+            let (q, need_lf) = tri!(self.value_phase(l, buf, q, lenient));
+            p = if need_lf {
+                tri!(lf_phase(l, buf, q))
+            } else {
+                q
+            };
+        }
+    }
+
+    /// `LineStart`: finalises the pending field (unless this line folds into
+    /// it), then tells what the line is.
+    #[inline(always)]
+    fn line_start_phase(
+        &mut self,
+        l: &mut Line,
+        buf: &[u8],
+        p: usize,
+        lenient: bool,
+    ) -> Result<Next, Stop> {
+        const ST: State = State::LineStart;
+        let Some(&b) = buf.get(p) else {
+            return Err(Stop::new(p, ST, Stopped::Partial));
+        };
+        if b == b' ' || b == b'\t' {
+            if !l.pending {
+                return Err(Stop::fail(p, ST, ErrorKind::WhitespaceAfterStartLine, p));
+            }
+            if !lenient {
+                return Err(Stop::fail(p, ST, ErrorKind::ObsFold, p));
+            }
+            // obs-fold: the line continues the pending value.
+            let h = &mut self.head.headers[l.count];
+            h.flags |= header_flags::FOLDED;
+            l.pending = false;
+            return Ok(if h.value.is_empty() {
+                Next::FoldWs(p + 1)
+            } else {
+                Next::FoldValue(p + 1)
+            });
+        }
+        if l.pending {
+            l.pending = false;
+            // Trim trailing whitespace (and, after obs-fold, line breaks)
+            // once: a short second read of bytes that then belong to no value.
+            let h = &mut self.head.headers[l.count];
+            let (start, line_end) = (h.value.start as usize, h.value.end as usize);
+            let mut end = line_end;
+            while end > start && classify::is_list_ws(buf[end - 1]) {
+                end -= 1;
+            }
+            h.value.end = end as u32;
+            examined!(self, line_end - end);
+            if h.id != HeaderId::Other {
+                self.head.count = l.count;
+                if let Err((kind, at)) = self.finish_field(buf) {
+                    return Err(Stop::fail(p, ST, kind, at));
+                }
+            }
+            l.count += 1;
+        }
+        match b {
+            b'\r' => Err(Stop::new(p + 1, State::FinalLf, Stopped::FinalCr)),
+            b'\n' if lenient => Err(Stop::new(p + 1, ST, Stopped::LfEnd)),
+            b'\n' => Err(Stop::fail(p, ST, ErrorKind::BareLf, p)),
+            _ => {
+                if l.count >= N {
+                    return Err(Stop::fail(p, ST, ErrorKind::TooManyHeaders, p));
+                }
+                l.mark = p;
+                Ok(Next::Name(p))
+            }
+        }
+    }
+
+    /// `Name`: up to and including the colon; records name and id.
+    #[inline(always)]
+    fn name_phase(
+        &mut self,
+        l: &mut Line,
+        buf: &[u8],
+        mut p: usize,
+        lenient: bool,
+    ) -> Result<usize, Stop> {
+        const ST: State = State::Name;
+        loop {
+            p = classify::skip_name(buf, p, buf.len());
+            let Some(&b) = buf.get(p) else {
+                return Err(Stop::new(p, ST, Stopped::Partial));
+            };
+            let mark = l.mark;
+            let kind = match b {
+                b':' if p == mark => ErrorKind::EmptyHeaderName,
+                b':' => {
+                    examined!(self, p - mark);
+                    let h = &mut self.head.headers[l.count];
+                    h.id = classify::header_id(&buf[mark..p]);
+                    h.name = Span::new(mark as u32, p as u32);
+                    h.flags = 0;
+                    return Ok(p + 1);
+                }
+                b' ' | b'\t' => ErrorKind::WhitespaceBeforeColon,
+                b'\r' | b'\n' => ErrorKind::MissingColon,
+                // A token byte the word scan stops at (`_`, `.`…).
+                _ if TOKEN[b as usize] => {
+                    p += 1;
+                    continue;
+                }
+                _ if lenient && LOOSE_NAME[b as usize] => {
+                    p += 1;
+                    continue;
+                }
+                _ => ErrorKind::InvalidHeaderName,
+            };
+            return Err(Stop::fail(p, ST, kind, p));
+        }
+    }
+
+    /// `Value`: up to and including the CR (or, lenient, a bare LF: then the
+    /// line is complete and the second result is false).
+    #[inline(always)]
+    fn value_phase(
+        &mut self,
+        l: &mut Line,
+        buf: &[u8],
+        mut p: usize,
+        lenient: bool,
+    ) -> Result<(usize, bool), Stop> {
+        const ST: State = State::Value;
+        loop {
+            p = classify::skip_value(buf, p, buf.len());
+            let Some(&b) = buf.get(p) else {
+                return Err(Stop::new(p, ST, Stopped::Partial));
+            };
+            let kind = match b {
+                b'\t' => {
+                    p += 1;
+                    continue;
+                }
+                b'\r' | b'\n' if b == b'\r' || lenient => {
+                    // Untrimmed for now: trailing whitespace is trimmed once,
+                    // when the field is finalised (an obs-fold may still
+                    // continue it), so no byte is walked back over twice.
+                    self.head.headers[l.count].value = Span::new(l.value_start as u32, p as u32);
+                    if b == b'\n' {
+                        l.pending = true;
+                    }
+                    return Ok((p + 1, b == b'\r'));
+                }
+                b'\n' => ErrorKind::BareLf,
+                0 => ErrorKind::NulInHeader,
+                _ => ErrorKind::InvalidHeaderValue,
+            };
+            return Err(Stop::fail(p, ST, kind, p));
+        }
+    }
+
     /// Finalises a recognised header in slot `count` (its id was set at the
-    /// colon, its value trimmed by the caller): applies the per-field rules and
-    /// counts it. Runs when the line after it starts, because with
+    /// colon, its value trimmed by the caller): applies the per-field rules;
+    /// the caller counts it. Runs when the line after it starts, because with
     /// `accept_invalid` that line may still fold into the value. Unrecognised
     /// headers never get here.
     fn finish_field(&mut self, buf: &[u8]) -> Result<(), Fail> {
@@ -657,7 +744,6 @@ impl<const N: usize> HeadParser<N> {
         ) {
             examined!(self, v.len());
         }
-        self.head.count += 1;
         Ok(())
     }
 
@@ -768,6 +854,88 @@ impl<const N: usize> HeadParser<N> {
                 h.headers[i].flags |= header_flags::HOP_BY_HOP;
             }
         }
+    }
+}
+
+/// The per-line fields of [`HeadParser`], held in locals while
+/// [`HeadParser::lines`] runs.
+struct Line {
+    count: usize,
+    pending: bool,
+    mark: usize,
+    value_start: usize,
+}
+
+/// Why the header-line phases stopped.
+enum Stopped {
+    /// Out of bytes.
+    Partial,
+    /// Invalid message: the error and its offset.
+    Fail(ErrorKind, usize),
+    /// The final empty line's CR was read; its LF is next.
+    FinalCr,
+    /// The final empty line was a bare LF (lenient); the head is complete.
+    LfEnd,
+}
+
+/// Where the header-line phases stopped: position, state to save, reason.
+struct Stop {
+    p: usize,
+    state: State,
+    what: Stopped,
+}
+
+impl Stop {
+    #[inline(always)]
+    fn new(p: usize, state: State, what: Stopped) -> Self {
+        Self { p, state, what }
+    }
+
+    #[inline(always)]
+    fn fail(p: usize, state: State, kind: ErrorKind, at: usize) -> Self {
+        Self::new(p, state, Stopped::Fail(kind, at))
+    }
+}
+
+/// What a header line turned out to be at its first byte.
+enum Next {
+    /// A field: its name starts here.
+    Name(usize),
+    /// An obs-fold continuing a value that is still empty.
+    FoldWs(usize),
+    /// An obs-fold continuing a non-empty value.
+    FoldValue(usize),
+}
+
+/// `ValueWs`: whitespace between the colon and the value.
+#[inline(always)]
+fn value_ws_phase(l: &mut Line, buf: &[u8], mut p: usize) -> Result<usize, Stop> {
+    let len = buf.len();
+    // Usually exactly one space: take it without a loop.
+    if p + 1 < len && buf[p] == b' ' && buf[p + 1] > b' ' {
+        p += 1;
+    } else {
+        while p < len && (buf[p] == b' ' || buf[p] == b'\t') {
+            p += 1;
+        }
+        if p >= len {
+            return Err(Stop::new(p, State::ValueWs, Stopped::Partial));
+        }
+    }
+    l.value_start = p;
+    Ok(p)
+}
+
+/// `ValueLf`: the LF after a header line's CR.
+#[inline(always)]
+fn lf_phase(l: &mut Line, buf: &[u8], p: usize) -> Result<usize, Stop> {
+    match buf.get(p) {
+        None => Err(Stop::new(p, State::ValueLf, Stopped::Partial)),
+        Some(b'\n') => {
+            l.pending = true;
+            Ok(p + 1)
+        }
+        Some(_) => Err(Stop::fail(p, State::ValueLf, ErrorKind::BareCr, p)),
     }
 }
 
