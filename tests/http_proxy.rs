@@ -323,3 +323,78 @@ fn slow_request_head_gets_408() {
     assert_eq!(c.ask(&get("/", "h")).status, 200);
     assert!(c.closed());
 }
+
+#[test]
+fn idle_server_connections_are_shared_between_clients() {
+    // `http-reuse always`: a closed client's server connection serves the
+    // next client's first request.
+    let (b, _) = named("I");
+    let w = Weir::start(
+        &cfg(&[("be", b.addr)], "", "be")
+            .replace("    server s1", "    http-reuse always\n    server s1"),
+    );
+    for _ in 0..5 {
+        let mut c = Client::new(w.connect(0));
+        assert_eq!(
+            c.ask(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                .status,
+            200
+        );
+        assert!(c.closed());
+    }
+    assert_eq!(b.accepted(), 1, "one server connection for five clients");
+
+    // `http-reuse safe` (the default): only a request that is not the
+    // first of its client connection takes another client's idle one.
+    let (x, _) = named("X");
+    let (y, _) = named("Y");
+    let fe = "    use_backend y if { path_beg /y }\n";
+    let w = Weir::start(&cfg(&[("x", x.addr), ("y", y.addr)], fe, "x"));
+    let mut a = Client::new(w.connect(0));
+    assert_eq!(a.ask(&get("/a", "h")).text(), "X /a");
+    drop(a);
+    assert!(common::eventually(Duration::from_secs(2), || x.active() == 1));
+    let mut c = Client::new(w.connect(0));
+    assert_eq!(c.ask(&get("/y", "h")).text(), "Y /y");
+    assert_eq!(c.ask(&get("/b", "h")).text(), "X /b");
+    assert_eq!(
+        x.accepted(),
+        1,
+        "the second request rode on the idle connection"
+    );
+    // A first request never does: it opens its own.
+    let mut d = Client::new(w.connect(0));
+    assert_eq!(d.ask(&get("/c", "h")).text(), "X /c");
+    assert_eq!(x.accepted(), 2);
+}
+
+#[test]
+fn a_dead_idle_connection_is_retried_on_a_new_one() {
+    // The origin closes every connection after its response without saying
+    // so: each reused idle connection is dead, and the request must be sent
+    // again on a fresh one rather than fail.
+    let (b, log) = origin(|_| Answer::raw_close(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+    let w = Weir::start(
+        &cfg(&[("be", b.addr)], "", "be")
+            .replace("    server s1", "    http-reuse always\n    server s1"),
+    );
+    for i in 0..5 {
+        let mut c = Client::new(w.connect(0));
+        let r = c.ask(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "ok"),
+            "client {i}\n{}",
+            w.output()
+        );
+        // Let the origin's close reach weir's idle connection first.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(log.lock().unwrap().len(), 5);
+    // Keep-alive client, same story on its own connection.
+    let mut c = Client::new(w.connect(0));
+    for _ in 0..3 {
+        assert_eq!(c.ask(&get("/", "h")).status, 200);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

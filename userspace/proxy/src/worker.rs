@@ -223,7 +223,7 @@ impl Worker {
             log_fds: RateLimit::default(),
             log_pool: RateLimit::default(),
             log_accept: RateLimit::default(),
-            http: crate::http::HttpWorker::new(cap, plan.bufsize),
+            http: crate::http::HttpWorker::new(cap, plan.bufsize, &plan),
             plan,
         })
     }
@@ -802,9 +802,10 @@ impl Worker {
             return;
         };
         self.keys[key.index() as usize] = None;
-        // mode http: its buffers go back to the pool.
+        // mode http: its buffers go back to the pool, and a reusable server
+        // connection to the server's idle list (then `s.srv` is -1).
         if self.is_http(key) {
-            self.http_forget(key.index());
+            self.http_forget(key.index(), &mut s, kind);
         }
         let mut io = Io {
             ring: &mut self.ring,

@@ -5,6 +5,7 @@
 //! be had, and releasing it. The loop calls in at a handful of points, each
 //! marked "mode http" in `worker.rs`.
 
+use weir_config::kw::http::Reuse;
 use weir_core::pool::SlotKey;
 use weir_runtime::{sys, OpKind};
 
@@ -12,8 +13,11 @@ use super::Worker;
 use crate::http::session::{
     Ctx, HttpAsk, HttpSession, Req, CLI_RECV, CLI_SEND, SRV_RECV, SRV_SEND,
 };
+use crate::pick::Pick;
 use crate::shared::bump;
-use crate::tcp::session::{Ask, CloseKind, Session, State, F_CONNECT_TIMED_OUT, F_CONN_SLOT};
+use crate::tcp::session::{
+    Ask, CloseKind, Session, State, F_CONNECT_TIMED_OUT, F_CONN_SLOT, F_SERVER_SLOT,
+};
 
 impl Worker {
     /// Whether the session in `key`'s slot is an HTTP one.
@@ -159,13 +163,26 @@ impl Worker {
         self.refresh_timer(key);
     }
 
-    /// Closes the server connection of `key` (keeping the client).
+    /// Closes the server connection of `key` (keeping the client), or parks
+    /// it in the server's idle list when it can serve again.
     fn http_drop_server(&mut self, key: SlotKey) {
+        let reusable = self
+            .http
+            .get(key.index())
+            .is_some_and(|(h, ..)| h.server_reusable());
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
         if s.srv >= 0 {
-            self.ring.cancel_and_close(s.srv);
+            let parked = reusable
+                && s.state == State::Forwarding
+                && s.flags & F_SERVER_SLOT != 0
+                && self
+                    .http
+                    .park(usize::from(s.be), usize::from(s.server), s.srv, self.now);
+            if !parked {
+                self.ring.cancel_and_close(s.srv);
+            }
             s.srv = -1;
         }
         s.state = State::New;
@@ -202,9 +219,67 @@ impl Worker {
         s.retries_left = u8::try_from(bplan.retries).unwrap_or(u8::MAX);
         s.state = State::New;
         s.since = self.now;
-        self.dispatch_session(key, None);
+        let reuse = bplan.http.as_deref().map_or(Reuse::Safe, |b| b.reuse);
+        let idle_ok = self
+            .http
+            .get(key.index())
+            .is_some_and(|(h, ..)| h.may_take_idle(reuse));
+        self.http_dispatch(key, be, idle_ok);
         if self.sessions.contains(key) {
             self.refresh_timer(key);
+        }
+    }
+
+    /// The worker's `dispatch_session`, with one more step: once the
+    /// balancer chose a server, an idle connection to it is used if allowed
+    /// (`idle_ok`) and available.
+    fn http_dispatch(&mut self, key: SlotKey, be: usize, idle_ok: bool) {
+        let now = self.now;
+        let Some(s) = self.sessions.get_mut(key) else {
+            return;
+        };
+        let gauges = &self.shared.servers[be];
+        let client = if self.pickers[be].needs_client_addr() {
+            sys::peer_addr(s.cli).ok().map(|a| a.ip())
+        } else {
+            None
+        };
+        let mut pick = self.pickers[be].pick(None, client, |i| gauges[usize::from(i)].is_full());
+        if let Pick::Server(i) = pick {
+            if !gauges[usize::from(i)].reserve() {
+                pick = Pick::Queue;
+            }
+        }
+        match pick {
+            Pick::Server(i) => {
+                s.assign(i);
+                self.pickers[be].opened(i);
+                let ring = &mut self.ring;
+                let idle = if idle_ok {
+                    self.http
+                        .take(be, usize::from(i), now, |fd| ring.cancel_and_close(fd))
+                } else {
+                    None
+                };
+                match idle {
+                    Some(fd) => {
+                        s.srv = fd;
+                        s.state = State::Forwarding;
+                        s.srv_last = now;
+                        let ask = self
+                            .with_http(key, |h, ctx| h.server_ready(ctx, true))
+                            .unwrap_or(HttpAsk::Close(CloseKind::Error));
+                        self.apply_http(key, ask);
+                    }
+                    None => self.connect(key),
+                }
+            }
+            Pick::Queue => {
+                s.enqueue(now);
+                bump(&self.shared.counters[self.id].queued, 1);
+                self.queues[be].push_back(key);
+            }
+            Pick::NoServer => self.close(key, CloseKind::NoServer),
         }
     }
 
@@ -354,12 +429,26 @@ impl Worker {
         true
     }
 
-    /// Called by `close` once the connection session is removed: gives the
-    /// HTTP session's buffers back and frees its slot.
-    pub(super) fn http_forget(&mut self, index: u32) {
+    /// Called by `close` once the connection session `s` is removed: gives
+    /// the HTTP session's buffers back, frees its slot, and parks a server
+    /// connection that can serve another client (then `s.srv` is -1).
+    pub(super) fn http_forget(&mut self, index: u32, s: &mut Session, kind: CloseKind) {
+        let mut reusable = false;
         if let Some((h, ..)) = self.http.get(index) {
+            reusable = h.server_reusable();
             h.release(&mut self.ring);
         }
         self.http.detach(index);
+        if reusable
+            && kind == CloseKind::Normal
+            && s.srv >= 0
+            && s.state == State::Forwarding
+            && s.flags & F_SERVER_SLOT != 0
+            && self
+                .http
+                .park(usize::from(s.be), usize::from(s.server), s.srv, self.now)
+        {
+            s.srv = -1;
+        }
     }
 }

@@ -68,12 +68,22 @@ pub struct HttpWorker {
     pub tmp: Vec<u8>,
     /// Counters.
     pub report: Report,
+    /// Idle server connections per backend and server (`http-reuse`):
+    /// most recently parked last, with the time it was parked.
+    idle: Vec<Vec<Vec<(std::os::fd::RawFd, Ticks)>>>,
 }
+
+/// Idle connections kept per server and worker.
+pub const IDLE_PER_SERVER: usize = 64;
+/// An idle server connection older than this is closed rather than reused
+/// (HAProxy's `pool-purge-delay` default): servers close idle connections
+/// on their own schedule, and an old one is likely gone.
+pub const IDLE_PURGE_MS: u64 = 5000;
 
 impl HttpWorker {
     /// Room for `cap` connection slots with `bufsize`-byte buffers.
     #[must_use]
-    pub fn new(cap: usize, bufsize: usize) -> Self {
+    pub fn new(cap: usize, bufsize: usize, plan: &crate::plan::Plan) -> Self {
         HttpWorker {
             slab: Vec::new(),
             free: Vec::new(),
@@ -82,7 +92,45 @@ impl HttpWorker {
             edits: Edits::default(),
             tmp: vec![0; bufsize],
             report: Report::default(),
+            idle: plan
+                .backends
+                .iter()
+                .map(|b| b.servers.iter().map(|_| Vec::new()).collect())
+                .collect(),
         }
+    }
+
+    /// Parks idle server connection `fd` of server `srv` of backend `be`.
+    /// Returns false (the caller closes it) when that list is full.
+    pub fn park(&mut self, be: usize, srv: usize, fd: std::os::fd::RawFd, now: Ticks) -> bool {
+        match self.idle.get_mut(be).and_then(|b| b.get_mut(srv)) {
+            Some(list) if list.len() < IDLE_PER_SERVER => {
+                list.push((fd, now));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes the most recently parked connection to server `srv` of backend
+    /// `be`, handing those too old to `close`.
+    pub fn take(
+        &mut self,
+        be: usize,
+        srv: usize,
+        now: Ticks,
+        mut close: impl FnMut(std::os::fd::RawFd),
+    ) -> Option<std::os::fd::RawFd> {
+        let list = self.idle.get_mut(be)?.get_mut(srv)?;
+        // Oldest first at the front: drop the stale ones there.
+        let stale = list
+            .iter()
+            .take_while(|(_, t)| now.saturating_ms_since(*t) > IDLE_PURGE_MS)
+            .count();
+        for (fd, _) in list.drain(..stale) {
+            close(fd);
+        }
+        list.pop().map(|(fd, _)| fd)
     }
 
     /// Whether connection slot `index` is an HTTP session.

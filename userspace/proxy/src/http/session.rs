@@ -110,6 +110,9 @@ const F_RES_STARTED: u16 = 4096;
 const F_RETRYABLE: u16 = 8192;
 /// Client addresses were read.
 const F_ADDRS: u16 = 16384;
+/// The next request must go on a new server connection (a reused one just
+/// failed): no idle connection is taken for it.
+const F_FRESH: u16 = 32768;
 
 /// Counters and settings a session reports to its worker.
 #[derive(Debug, Default)]
@@ -324,6 +327,35 @@ impl HttpSession {
             if let Some(b) = self.qout.take() {
                 ring.bufs_mut().release(b);
             }
+        }
+    }
+
+    /// Whether the server connection may serve another transaction (of
+    /// this client or, parked idle, of another one): the last response
+    /// allowed it, nothing is in flight or buffered on it.
+    #[must_use]
+    pub fn server_reusable(&self) -> bool {
+        self.srv_keep
+            && self.res == Res::Idle
+            && matches!(self.req, Req::Head | Req::Done | Req::Local)
+            && self.slen == 0
+            && self.flags & (F_SRV_RECV | F_SRV_SEND | F_SRV_EOF | F_DROP_SRV) == 0
+    }
+
+    /// Whether this request may ride on another client's idle server
+    /// connection (`http-reuse safe`: not the first request of a client
+    /// connection, unless `aggressive`/`always`), and not right after a
+    /// reused connection failed.
+    #[must_use]
+    pub fn may_take_idle(&mut self, reuse: Reuse) -> bool {
+        if self.has(F_FRESH) {
+            self.flags &= !F_FRESH;
+            return false;
+        }
+        match reuse {
+            Reuse::Never => false,
+            Reuse::Safe => self.n_req > 1,
+            Reuse::Aggressive | Reuse::Always => true,
         }
     }
 
@@ -1131,6 +1163,7 @@ impl HttpSession {
         {
             if let Some(be) = self.be {
                 self.flags &= !F_RETRYABLE;
+                self.flags |= F_FRESH;
                 self.qsent = 0;
                 self.req = Req::Connect;
                 return HttpAsk::Route(be);
