@@ -159,3 +159,60 @@ fn pipelined_request_after_cl_te_is_not_smuggled() {
     assert_eq!(got.len(), 1);
     assert!(!got[0].raw.windows(9).any(|w| w == b"/smuggled"));
 }
+
+#[test]
+fn random_garbage_and_split_messages_never_crash_or_hang() {
+    use rand::{Rng, SeedableRng};
+    use std::io::Write;
+    let (b, _) = origin(|r| Answer::ok(format!("got {}", r.body.len()).as_bytes()));
+    let t = format!(
+        "{HTTP_DEFAULTS}    timeout http-request 500ms\n    timeout client 1s\n    timeout server 1s\nfrontend web\n    bind 127.0.0.1:{{P0}}\n    default_backend be\nbackend be\n    server s1 {}\n",
+        b.addr
+    );
+    let w = Weir::start(&t);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        // A table case, mutated: bytes flipped, truncated, or pure noise.
+        let (_, base, _) = CASES[i % CASES.len()];
+        let mut msg = base.to_vec();
+        match i % 4 {
+            0 => {
+                for _ in 0..rng.random_range(1..4) {
+                    let at = rng.random_range(0..msg.len());
+                    msg[at] = rng.random();
+                }
+            }
+            1 => msg.truncate(rng.random_range(0..msg.len())),
+            2 => msg = (0..rng.random_range(1..300)).map(|_| rng.random()).collect(),
+            _ => {}
+        }
+        let mut s = w.connect(0);
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        // Sent in random pieces: the parser resumes across them.
+        let mut rest = &msg[..];
+        while !rest.is_empty() {
+            let n = rng.random_range(1..=rest.len());
+            if s.write_all(&rest[..n]).is_err() {
+                break;
+            }
+            rest = &rest[n..];
+        }
+        if i % 3 == 0 {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        }
+        // Whatever happens, weir answers or closes within its timeouts
+        // (a truncated body waits for `timeout client`, 1 s here).
+        let mut sink = Vec::new();
+        let r = std::io::Read::read_to_end(&mut s, &mut sink);
+        assert!(
+            r.is_ok() || matches!(r, Err(ref e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "case {i}: no answer nor close: {r:?}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    // Still serving, and nothing panicked.
+    let mut c = Client::new(w.connect(0));
+    assert_eq!(c.ask(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 200);
+    assert!(!w.output().contains("panicked"), "{}", w.output());
+}
