@@ -11,6 +11,7 @@ mod daemon;
 mod engine;
 mod features;
 mod files;
+mod kernel;
 mod limits;
 mod privileges;
 mod supervise;
@@ -121,7 +122,8 @@ fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
 }
 
 /// The start-up order matters: configuration (nothing bound on error) →
-/// open-files limit → bind (errors name the bind line) → drop privileges →
+/// open-files limit → bind (errors name the bind line) → load and attach the
+/// `xdp` sections (kernel.rs) → drop privileges →
 /// daemonize (a fork: before any worker thread exists) → pidfile → workers →
 /// signal loop.
 fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
@@ -155,6 +157,8 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     for line in engine::listening(&bound) {
         log.debug(&line);
     }
+    // XDP sections load here: after binding, while privileges still allow it.
+    let mut xdp = kernel::start(&config, log)?;
 
     if !plan.is_empty() {
         privileges::apply(&plan)?;
@@ -191,11 +195,15 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     ));
     supervise::supervise(
         &running,
-        || signals.pending().collect(),
+        || {
+            xdp.poll();
+            signals.pending().collect()
+        },
         config.global.hard_stop_after,
         &mut |line: &str| log.info(line),
     );
     running.finish().context("proxy stopped with an error")?;
+    drop(xdp);
     log.info("stopped");
     Ok(())
 }
