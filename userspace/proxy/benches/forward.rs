@@ -103,7 +103,12 @@ fn external(
         ),
     )
     .ok()?;
-    let child = Command::new(&bin)
+    // Same placement as weir's worker: CPU 0 (taskset, as `cpu-map` alone
+    // left HAProxy 2.6 on the parent's CPU in perf samples).
+    let child = Command::new("taskset")
+        .arg("-c")
+        .arg("0")
+        .arg(&bin)
         .arg("-db")
         .arg("-f")
         .arg(&cfg)
@@ -187,6 +192,26 @@ fn main() {
         .unwrap_or(5000);
     let reps = 3;
     let backend = sink();
+    // `WEIR_BENCH_ONLY=weir|haproxy`: one splice transfer through that proxy
+    // only, for profiling (`perf record -a` around it).
+    if let Ok(which) = std::env::var("WEIR_BENCH_ONLY") {
+        let g = if which == "weir" {
+            let (r, addr, _l) = weir(backend, "    option splice-auto");
+            let g = push(addr, mb);
+            r.hard_stop();
+            r.wait().unwrap();
+            g
+        } else {
+            let (mut child, addr, dir) = haproxy(backend, "    option splice-auto").expect("haproxy");
+            let g = push(addr, mb);
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(dir);
+            g
+        };
+        println!("{which}: {g:.2} Gbit/s");
+        return;
+    }
     println!("# TCP forwarding, {mb} MiB per transfer, one connection, median of {reps} (Gbit/s)");
     println!("{:<20} {:>8} {:>8} {:>8}", "path", "run1", "run2", "run3");
     let me = std::process::id();
