@@ -180,3 +180,31 @@ fn forwardfor_with_except_and_header_name() {
         .header("x-client")
         .is_none());
 }
+
+#[test]
+fn log_format_values_in_rules() {
+    let (b, log) = echo_origin();
+    let fe = "\
+    http-request set-header X-Client %[src]:%cp
+    http-request set-header X-Host %[req.hdr(host),lower]
+    http-request set-header X-Line \"%HM %HU %HV\"
+    http-request set-header X-Pct 100%%
+    http-request set-path /v2%HP if { path_beg /api }
+    http-response set-header X-Status %ST
+";
+    // The backend's rules run after switching: %b names it there.
+    let be = "    http-request set-header X-Names %f/%b\n";
+    let w = start(fe, be, b.addr);
+    let mut c = Client::new(w.connect(0));
+    let r = c.ask(b"GET /api/x?q=1 HTTP/1.1\r\nHost: Example.COM\r\n\r\n");
+    assert_eq!(r.text(), "GET /v2/api/x?q=1 HTTP/1.1");
+    assert_eq!(r.header("x-status"), Some("200"));
+    let got = log.lock().unwrap().last().cloned().unwrap();
+    let client = got.header("x-client").unwrap();
+    assert!(client.starts_with("127.0.0.1:"), "{client}");
+    assert!(client["127.0.0.1:".len()..].parse::<u16>().is_ok(), "{client}");
+    assert_eq!(got.header("x-host"), Some("example.com"));
+    assert_eq!(got.header("x-line"), Some("GET /api/x?q=1 HTTP/1.1"));
+    assert_eq!(got.header("x-names"), Some("web/be"));
+    assert_eq!(got.header("x-pct"), Some("100%"));
+}

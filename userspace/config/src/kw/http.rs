@@ -4,9 +4,10 @@
 //! `http-server-close` and `httpclose`. Everything they produce lives in one
 //! [`HttpSettings`] per proxy, so the rest of the parser only carries it.
 //!
-//! Rule values are literal strings: HAProxy's log-format expressions
-//! (`%[…]`, `%ci`…) are refused with a clear message rather than sent
-//! verbatim, since a literal `%[src]` header would silently be wrong.
+//! Header values and `set-path|set-query|set-uri` take HAProxy's log-format
+//! strings ([`log_format`]: `%[fetch,conv…]` and the aliases of
+//! [`LF_ALIASES`]); the other fields are literal, and a `%` expression
+//! there is refused with a clear message rather than sent verbatim.
 //! Files named by `errorfile` and `return … file` are read here, at parse
 //! time, like HAProxy does (the workers never touch the file system).
 
@@ -419,19 +420,106 @@ fn is_token(s: &str) -> bool {
 }
 
 /// A value that will be written into a header or the request line: refuse
-/// line breaks (header injection) and log-format expressions (not evaluated
-/// yet by weir).
+/// line breaks (header injection) and log-format expressions (this field
+/// does not evaluate them).
 fn literal(kw: &str, v: &str) -> Result<String, String> {
     if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(format!("'{kw}': value contains a line break or NUL"));
     }
     if has_log_format(v) {
         return Err(format!(
-            "'{kw}': log-format expressions ('%[…]', '%ci'…) are not supported by weir yet; \
+            "'{kw}': log-format expressions ('%[…]', '%ci'…) in this field are not supported by weir yet; \
              write '%%' for a literal '%'"
         ));
     }
     Ok(v.replace("%%", "%"))
+}
+
+/// One piece of a log-format value (HAProxy configuration manual 8.2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LfPart {
+    /// Literal text (`%%` already turned into `%`).
+    Lit(String),
+    /// `%[fetch,conv…]`: a sample expression.
+    Expr(String),
+    /// `%ci`, `%HM`…: one of [`LF_ALIASES`].
+    Alias(&'static str),
+}
+
+/// The `%` aliases weir evaluates in log-format values: client and frontend
+/// address and port, method, URI, path, query, version, status, frontend
+/// and backend names.
+pub const LF_ALIASES: &[&str] = &[
+    "ci", "cp", "fi", "fp", "HM", "HU", "HP", "HQ", "HV", "ST", "f", "b",
+];
+
+/// Splits a log-format value into parts, checking every expression with
+/// the ACL engine.
+///
+/// # Errors
+/// A message for unknown aliases, `%{…}` flags, unterminated `%[`, bad
+/// expressions, line breaks.
+pub fn log_format(v: &str) -> Result<Vec<LfPart>, String> {
+    if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err("value contains a line break or NUL".into());
+    }
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut rest = v;
+    while let Some(i) = rest.find('%') {
+        lit.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('%') {
+            lit.push('%');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('[') {
+            let end = r.find(']').ok_or("unterminated '%[' expression")?;
+            let expr = &r[..end];
+            let loader = weir_core::acl::Loader {
+                read_file: &|p: &str| std::fs::read_to_string(p),
+                env: &|n: &str| std::env::var(n).ok(),
+            };
+            weir_core::acl::SampleExpr::parse(expr, &loader)
+                .map_err(|e| format!("in '%[{expr}]': {e}"))?;
+            if !lit.is_empty() {
+                parts.push(LfPart::Lit(std::mem::take(&mut lit)));
+            }
+            parts.push(LfPart::Expr(expr.to_string()));
+            rest = &r[end + 1..];
+        } else if after.starts_with('{') {
+            return Err("log-format flags ('%{…}') are not supported by weir yet".into());
+        } else {
+            let name_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+            // The longest alias that prefixes the letters (`%HUx` is `%HU` then `x`).
+            let alias = (1..=name_len)
+                .rev()
+                .find_map(|n| LF_ALIASES.iter().find(|a| **a == &after[..n]).copied())
+                .ok_or_else(|| {
+                    format!(
+                        "log-format alias '%{}' is not supported by weir yet (supported: {})",
+                        &after[..name_len],
+                        LF_ALIASES.join(", ")
+                    )
+                })?;
+            if !lit.is_empty() {
+                parts.push(LfPart::Lit(std::mem::take(&mut lit)));
+            }
+            parts.push(LfPart::Alias(alias));
+            rest = &after[alias.len()..];
+        }
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        parts.push(LfPart::Lit(lit));
+    }
+    Ok(parts)
+}
+
+/// A log-format value: checked now, kept as written (the proxy compiles it
+/// again with [`log_format`]).
+fn fmt_value(kw: &str, v: &str) -> Result<String, String> {
+    log_format(v).map_err(|e| format!("'{kw}': {e}"))?;
+    Ok(v.to_string())
 }
 
 fn has_log_format(v: &str) -> bool {
@@ -553,7 +641,7 @@ fn parse_action(
                 return Err(format!("'{kw}': '{}' is not a valid header name (HAProxy sends it as written; that is not supported by weir yet)", args[0]));
             }
             let name = args[0].clone();
-            let value = literal(kw, &args[1])?;
+            let value = fmt_value(kw, &args[1])?;
             if action == "set-header" {
                 HttpAction::SetHeader { name, value }
             } else {
@@ -571,7 +659,7 @@ fn parse_action(
         }
         "set-path" if request => {
             n(1, "<path>")?;
-            let v = literal(kw, &args[0])?;
+            let v = fmt_value(kw, &args[0])?;
             if v.bytes().any(|b| b == b' ' || b == b'?') {
                 return Err(format!("'{kw}': path must not contain spaces or '?'"));
             }
@@ -579,7 +667,7 @@ fn parse_action(
         }
         "set-query" if request => {
             n(1, "<query>")?;
-            let v = literal(kw, &args[0])?;
+            let v = fmt_value(kw, &args[0])?;
             if v.bytes().any(|b| b == b' ') {
                 return Err(format!("'{kw}': query must not contain spaces"));
             }
@@ -587,7 +675,7 @@ fn parse_action(
         }
         "set-uri" if request => {
             n(1, "<uri>")?;
-            let v = literal(kw, &args[0])?;
+            let v = fmt_value(kw, &args[0])?;
             if v.is_empty() || v.bytes().any(|b| b == b' ') {
                 return Err(format!("'{kw}': uri must be non-empty without spaces"));
             }
@@ -794,13 +882,35 @@ mod tests {
     }
 
     #[test]
+    fn log_format_values() {
+        assert_eq!(
+            log_format("a%%b %ci:%cp/%[req.hdr(host),lower]%HUx").unwrap(),
+            vec![
+                LfPart::Lit("a%b ".into()),
+                LfPart::Alias("ci"),
+                LfPart::Lit(":".into()),
+                LfPart::Alias("cp"),
+                LfPart::Lit("/".into()),
+                LfPart::Expr("req.hdr(host),lower".into()),
+                LfPart::Alias("HU"),
+                LfPart::Lit("x".into()),
+            ]
+        );
+        assert!(log_format("%[src").is_err());
+        assert!(log_format("%Zq").is_err());
+    }
+
+    #[test]
     fn bad_rules_are_errors() {
         for bad in [
             " http-request\n",
             " http-request frobnicate\n",
             " http-request deny deny_status 999\n",
             " http-request set-header X\n",
-            " http-request set-header X-Y %[src]\n",
+            " http-request set-header X-Y %[nosuchfetch]\n",
+            " http-request set-header X-Y %{+Q}ci\n",
+            " http-request set-header X-Y %zz\n",
+            " http-request set-header X-Y %[src\n",
             " http-request redirect location /x code 305\n",
             " http-request deny if nosuchacl\n",
             " http-request deny if\n",

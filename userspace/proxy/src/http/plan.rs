@@ -5,9 +5,11 @@
 
 use std::net::IpAddr;
 
-use weir_config::kw::http::{ConnMode, ForwardFor, HttpAction, HttpRule, HttpSettings, Reuse};
+use weir_config::kw::http::{
+    log_format, ConnMode, ForwardFor, HttpAction, HttpRule, HttpSettings, LfPart, Reuse,
+};
 use weir_config::{AclDecl, Backend, Config, Frontend, Loc, Mode};
-use weir_core::acl::{Condition, FetchKind};
+use weir_core::acl::{Condition, FetchKind, Loader, SampleExpr};
 
 use crate::ProxyError;
 
@@ -18,6 +20,50 @@ pub struct Rule {
     pub cond: Option<Condition>,
     /// What it does.
     pub action: HttpAction,
+    /// The action's log-format value compiled (`set-header`, `add-header`,
+    /// `set-path`, `set-query`, `set-uri`).
+    pub value: Option<Value>,
+}
+
+/// One piece of a compiled log-format value.
+#[derive(Debug)]
+pub enum Part {
+    /// Literal bytes.
+    Lit(Box<[u8]>),
+    /// `%[…]`: its first sample.
+    Expr(Box<SampleExpr>),
+    /// `%ci`, `%HM`… (see `weir_config::kw::http::LF_ALIASES`).
+    Alias(&'static str),
+}
+
+/// A compiled log-format value.
+pub type Value = Vec<Part>;
+
+fn compile_value(
+    text: &str,
+    loc: &Loc,
+    section: &'static str,
+    name: &str,
+) -> Result<Value, ProxyError> {
+    let parts = log_format(text).map_err(|e| unsupported(loc, section, name, e))?;
+    let loader = Loader {
+        read_file: &|p: &str| std::fs::read_to_string(p),
+        env: &env,
+    };
+    parts
+        .into_iter()
+        .map(|p| {
+            Ok(match p {
+                LfPart::Lit(s) => Part::Lit(s.into_bytes().into_boxed_slice()),
+                LfPart::Alias(a) => Part::Alias(a),
+                LfPart::Expr(e) => {
+                    Part::Expr(Box::new(SampleExpr::parse(&e, &loader).map_err(|err| {
+                        unsupported(loc, section, name, format!("'%[{e}]': {err}"))
+                    })?))
+                }
+            })
+        })
+        .collect()
 }
 
 /// What a list of conditions needs from the connection (addresses cost a
@@ -122,12 +168,43 @@ fn rules(
 ) -> Result<Vec<Rule>, ProxyError> {
     list.iter()
         .map(|r| {
+            let text = match &r.action {
+                HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => {
+                    Some(value)
+                }
+                HttpAction::SetPath(v) | HttpAction::SetQuery(v) | HttpAction::SetUri(v) => Some(v),
+                _ => None,
+            };
+            let value = match text {
+                Some(t) => {
+                    let v = compile_value(t, &r.loc, section, name)?;
+                    for p in &v {
+                        match p {
+                            Part::Alias("ci" | "cp") => needs.src = true,
+                            Part::Alias("fi" | "fp") => needs.dst = true,
+                            Part::Expr(e) => {
+                                if let Some(f) = e.fetch() {
+                                    match f.kind {
+                                        FetchKind::Src | FetchKind::SrcPort => needs.src = true,
+                                        FetchKind::Dst | FetchKind::DstPort => needs.dst = true,
+                                        _ => {}
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some(v)
+                }
+                None => None,
+            };
             Ok(Rule {
                 cond: match &r.cond {
                     Some(c) => Some(compile(acls, c, section, name, needs)?),
                     None => None,
                 },
                 action: r.action.clone(),
+                value,
             })
         })
         .collect()

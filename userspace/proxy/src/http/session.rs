@@ -19,13 +19,13 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 use weir_config::kw::http::{ConnMode, HttpAction, Reuse};
-use weir_core::acl::{Scratch, Verdict};
+use weir_core::acl::{Sample, Scratch, Verdict, Visit};
 use weir_core::timer::Ticks;
 use weir_http::{BodyDecoder, Chunk, Framing, HeadParser, Method, Options, Status, Version};
 use weir_runtime::{sys, BufId, OpKind, Ring, UserData};
 
 use super::compose::{self, ConnHdr, Edits, Out};
-use super::plan::{effective_mode, in_net, Common, HttpBackendPlan, HttpFrontendPlan, Rule};
+use super::plan::{effective_mode, in_net, Common, HttpBackendPlan, HttpFrontendPlan, Part, Rule};
 use super::sample::{Msg, View};
 use crate::plan::Plan;
 use crate::tcp::session::CloseKind;
@@ -879,6 +879,10 @@ impl HttpSession {
     /// Evaluates `rules` on the request (`res == None`) or on the response,
     /// collecting edits. Conditions see the message as it arrived: edits of
     /// earlier rules are applied when the head is written, not before.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "disjoint borrows of the worker's scratch"
+    )]
     fn run_rules(
         &self,
         rules: &[Rule],
@@ -887,6 +891,7 @@ impl HttpSession {
         scratch: &mut Scratch,
         edits: &mut Edits,
         tmp: &mut Vec<u8>,
+        names: [&str; 2],
     ) -> RuleOutcome {
         for (i, r) in rules.iter().enumerate() {
             if let Some(c) = &r.cond {
@@ -917,17 +922,32 @@ impl HttpSession {
                 HttpAction::Deny { .. } | HttpAction::Return(_) | HttpAction::Redirect(_) => {
                     return RuleOutcome::Answer(i)
                 }
-                HttpAction::SetHeader { name, value } => {
-                    edits.delete(head, buf, name.as_bytes());
-                    edits.add(name.as_bytes(), value.as_bytes());
-                }
-                HttpAction::AddHeader { name, value } => {
-                    edits.add(name.as_bytes(), value.as_bytes());
+                HttpAction::SetHeader { name, .. } | HttpAction::AddHeader { name, .. } => {
+                    if matches!(r.action, HttpAction::SetHeader { .. }) {
+                        edits.delete(head, buf, name.as_bytes());
+                    }
+                    let n = edits.part(name.as_bytes());
+                    let v = self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names);
+                    if valid_value(&edits.bytes[v.clone()], b"") {
+                        edits.added.push(Some((n, v)));
+                    } else {
+                        edits.bytes.truncate(n.start);
+                    }
                 }
                 HttpAction::DelHeader { name } => edits.delete(head, buf, name.as_bytes()),
-                HttpAction::SetPath(p) => edits.path = Some(edits.part(p.as_bytes())),
-                HttpAction::SetQuery(q) => edits.query = Some(edits.part(q.as_bytes())),
-                HttpAction::SetUri(u) => edits.uri = Some(edits.part(u.as_bytes())),
+                HttpAction::SetPath(_) | HttpAction::SetQuery(_) | HttpAction::SetUri(_) => {
+                    let v = self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names);
+                    let (slot, banned): (&mut Option<_>, &[u8]) = match r.action {
+                        HttpAction::SetPath(_) => (&mut edits.path, b" ?#"),
+                        HttpAction::SetQuery(_) => (&mut edits.query, b" #"),
+                        _ => (&mut edits.uri, b" "),
+                    };
+                    // A dynamic value that would break the request line is
+                    // not applied (HAProxy fails the rewrite the same way).
+                    if valid_value(&edits.bytes[v.clone()], banned) {
+                        *slot = Some(v);
+                    }
+                }
                 HttpAction::SetMethod(m) => edits.method = Some(edits.part(m.as_bytes())),
                 HttpAction::SetStatus { code, reason } => {
                     let r = reason.as_ref().map(|r| edits.part(r.as_bytes()));
@@ -936,6 +956,95 @@ impl HttpSession {
             }
         }
         RuleOutcome::Continue
+    }
+
+    /// Appends the value of `rule` (its log-format parts evaluated on the
+    /// current message) to `out`; returns its range there.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "disjoint borrows of the worker's scratch"
+    )]
+    fn eval_value(
+        &self,
+        rule: &Rule,
+        req: &[u8],
+        res: Option<&[u8]>,
+        scratch: &mut Scratch,
+        tmp: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        names: [&str; 2],
+    ) -> std::ops::Range<usize> {
+        let start = out.len();
+        let Some(value) = &rule.value else {
+            return start..start;
+        };
+        let target = res.is_none().then(|| self.reqp.head().target().slice(req));
+        for part in value {
+            match part {
+                Part::Lit(b) => out.extend_from_slice(b),
+                Part::Expr(e) => {
+                    let mut view = View {
+                        req: res.is_none().then_some(Msg {
+                            head: self.reqp.head(),
+                            buf: req,
+                        }),
+                        res: res.map(|b| Msg {
+                            head: self.resp.head(),
+                            buf: b,
+                        }),
+                        src: self.src,
+                        dst: self.dst,
+                        first: self.n_req <= 1,
+                        scratch: tmp,
+                    };
+                    e.eval(&mut view, scratch, &mut |s| {
+                        write_sample(out, s);
+                        Visit::Stop
+                    });
+                }
+                Part::Alias(a) => {
+                    use std::io::Write as _;
+                    match *a {
+                        "ci" | "fi" => {
+                            let addr = if *a == "ci" { self.src } else { self.dst };
+                            if let Some(x) = addr {
+                                let _ = write!(out, "{}", x.ip());
+                            }
+                        }
+                        "cp" | "fp" => {
+                            let addr = if *a == "cp" { self.src } else { self.dst };
+                            if let Some(x) = addr {
+                                let _ = write!(out, "{}", x.port());
+                            }
+                        }
+                        "HM" if res.is_none() => {
+                            out.extend_from_slice(self.reqp.head().method_span().slice(req));
+                        }
+                        "HU" => out.extend_from_slice(target.unwrap_or(b"")),
+                        "HP" => out.extend_from_slice(
+                            target.and_then(weir_core::acl::http::path).unwrap_or(b""),
+                        ),
+                        "HQ" => {
+                            if let Some(q) = target.and_then(weir_core::acl::http::query) {
+                                out.push(b'?');
+                                out.extend_from_slice(q);
+                            }
+                        }
+                        "HV" => out.extend_from_slice(match self.version {
+                            Version::Http10 => b"HTTP/1.0",
+                            Version::Http11 => b"HTTP/1.1",
+                        }),
+                        "ST" if res.is_some() => {
+                            let _ = write!(out, "{}", self.resp.head().status());
+                        }
+                        "f" => out.extend_from_slice(names[0].as_bytes()),
+                        "b" => out.extend_from_slice(names[1].as_bytes()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        start..out.len()
     }
 
     /// Runs a request rule list; returns the answering rule if any.
@@ -948,7 +1057,12 @@ impl HttpSession {
             .and_then(|b| ctx.ring.bufs().bytes(b))
             .unwrap_or(&[]);
         let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
-        match self.run_rules(rules, bytes, None, ctx.scratch, ctx.edits, ctx.tmp) {
+        let be_name = self
+            .be
+            .and_then(|b| ctx.plan.backends.get(b))
+            .map_or("", |b| b.name.as_str());
+        let names = [ctx.fe_name, be_name];
+        match self.run_rules(rules, bytes, None, ctx.scratch, ctx.edits, ctx.tmp, names) {
             RuleOutcome::Answer(i) => Some(&rules[i]),
             RuleOutcome::Continue | RuleOutcome::Stop => None,
         }
@@ -1303,7 +1417,20 @@ impl HttpSession {
                 .and_then(|b| ctx.ring.bufs().bytes(b))
                 .unwrap_or(&[]);
             let sbytes = &sbytes[..(self.slen as usize).min(sbytes.len())];
-            match self.run_rules(rules, &[], Some(sbytes), ctx.scratch, ctx.edits, ctx.tmp) {
+            let be_name = self
+                .be
+                .and_then(|b| plan.backends.get(b))
+                .map_or("", |b| b.name.as_str());
+            let names = [ctx.fe_name, be_name];
+            match self.run_rules(
+                rules,
+                &[],
+                Some(sbytes),
+                ctx.scratch,
+                ctx.edits,
+                ctx.tmp,
+                names,
+            ) {
                 RuleOutcome::Continue => {}
                 RuleOutcome::Stop => break,
                 RuleOutcome::Answer(i) => {
@@ -1581,6 +1708,27 @@ impl HttpSession {
             _ => HttpAsk::Close(CloseKind::Timeout),
         }
     }
+}
+
+/// Writes a sample as text (HAProxy's string cast).
+fn write_sample(out: &mut Vec<u8>, s: Sample<'_>) {
+    use std::io::Write as _;
+    match s {
+        Sample::Str(b) | Sample::Bin(b) => out.extend_from_slice(b),
+        Sample::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Sample::Ip(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+        Sample::Bool(b) => out.push(if b { b'1' } else { b'0' }),
+    }
+}
+
+/// A rewritten value may not carry line breaks, NUL, or `banned` bytes.
+fn valid_value(v: &[u8], banned: &[u8]) -> bool {
+    !v.iter()
+        .any(|b| matches!(b, b'\r' | b'\n' | 0) || banned.contains(b))
 }
 
 /// Outcome of a rule list.
