@@ -213,7 +213,7 @@ pub fn skip_token(buf: &[u8], mut pos: usize, end: usize) -> usize {
 }
 
 /// Recognises a well-known method (case-sensitive, RFC 9110 §9.1).
-#[inline]
+#[inline(always)]
 pub fn method(m: &[u8]) -> Method {
     match m {
         b"GET" => Method::Get,

@@ -208,7 +208,17 @@ impl<const N: usize> HeadParser<N> {
         let full = buf.len() >= max;
         let buf = if full { &buf[..max] } else { buf };
         let start = self.pos as usize;
-        let (pos, r) = self.run(buf, start);
+        // Between header lines (where a message split in pieces usually
+        // resumes) go straight to the line parser.
+        let (pos, r) = match self.state {
+            st @ (State::LineStart
+            | State::Name
+            | State::ValueWs
+            | State::Value
+            | State::ValueLf
+            | State::FinalLf) => self.lines(buf, start, st),
+            _ => self.run(buf, start),
+        };
         examined!(self, pos - start);
         self.pos = pos as u32;
         match r {
@@ -327,9 +337,15 @@ impl<const N: usize> HeadParser<N> {
                         if p == mark {
                             fail!(ErrorKind::InvalidRequestLine, p);
                         }
-                        match rules::target(self.head.method, &buf[mark..p]) {
-                            Ok(_n) => examined!(self, _n),
-                            Err((kind, i)) => fail!(kind, mark + i),
+                        // Origin-form, the usual case, is told by its first
+                        // byte; the other forms go through the full rules.
+                        if buf[mark] == b'/' && self.head.method != Method::Connect {
+                            examined!(self, 1);
+                        } else {
+                            match rules::target(self.head.method, &buf[mark..p]) {
+                                Ok(_n) => examined!(self, _n),
+                                Err((kind, i)) => fail!(kind, mark + i),
+                            }
                         }
                         self.head.target = Span::new(mark as u32, p as u32);
                         p += 1;
@@ -355,6 +371,12 @@ impl<const N: usize> HeadParser<N> {
                         Err(kind) => fail!(kind, p),
                     }
                     p += 8;
+                    // The usual CRLF right behind: straight to the header lines.
+                    if buf.get(p..p + 2) == Some(b"\r\n") {
+                        p += 2;
+                        self.state = State::LineStart;
+                        return self.lines(buf, p, State::LineStart);
+                    }
                     st = State::ReqLineEnd;
                 }
                 State::ReqLineEnd => {
@@ -617,16 +639,16 @@ impl<const N: usize> HeadParser<N> {
                 return Err(Stop::new(p, ST, Stopped::Partial));
             };
             let mark = l.mark;
+            if b == b':' && p != mark {
+                examined!(self, p - mark);
+                let h = &mut self.head.headers[l.count];
+                h.id = classify::header_id(&buf[mark..p]);
+                h.name = Span::new(mark as u32, p as u32);
+                h.flags = 0;
+                return Ok(p + 1);
+            }
             let kind = match b {
-                b':' if p == mark => ErrorKind::EmptyHeaderName,
-                b':' => {
-                    examined!(self, p - mark);
-                    let h = &mut self.head.headers[l.count];
-                    h.id = classify::header_id(&buf[mark..p]);
-                    h.name = Span::new(mark as u32, p as u32);
-                    h.flags = 0;
-                    return Ok(p + 1);
-                }
+                b':' => ErrorKind::EmptyHeaderName,
                 b' ' | b'\t' => ErrorKind::WhitespaceBeforeColon,
                 b'\r' | b'\n' => ErrorKind::MissingColon,
                 // A token byte the word scan stops at (`_`, `.`…).
@@ -946,7 +968,7 @@ fn h_name_start<const N: usize>(head: &Head<N>, idx: usize) -> usize {
 /// Checks the 8 bytes of an HTTP version. Only 1.0 and 1.1 are accepted;
 /// another well-formed version (`HTTP/2.0`, `HTTP/3`…) is `UnsupportedVersion`
 /// (505), anything else `InvalidVersion` (400).
-#[inline]
+#[inline(always)]
 fn version(v: &[u8]) -> Result<Version, ErrorKind> {
     match v {
         b"HTTP/1.1" => Ok(Version::Http11),
