@@ -647,22 +647,10 @@ impl<const N: usize> HeadParser<N> {
                 h.flags = 0;
                 return Ok(p + 1);
             }
-            let kind = match b {
-                b':' => ErrorKind::EmptyHeaderName,
-                b' ' | b'\t' => ErrorKind::WhitespaceBeforeColon,
-                b'\r' | b'\n' => ErrorKind::MissingColon,
-                // A token byte the word scan stops at (`_`, `.`…).
-                _ if TOKEN[b as usize] => {
-                    p += 1;
-                    continue;
-                }
-                _ if lenient && LOOSE_NAME[b as usize] => {
-                    p += 1;
-                    continue;
-                }
-                _ => ErrorKind::InvalidHeaderName,
-            };
-            return Err(Stop::fail(p, ST, kind, p));
+            match name_other_byte(b, p == mark, lenient) {
+                Ok(()) => p += 1,
+                Err(kind) => return Err(Stop::fail(p, ST, kind, p)),
+            }
         }
     }
 
@@ -682,26 +670,23 @@ impl<const N: usize> HeadParser<N> {
             let Some(&b) = buf.get(p) else {
                 return Err(Stop::new(p, ST, Stopped::Partial));
             };
-            let kind = match b {
-                b'\t' => {
-                    p += 1;
-                    continue;
-                }
-                b'\r' | b'\n' if b == b'\r' || lenient => {
-                    // Untrimmed for now: trailing whitespace is trimmed once,
-                    // when the field is finalised (an obs-fold may still
-                    // continue it), so no byte is walked back over twice.
+            if b == b'\r' {
+                // Untrimmed for now: trailing whitespace is trimmed once,
+                // when the field is finalised (an obs-fold may still
+                // continue it), so no byte is walked back over twice.
+                self.head.headers[l.count].value = Span::new(l.value_start as u32, p as u32);
+                return Ok((p + 1, true));
+            }
+            match value_other_byte(b, lenient) {
+                Ok(true) => p += 1,
+                Ok(false) => {
+                    // A bare LF (lenient): the line is complete.
                     self.head.headers[l.count].value = Span::new(l.value_start as u32, p as u32);
-                    if b == b'\n' {
-                        l.pending = true;
-                    }
-                    return Ok((p + 1, b == b'\r'));
+                    l.pending = true;
+                    return Ok((p + 1, false));
                 }
-                b'\n' => ErrorKind::BareLf,
-                0 => ErrorKind::NulInHeader,
-                _ => ErrorKind::InvalidHeaderValue,
-            };
-            return Err(Stop::fail(p, ST, kind, p));
+                Err(kind) => return Err(Stop::fail(p, ST, kind, p)),
+            }
         }
     }
 
@@ -958,6 +943,39 @@ fn lf_phase(l: &mut Line, buf: &[u8], p: usize) -> Result<usize, Stop> {
             Ok(p + 1)
         }
         Some(_) => Err(Stop::fail(p, State::ValueLf, ErrorKind::BareCr, p)),
+    }
+}
+
+/// A header-name byte other than the colon ending a non-empty name (`empty`:
+/// the colon starts the name). `Ok` when the byte belongs to the name (a
+/// token byte the word scan stops at, such as `_`; with `lenient`, any
+/// visible byte), else the error. Out of line: rare, and keeps the common
+/// path free of a jump table.
+#[cold]
+#[inline(never)]
+fn name_other_byte(b: u8, empty: bool, lenient: bool) -> Result<(), ErrorKind> {
+    match b {
+        b':' if empty => Err(ErrorKind::EmptyHeaderName),
+        b' ' | b'\t' => Err(ErrorKind::WhitespaceBeforeColon),
+        b'\r' | b'\n' => Err(ErrorKind::MissingColon),
+        _ if TOKEN[b as usize] => Ok(()),
+        _ if lenient && LOOSE_NAME[b as usize] => Ok(()),
+        _ => Err(ErrorKind::InvalidHeaderName),
+    }
+}
+
+/// A byte that stops the value scan other than CR: `Ok(true)` for HTAB (part
+/// of the value), `Ok(false)` for a bare LF ending the line (lenient only),
+/// else the error. Out of line for the same reason as [`name_other_byte`].
+#[cold]
+#[inline(never)]
+fn value_other_byte(b: u8, lenient: bool) -> Result<bool, ErrorKind> {
+    match b {
+        b'\t' => Ok(true),
+        b'\n' if lenient => Ok(false),
+        b'\n' => Err(ErrorKind::BareLf),
+        0 => Err(ErrorKind::NulInHeader),
+        _ => Err(ErrorKind::InvalidHeaderValue),
     }
 }
 
