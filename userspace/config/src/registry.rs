@@ -5,8 +5,8 @@
 //! Planned additions (other issues): `kw::http` (the L7 rules:
 //! `http-request`, … — remove those names from [`crate::kw::unsupported`]
 //! when adding them; their `if`/`unless` conditions go through
-//! [`CONDITION_CHECK`] like `use_backend`'s), `kw::kernel` (weir's own XDP
-//! keywords and section). `kw::acl` holds the `acl` keyword.
+//! [`CONDITION_CHECK`] like `use_backend`'s). `kw::acl` holds the `acl`
+//! keyword; `kw::kernel` weir's own `xdp` section and its keywords.
 
 use crate::error::SectionKind;
 use crate::kw::{self, Ctx, Keyword, OptionKw};
