@@ -202,7 +202,8 @@ fn main() {
             r.wait().unwrap();
             g
         } else {
-            let (mut child, addr, dir) = haproxy(backend, "    option splice-auto").expect("haproxy");
+            let (mut child, addr, dir) =
+                haproxy(backend, "    option splice-auto").expect("haproxy");
             let g = push(addr, mb);
             let _ = child.kill();
             let _ = child.wait();

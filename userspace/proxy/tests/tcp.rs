@@ -55,6 +55,61 @@ fn large_payloads_two_workers_splice_one_way() {
     forward_large("    option splice-response", 2, 4 * (16 << 20));
 }
 
+#[test]
+fn splice_falls_back_to_copy_when_pipes_run_out() {
+    // maxconn 8 allows 4 pipes (maxconn / 2). The backend accepts 8
+    // connections but reads nothing for a while, so the flows that got a
+    // pipe keep it full; the others must copy instead. Every byte arrives.
+    const N: usize = 8;
+    const LEN: usize = 32 << 20;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let baddr = l.local_addr().unwrap();
+    let backend = std::thread::spawn(move || {
+        let conns: Vec<TcpStream> = (0..N).map(|_| l.accept().unwrap().0).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let readers: Vec<_> = conns
+            .into_iter()
+            .map(|mut s| {
+                std::thread::spawn(move || {
+                    let mut got = Vec::with_capacity(LEN);
+                    s.read_to_end(&mut got).unwrap();
+                    checksum(&got)
+                })
+            })
+            .collect();
+        let mut sums: Vec<u64> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        sums.sort_unstable();
+        sums
+    });
+    let cfg = listen_cfg(
+        "    nbthread 1\n    maxconn 8",
+        "    option splice-auto",
+        &[format!("server s1 {baddr}")],
+    );
+    let (r, addr) = start(&cfg);
+    let clients: Vec<_> = (0..N as u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let data = payload(LEN, 200 + i);
+                let mut c = connect(addr);
+                c.write_all(&data).unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                let mut rest = Vec::new();
+                c.read_to_end(&mut rest).unwrap();
+                checksum(&data)
+            })
+        })
+        .collect();
+    let mut want: Vec<u64> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    want.sort_unstable();
+    assert_eq!(backend.join().unwrap(), want, "every byte arrived");
+    let st = r.stats();
+    assert_eq!(st.bytes_in, (N * LEN) as u64);
+    assert!(st.spliced > 0, "{st:?}");
+    assert!(st.spliced < st.bytes_in, "some flows copied: {st:?}");
+    stop(r);
+}
+
 fn half_close_client_first(opts: &str) {
     // The backend reads to EOF, then answers and closes: the client's FIN
     // must reach it while the other direction stays open.
