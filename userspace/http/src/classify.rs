@@ -100,8 +100,11 @@ fn target_block_stops(b: &[u8; 16]) -> bool {
 /// control byte, including HTAB, CR and LF, or DEL), or `end`.
 #[inline(always)]
 pub fn skip_value(buf: &[u8], mut pos: usize, end: usize) -> usize {
-    // Most values are short: one word first, then 16-byte blocks.
-    if pos + 8 <= end {
+    // Most values are short: two words first, then 16-byte blocks.
+    for _ in 0..2 {
+        if pos + 8 > end {
+            break;
+        }
         let x = word(buf, pos);
         let m = below(x, 0x20) | equal(x, 0x7f);
         if m != 0 {
