@@ -41,6 +41,10 @@ pub struct Ring {
     uring: IoUring,
     bufs: BufPool,
     addrs: Box<[SockAddr]>,
+    /// Completions taken off the queue while pushing (the kernel refused a
+    /// submission until the completion queue was drained); `reap` returns
+    /// them first.
+    parked: std::collections::VecDeque<Completion>,
 }
 
 impl Ring {
@@ -65,7 +69,12 @@ impl Ring {
                 source: e,
             })?;
         let addrs = addrs.iter().map(|a| SockAddr::from(*a)).collect();
-        Ok(Ring { uring, bufs, addrs })
+        Ok(Ring {
+            uring,
+            bufs,
+            addrs,
+            parked: std::collections::VecDeque::new(),
+        })
     }
 
     /// The buffer pool.
@@ -99,13 +108,23 @@ impl Ring {
                 return;
             }
             // Queue full: hand what is queued to the kernel and retry.
-            if let Err(e) = self.uring.submit() {
-                if e.raw_os_error() != Some(libc::EBUSY) && e.raw_os_error() != Some(libc::EINTR) {
-                    // Nothing better to do than to retry: the queue drains as
-                    // the kernel consumes it.
-                    debug_assert!(false, "io_uring submit failed: {e}");
+            match self.uring.submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    // The kernel wants the completion queue drained first:
+                    // park the completions (rare: a few per overload) for the
+                    // next `reap` and retry.
+                    self.park_completions();
                 }
+                // EINTR and the like: retry.
+                Err(_) => {}
             }
+        }
+    }
+
+    fn park_completions(&mut self) {
+        for cqe in self.uring.completion() {
+            self.parked.push_back(completion(&mut self.bufs, &cqe));
         }
     }
 
@@ -288,22 +307,32 @@ impl Ring {
     pub fn reap(&mut self, out: &mut Vec<Completion>) {
         out.clear();
         let cap = out.capacity().max(1);
-        for cqe in self.uring.completion() {
-            let raw = UserData::from_raw(cqe.user_data());
-            let buf = raw.buf();
-            if let Some(b) = buf {
-                self.bufs.returned(b);
-            }
-            out.push(Completion {
-                ud: raw.without_buf(),
-                buf: buf.map(BufId),
-                result: cqe.result(),
-                more: cqueue::more(cqe.flags()),
-            });
-            if out.len() >= cap {
+        while out.len() < cap {
+            let Some(c) = self.parked.pop_front() else {
                 break;
-            }
+            };
+            out.push(c);
         }
+        let mut cq = self.uring.completion();
+        while out.len() < cap {
+            let Some(cqe) = cq.next() else { break };
+            out.push(completion(&mut self.bufs, &cqe));
+        }
+    }
+}
+
+/// Decodes a completion and takes its buffer back from the kernel.
+fn completion(bufs: &mut BufPool, cqe: &cqueue::Entry) -> Completion {
+    let raw = UserData::from_raw(cqe.user_data());
+    let buf = raw.buf();
+    if let Some(b) = buf {
+        bufs.returned(b);
+    }
+    Completion {
+        ud: raw.without_buf(),
+        buf: buf.map(BufId),
+        result: cqe.result(),
+        more: cqueue::more(cqe.flags()),
     }
 }
 
