@@ -837,7 +837,10 @@ impl<const N: usize> HeadParser<N> {
     /// Flags as hop-by-hop every field named by a Connection option (RFC 9110
     /// §7.6.1). Never the framing fields or Host: a client that lists
     /// `Content-Length` in Connection must not get the proxy to strip the
-    /// length of a body it still forwards. Rare, so a plain double loop.
+    /// length of a body it still forwards. Rare, so a plain double loop, out
+    /// of line.
+    #[cold]
+    #[inline(never)]
     fn mark_connection_options(&mut self, buf: &[u8]) {
         let h = &mut self.head;
         for i in 0..h.count {
