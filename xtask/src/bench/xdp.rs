@@ -44,19 +44,79 @@ use weir_kernel::{Event, XdpBalancer};
 use super::report::min_med_max;
 
 const USAGE: &str = "\
-cargo xtask bench xdp [options]   (root; see bench/README.md)
+cargo xtask bench xdp [options]   (root; method in bench/XDP-RESULTS.md)
   --rounds N      interleaved rounds of xdp, nftables, routing (default 3)
   --seconds S     measured seconds per configuration (default 5, after 1 s warm-up)
   --flows N       UDP source ports, i.e. flows (default 1024)
   --batch N       packets per sendmmsg call (default 64)
-  --rate N        offered packets per second (default 150000; 0: as fast as
-                  the generator goes, which overloads CPU 0 and loses packets
-                  between the bridge and the server — see bench/README.md)
+  --rate N        offered packets per second (default 200000; 0: as fast as
+                  the generator goes, which CPU 0 bounds at ≈ 250k here)
+  --feed MODE     how frames reach the balancer's veth: redirect (default; an
+                  XDP redirect in the switch namespace hands them over as raw
+                  frames, as a NIC does) or bridge (as skbs through the bridge,
+                  which veth must copy into a page before any XDP program runs)
   --coalesce-us N NAPI poll deferral on the veths (default 200; 0: a wake-up per packet)
   --targets LIST  comma-separated subset of xdp,nftables,routing
   --no-testrun    skip the BPF_PROG_TEST_RUN example
   --out FILE      results file (default bench/XDP-RESULTS.md)
   --no-save       print only
+";
+
+/// How the numbers are taken, written at the top of the results file.
+const METHOD: &str = "\
+## Method
+
+Topology (network namespaces created and removed by the run; nothing leaves them):
+generator ns → switch ns (bridge) → balancer ns (one veth, one-armed) → switch ns → server ns.
+weir's XDP path answers with XDP_TX out of the interface a packet came in on,
+so the balancer is one-armed in every configuration: nftables and routing
+forward out of the same veth (ICMP redirects off). Only what the balancer
+namespace does differs:
+
+- **xdp**: `weir_kernel::XdpBalancer`, native XDP on the balancer's veth, one
+  UDP VIP, two servers (Maglev, 65,537-entry ring, per-CPU LRU flow table),
+  IPIP towards the server (DSR).
+- **nftables**: DNAT to the same two servers, `jhash` of source address and
+  port; conntrack keeps each flow on its server (IPVS is not built into this
+  kernel; nftables NAT is the in-kernel L4 peer).
+- **routing**: the VIP routed to the first server (the kernel's floor).
+
+Traffic: 60-byte frames (64 on a wire with FCS), UDP to the VIP from many
+source ports, from a raw IP socket with `sendmmsg` (one system call per
+batch; pktgen is not built into this kernel and AF_PACKET needs `unsafe`,
+which xtask forbids). The generator is paced to a fixed rate so that every
+configuration gets the same offered load; unpaced, the generator, the
+switch and the server counters on CPU 0 top out near 250k packets/s here,
+far below what XDP can take, so the balancer is never the bottleneck and
+packets/s delivered say little. What is compared is therefore the
+**balancer's CPU time per packet**, from which **packets/s per balancer
+core** follows (1e9 / ns; at this load, so an estimate: batches grow with
+load and the cost per packet falls).
+
+CPU placement (2 CPUs): CPU 0 runs the generator, the switch and the server
+side; the balancer's receive work runs in the threaded-NAPI kernel thread
+of its veth, pinned to CPU 1 and timed from `/proc/TID/schedstat`. Both NAPI
+threads run SCHED_FIFO (the machine is shared; a thread stuck behind a
+compiler overflows its veth's 256-entry ring) with 200 µs poll deferral
+(`gro_flush_timeout`/`napi_defer_hard_irqs`, a NIC's interrupt moderation):
+without it a wake-up per packet (≈ 2.5 µs on this VM) is all one measures.
+The generator's frames are handed to the balancer's veth by an XDP redirect
+in the switch (`--feed redirect`), so the balancer receives raw frames as
+from a NIC; through the bridge instead (`--feed bridge`) veth gives it skbs,
+which it copies into a page before any XDP program runs, a cost that NIC
+drivers do not have. nftables and routing get GRO-mode NAPI on the same
+veth (no XDP program on their path); they pay for building the skb, as on a
+NIC. What could not be pinned: the bridge and the server's counting share
+CPU 0 with the generator, and other users of the machine share both CPUs
+(the load average is in the header).
+
+Delivered packets are counted at the server by nftables ingress rules that
+match only a correct result of the configuration under test (IPIP for xdp,
+UDP to a server address for nftables, UDP to the VIP for routing) and drop
+it there. Offered is the generator veth's transmit counter. Counters are
+read one after the other, a few ms apart, hence loss figures slightly
+below zero. Configurations are interleaved within each round; ratios are
+taken within a round.
 ";
 
 const GEN_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
@@ -103,6 +163,31 @@ impl Target {
     }
 }
 
+/// How the generator's frames reach the balancer's veth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Feed {
+    /// XDP_REDIRECT from the generator's switch port straight into the
+    /// balancer's veth: the balancer receives raw frames (no skb), like
+    /// from a NIC; nftables and routing pay for building the skb, as they
+    /// would on a NIC.
+    Redirect,
+    /// Through the bridge as skbs: veth copies each into a page before an
+    /// XDP program may run (a cost a NIC driver does not have).
+    Bridge,
+}
+
+/// The switch port's XDP program for `Feed::Redirect` (plain C, built with
+/// Debian's clang and loaded by iproute2: it is test equipment, not weir).
+const FEED_C: &str = r#"#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp")
+int weir_bench_feed(struct xdp_md *ctx)
+{
+	return bpf_redirect(TARGET_IFINDEX, 0);
+}
+char _license[] SEC("license") = "GPL";
+"#;
+
 struct Opts {
     rounds: usize,
     seconds: u64,
@@ -110,6 +195,7 @@ struct Opts {
     batch: usize,
     rate: u64,
     coalesce_us: u64,
+    feed: Feed,
     targets: Vec<Target>,
     testrun: bool,
     out: Option<std::path::PathBuf>,
@@ -121,8 +207,9 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
         seconds: 5,
         flows: 1024,
         batch: 64,
-        rate: 150_000,
+        rate: 200_000,
         coalesce_us: 200,
+        feed: Feed::Redirect,
         targets: Target::ALL.to_vec(),
         testrun: true,
         out: Some(crate::workspace_root().join("bench/XDP-RESULTS.md")),
@@ -140,6 +227,13 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
             "--batch" => o.batch = val()?.parse()?,
             "--rate" => o.rate = val()?.parse()?,
             "--coalesce-us" => o.coalesce_us = val()?.parse()?,
+            "--feed" => {
+                o.feed = match val()?.as_str() {
+                    "redirect" => Feed::Redirect,
+                    "bridge" => Feed::Bridge,
+                    f => bail!("unknown feed {f}"),
+                }
+            }
             "--targets" => {
                 o.targets = val()?
                     .split(',')
@@ -319,7 +413,7 @@ fn nft_apply(ns: &str, rules: &str) -> anyhow::Result<()> {
 }
 
 impl Topo {
-    fn build(coalesce_us: u64) -> anyhow::Result<Topo> {
+    fn build(coalesce_us: u64, feed: Feed) -> anyhow::Result<Topo> {
         let pid = std::process::id();
         let mut t = Topo {
             created: Vec::new(),
@@ -414,6 +508,51 @@ impl Topo {
         ns_run(sw, "ethtool", &["-K", &t.sw_lb_dev, "tso", "off"])?;
         nft_apply(srv, &srv_rules())?;
         t.srv_mac = mac(srv, "s0")?;
+        if feed == Feed::Redirect {
+            let ifindex = ns_run(
+                sw,
+                "cat",
+                &[&format!("/sys/class/net/{}/ifindex", t.sw_lb_dev)],
+            )?;
+            let dir = std::env::temp_dir().join(format!("weir-xdpbench-{pid}"));
+            std::fs::create_dir_all(&dir)?;
+            let (src, obj) = (dir.join("feed.c"), dir.join("feed.o"));
+            std::fs::write(&src, FEED_C)?;
+            let built = run(
+                "clang",
+                &[
+                    "-O2",
+                    "-g",
+                    "-target",
+                    "bpf",
+                    "-I/usr/include/x86_64-linux-gnu",
+                    &format!("-DTARGET_IFINDEX={}", ifindex.trim()),
+                    "-c",
+                    &src.to_string_lossy(),
+                    "-o",
+                    &obj.to_string_lossy(),
+                ],
+            )
+            .context("clang (apt-get install clang libbpf-dev) for the feed program");
+            let attached = built.and_then(|_| {
+                ip(
+                    sw,
+                    &[
+                        "link",
+                        "set",
+                        "dev",
+                        "wg",
+                        "xdpdrv",
+                        "obj",
+                        &obj.to_string_lossy(),
+                        "sec",
+                        "xdp",
+                    ],
+                )
+            });
+            let _ = std::fs::remove_dir_all(&dir);
+            attached?;
+        }
         let sw_dev = t.sw_lb_dev.clone();
         t.bridge_pass = Some(in_ns(sw, || {
             let mut p = XdpBalancer::load(&XdpConfig {
@@ -981,7 +1120,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let test_run = if o.testrun { Some(testrun()?) } else { None };
     catch_signals()?;
     eprintln!("xtask: building the namespaces…");
-    let topo = Topo::build(o.coalesce_us)?;
+    let topo = Topo::build(o.coalesce_us, o.feed)?;
     let mut samples: Vec<Vec<(Target, Sample)>> = Vec::new();
     let mut notes = Vec::new();
     let mut failures = Vec::new();
@@ -1020,7 +1159,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| configuration | offered pps | delivered pps | loss % | LB core busy % | LB core ns / packet | pps per LB core |"
+        "| configuration | offered pps | delivered pps | loss % | LB core busy % | LB core ns / packet | pps per LB core (1e9 / ns) |"
     );
     let _ = writeln!(t, "|---|---|---|---|---|---|---|");
     let col = |target: Target, f: fn(&Sample) -> f64| -> Vec<f64> {
@@ -1077,14 +1216,18 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "{} rounds, each running {} in turn for 1 s warm-up + {} s measured; {} flows (UDP source ports), 60-byte frames (64 with FCS), sendmmsg batches of {}. Values are min / median / max over rounds.\n",
+        "{} rounds, each running {} in turn for 1 s warm-up + {} s measured; {} flows (UDP source ports), 60-byte frames (64 with FCS), sendmmsg batches of {}, offered at {} packets/s (0: unpaced); feed: {:?}; NAPI coalescing {} µs. Values are min / median / max over rounds.\n",
         o.rounds,
         o.targets.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
         o.seconds,
         o.flows,
-        o.batch
+        o.batch,
+        o.rate,
+        o.feed,
+        o.coalesce_us
     );
     md.push_str(&t);
+    let _ = writeln!(md, "\n{METHOD}");
     if !failures.is_empty() {
         let _ = writeln!(md, "\nFailures:\n");
         for f in &failures {
