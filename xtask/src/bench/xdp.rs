@@ -56,7 +56,7 @@ cargo xtask bench xdp [options]   (root; method in bench/XDP-RESULTS.md)
                   frames, as a NIC does) or bridge (as skbs through the bridge,
                   which veth must copy into a page before any XDP program runs)
   --coalesce-us N NAPI poll deferral on the veths (default 200; 0: a wake-up per packet)
-  --targets LIST  comma-separated subset of xdp,nftables,routing
+  --targets LIST  comma-separated subset of xdp,xdp-tx-floor,nftables,routing
   --no-testrun    skip the BPF_PROG_TEST_RUN example
   --out FILE      results file (default bench/XDP-RESULTS.md)
   --no-save       print only
@@ -79,6 +79,9 @@ namespace does differs:
 - **nftables**: DNAT to the same two servers, `jhash` of source address and
   port; conntrack keeps each flow on its server (IPVS is not built into this
   kernel; nftables NAT is the in-kernel L4 peer).
+- **xdp-tx-floor**: a few-line C XDP program that only rewrites the MACs
+  and returns XDP_TX: what veth, NAPI and XDP_TX cost on this machine before
+  any balancing work (the ceiling of any XDP balancer in this topology).
 - **routing**: the VIP routed to the first server (the kernel's floor).
 
 Traffic: 60-byte frames (64 on a wire with FCS), UDP to the VIP from many
@@ -112,7 +115,8 @@ CPU 0 with the generator, and other users of the machine share both CPUs
 
 Delivered packets are counted at the server by nftables ingress rules that
 match only a correct result of the configuration under test (IPIP for xdp,
-UDP to a server address for nftables, UDP to the VIP for routing) and drop
+UDP to a server address for nftables, UDP to the VIP for routing and the
+floor) and drop
 it there. Offered is the generator veth's transmit counter. Counters are
 read one after the other, a few ms apart, hence loss figures slightly
 below zero. Configurations are interleaved within each round; ratios are
@@ -139,15 +143,24 @@ static STOP: AtomicBool = AtomicBool::new(false);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
     Xdp,
+    /// A few-line XDP program rewriting the MACs and returning XDP_TX: what
+    /// veth, NAPI and XDP_TX cost here without weir's work.
+    XdpTxFloor,
     Nftables,
     Routing,
 }
 
 impl Target {
-    const ALL: [Target; 3] = [Target::Xdp, Target::Nftables, Target::Routing];
+    const ALL: [Target; 4] = [
+        Target::Xdp,
+        Target::XdpTxFloor,
+        Target::Nftables,
+        Target::Routing,
+    ];
     fn name(self) -> &'static str {
         match self {
             Target::Xdp => "xdp",
+            Target::XdpTxFloor => "xdp-tx-floor",
             Target::Nftables => "nftables",
             Target::Routing => "routing",
         }
@@ -157,7 +170,7 @@ impl Target {
     fn rule(self) -> usize {
         match self {
             Target::Xdp => 0,
-            Target::Routing => 1,
+            Target::Routing | Target::XdpTxFloor => 1,
             Target::Nftables => 2,
         }
     }
@@ -178,6 +191,23 @@ enum Feed {
 
 /// The switch port's XDP program for `Feed::Redirect` (plain C, built with
 /// Debian's clang and loaded by iproute2: it is test equipment, not weir).
+/// The `xdp-tx-floor` program (test equipment, like `FEED_C`).
+const FLOOR_C: &str = r#"#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp")
+int weir_bench_floor(struct xdp_md *ctx)
+{
+	unsigned char *eth = (void *)(long)ctx->data;
+	const unsigned char dst[6] = { DST_MAC }, src[6] = { SRC_MAC };
+	if ((void *)(eth + 14) > (void *)(long)ctx->data_end)
+		return XDP_PASS;
+	__builtin_memcpy(eth, dst, 6);
+	__builtin_memcpy(eth + 6, src, 6);
+	return XDP_TX;
+}
+char _license[] SEC("license") = "GPL";
+"#;
+
 const FEED_C: &str = r#"#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 SEC("xdp")
@@ -360,11 +390,16 @@ struct Topo {
     /// XDP pass program on `sw_lb_dev`: a veth receiving XDP_TX frames
     /// needs NAPI on its side, which an XDP program provides.
     bridge_pass: Option<XdpBalancer>,
+    /// Test-equipment BPF sources and objects (removed on drop).
+    bpf_dir: std::path::PathBuf,
+    /// The `xdp-tx-floor` object.
+    floor_obj: String,
 }
 
 impl Drop for Topo {
     fn drop(&mut self) {
         drop(self.bridge_pass.take());
+        let _ = std::fs::remove_dir_all(&self.bpf_dir);
         for ns in &self.created {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
@@ -426,6 +461,8 @@ impl Topo {
             sw_lb_dev: format!("w{pid}"),
             srv_mac: [0; 6],
             bridge_pass: None,
+            bpf_dir: std::env::temp_dir().join(format!("weir-xdpbench-{pid}")),
+            floor_obj: String::new(),
         };
         for ns in [&t.gen, &t.lb, &t.srv, &t.sw].map(String::clone) {
             // A leftover of a crashed run with a recycled pid would fail the add.
@@ -514,45 +551,36 @@ impl Topo {
                 "cat",
                 &[&format!("/sys/class/net/{}/ifindex", t.sw_lb_dev)],
             )?;
-            let dir = std::env::temp_dir().join(format!("weir-xdpbench-{pid}"));
-            std::fs::create_dir_all(&dir)?;
-            let (src, obj) = (dir.join("feed.c"), dir.join("feed.o"));
-            std::fs::write(&src, FEED_C)?;
-            let built = run(
-                "clang",
+            let obj = build_bpf(
+                &t.bpf_dir,
+                "feed",
+                FEED_C,
+                &[format!("-DTARGET_IFINDEX={}", ifindex.trim())],
+            )?;
+            ip(
+                sw,
                 &[
-                    "-O2",
-                    "-g",
-                    "-target",
-                    "bpf",
-                    "-I/usr/include/x86_64-linux-gnu",
-                    &format!("-DTARGET_IFINDEX={}", ifindex.trim()),
-                    "-c",
-                    &src.to_string_lossy(),
-                    "-o",
-                    &obj.to_string_lossy(),
+                    "link", "set", "dev", "wg", "xdpdrv", "obj", &obj, "sec", "xdp",
                 ],
-            )
-            .context("clang (apt-get install clang libbpf-dev) for the feed program");
-            let attached = built.and_then(|_| {
-                ip(
-                    sw,
-                    &[
-                        "link",
-                        "set",
-                        "dev",
-                        "wg",
-                        "xdpdrv",
-                        "obj",
-                        &obj.to_string_lossy(),
-                        "sec",
-                        "xdp",
-                    ],
-                )
-            });
-            let _ = std::fs::remove_dir_all(&dir);
-            attached?;
+            )?;
         }
+        // The XDP_TX floor: same MAC rewrite weir does, nothing else.
+        let c_mac = |m: [u8; 6]| {
+            m.iter()
+                .map(|b| format!("{b:#04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let lb_mac = mac(lb, &t.lb_dev)?;
+        t.floor_obj = build_bpf(
+            &t.bpf_dir,
+            "floor",
+            FLOOR_C,
+            &[
+                format!("-DDST_MAC={}", c_mac(t.srv_mac)),
+                format!("-DSRC_MAC={}", c_mac(lb_mac)),
+            ],
+        )?;
         let sw_dev = t.sw_lb_dev.clone();
         t.bridge_pass = Some(in_ns(sw, || {
             let mut p = XdpBalancer::load(&XdpConfig {
@@ -654,6 +682,34 @@ impl Topo {
         }
         Ok(lb)
     }
+}
+
+/// Compiles a test-equipment XDP program with clang into `dir` (created on
+/// first use, removed with the topology); returns the object's path.
+fn build_bpf(
+    dir: &std::path::Path,
+    name: &str,
+    source: &str,
+    defines: &[String],
+) -> anyhow::Result<String> {
+    std::fs::create_dir_all(dir)?;
+    let (src, obj) = (dir.join(format!("{name}.c")), dir.join(format!("{name}.o")));
+    std::fs::write(&src, source)?;
+    let (src, obj) = (
+        src.to_string_lossy().into_owned(),
+        obj.to_string_lossy().into_owned(),
+    );
+    let mut args: Vec<&str> = vec![
+        "-O2",
+        "-g",
+        "-target",
+        "bpf",
+        "-I/usr/include/x86_64-linux-gnu",
+    ];
+    args.extend(defines.iter().map(String::as_str));
+    args.extend(["-c", &src, "-o", &obj]);
+    run("clang", &args).context("clang (apt-get install clang libbpf-dev) for test programs")?;
+    Ok(obj)
 }
 
 fn small_limits(flows: u32) -> Limits {
@@ -929,6 +985,23 @@ fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(S
             nft_apply(&t.lb, &dnat_rules())?;
             None
         }
+        Target::XdpTxFloor => {
+            ip(
+                &t.lb,
+                &[
+                    "link",
+                    "set",
+                    "dev",
+                    &t.lb_dev,
+                    "xdpdrv",
+                    "obj",
+                    &t.floor_obj,
+                    "sec",
+                    "xdp",
+                ],
+            )?;
+            None
+        }
         Target::Routing => None,
     };
     let result = (|| {
@@ -1016,6 +1089,9 @@ fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(S
     drop(lb_prog);
     if target == Target::Nftables {
         ns_run(&t.lb, "nft", &["delete", "table", "ip", "weirbench"])?;
+    }
+    if target == Target::XdpTxFloor {
+        ip(&t.lb, &["link", "set", "dev", &t.lb_dev, "xdpdrv", "off"])?;
     }
     result.map(|s| (s, note))
 }
@@ -1197,7 +1273,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         "| ratio, same round (min / median / max) | per LB core | delivered |"
     );
     let _ = writeln!(t, "|---|---|---|");
-    for b in [Target::Nftables, Target::Routing] {
+    for b in [Target::Nftables, Target::Routing, Target::XdpTxFloor] {
         let _ = writeln!(
             t,
             "| xdp / {} | {} | {} |",
@@ -1211,8 +1287,13 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let _ = writeln!(md, "# XDP packet-rate benchmark\n");
     let _ = writeln!(
         md,
-        "Command: `cargo xtask bench xdp {}` (root). Machine: {machine}.\n",
-        args.join(" ")
+        "Command: `{}` (root). Machine: {machine}.\n",
+        ["cargo xtask bench xdp"]
+            .iter()
+            .copied()
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let _ = writeln!(
         md,
