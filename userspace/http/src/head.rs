@@ -260,7 +260,7 @@ impl<const N: usize> HeadParser<N> {
     /// when complete, `None` when out of bytes, or the error and its offset.
     /// Each state runs its own tight loop; the outer loop only dispatches
     /// between tokens.
-    #[inline(always)]
+    #[inline(never)]
     #[allow(clippy::too_many_lines)] // one state machine, kept in one place on purpose
     fn run(&mut self, buf: &[u8], mut p: usize) -> (usize, Result<Option<usize>, Fail>) {
         let len = buf.len();
