@@ -311,6 +311,24 @@ impl<const N: usize> HeadParser<N> {
                     st = State::Start;
                 }
                 State::Method => {
+                    // The usual methods, when the whole token is here: one
+                    // comparison instead of a scan and a recognition.
+                    if p == self.mark as usize {
+                        let fast = match buf.get(p..p + 5) {
+                            Some([b'G', b'E', b'T', b' ', _]) => Some((Method::Get, 3)),
+                            Some(b"POST ") => Some((Method::Post, 4)),
+                            _ => None,
+                        };
+                        if let Some((m, n)) = fast {
+                            examined!(self, n);
+                            self.head.method = m;
+                            self.head.method_span = Span::new(p as u32, (p + n) as u32);
+                            p += n + 1;
+                            self.mark = p as u32;
+                            st = State::Target;
+                            continue;
+                        }
+                    }
                     p = classify::skip_token(buf, p, len);
                     need!(1);
                     let mark = self.mark as usize;
@@ -443,6 +461,13 @@ impl<const N: usize> HeadParser<N> {
                     p = classify::skip_value(buf, p, len);
                     need!(1);
                     match buf[p] {
+                        // The usual CRLF: straight to the header lines.
+                        b'\r' if buf.get(p + 1) == Some(&b'\n') => {
+                            self.head.reason = Span::new(self.mark, p as u32);
+                            p += 2;
+                            self.state = State::LineStart;
+                            return self.lines(buf, p, State::LineStart);
+                        }
                         b'\t' => p += 1,
                         b'\r' | b'\n' if buf[p] == b'\r' || lenient => {
                             self.head.reason = Span::new(self.mark, p as u32);
