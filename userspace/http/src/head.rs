@@ -181,8 +181,9 @@ impl<const N: usize> HeadParser<N> {
     /// - Each call resumes at the saved offset: a byte is examined by the scan
     ///   once, whatever the number of calls. A few bytes are read a second time
     ///   by design (a recognised header name, the value of a framing field, a
-    ///   non-origin target, trailing whitespace of a value), so the total is at
-    ///   most twice the head's length.
+    ///   non-origin target, trailing whitespace of a value, the byte after
+    ///   `GET ` when the method is matched whole), so the total is at most
+    ///   twice the head's length.
     /// - Returns `Ok(Partial)`: need more data. `Ok(Complete(n))`: the head is
     ///   `n` bytes; [`Self::head`] holds the summary. `Err(e)`: the message is
     ///   invalid; `e.offset` is the offending byte's offset from the message
