@@ -11,7 +11,7 @@ use weir_runtime::{sys, OpKind};
 
 use super::Worker;
 use crate::http::session::{
-    Ctx, HttpAsk, HttpSession, Req, CLI_RECV, CLI_SEND, SRV_RECV, SRV_SEND,
+    Ctx, HttpAsk, HttpSession, Req, CLI_POLL, CLI_RECV, CLI_SEND, SRV_RECV, SRV_SEND,
 };
 use crate::pick::Pick;
 use crate::shared::bump;
@@ -100,7 +100,9 @@ impl Worker {
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
-        let ask = if kind == CLI_RECV || kind == CLI_SEND {
+        let ask = if kind == CLI_POLL {
+            self.with_http(key, |h, ctx| h.on_cli_poll(ctx, result))
+        } else if kind == CLI_RECV || kind == CLI_SEND {
             if result > 0 {
                 s.cli_last = now;
             }

@@ -38,6 +38,8 @@ pub const CLI_SEND: OpKind = OpKind(33);
 pub const SRV_RECV: [OpKind; 2] = [OpKind(34), OpKind(36)];
 /// Op kinds: send to the server, per epoch parity.
 pub const SRV_SEND: [OpKind; 2] = [OpKind(35), OpKind(37)];
+/// Op kind: the idle client became readable (see `arm_cli_recv`).
+pub const CLI_POLL: OpKind = OpKind(38);
 
 /// Where the request side stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,6 +406,35 @@ impl HttpSession {
         if self.has(F_CLI_RECV) || self.has(F_CLI_EOF) {
             return HttpAsk::Wait;
         }
+        if self.req == Req::Head && self.clen == 0 {
+            // Waiting for a request with nothing buffered: hold no buffer
+            // (an idle keep-alive connection would otherwise pin
+            // `tune.bufsize` bytes). Poll, and take a buffer once readable.
+            if let Some(b) = self.cbuf.take() {
+                ctx.ring.bufs_mut().release(b);
+            }
+            let ud = ctx.ud(CLI_POLL);
+            ctx.ring
+                .poll(ctx.cli, (libc::POLLIN | libc::POLLRDHUP) as u32, ud);
+            self.flags |= F_CLI_RECV;
+            return HttpAsk::Wait;
+        }
+        self.recv_cli_now(ctx)
+    }
+
+    /// The idle client became readable (`res`: poll result): receive.
+    pub fn on_cli_poll(&mut self, ctx: &mut Ctx<'_>, res: i32) -> HttpAsk {
+        self.flags &= !F_CLI_RECV;
+        if res == -libc::ECANCELED {
+            return HttpAsk::Wait;
+        }
+        if res < 0 {
+            return HttpAsk::Close(CloseKind::ClientReset);
+        }
+        self.recv_cli_now(ctx)
+    }
+
+    fn recv_cli_now(&mut self, ctx: &mut Ctx<'_>) -> HttpAsk {
         let Some(b) = Self::buf(ctx.ring, &mut self.cbuf) else {
             return HttpAsk::Close(CloseKind::Error);
         };
