@@ -55,6 +55,8 @@ cargo xtask bench xdp [options]   (root; method in bench/XDP-RESULTS.md)
                   XDP redirect in the switch namespace hands them over as raw
                   frames, as a NIC does) or bridge (as skbs through the bridge,
                   which veth must copy into a page before any XDP program runs)
+  --conn-seconds S  connection-rate phase per round through xdp and routing
+                  (default 3; 0 skips it)
   --coalesce-us N NAPI poll deferral on the veths (default 200; 0: a wake-up per packet)
   --targets LIST  comma-separated subset of xdp,xdp-tx-floor,nftables,routing
   --no-testrun    skip the BPF_PROG_TEST_RUN example
@@ -92,9 +94,20 @@ configuration gets the same offered load; unpaced, the generator, the
 switch and the server counters on CPU 0 top out near 250k packets/s here,
 far below what XDP can take, so the balancer is never the bottleneck and
 packets/s delivered say little. What is compared is therefore the
-**balancer's CPU time per packet**, from which **packets/s per balancer
-core** follows (1e9 / ns; at this load, so an estimate: batches grow with
-load and the cost per packet falls).
+**balancer's CPU time per packet**, two ways:
+
+- *all-in*: the balancer thread's CPU time over the packets it received at
+  the full rate. It includes a fixed cost paid whatever the traffic (the
+  poll timer's wake-ups, ≈ 10% of a core here), so it overstates the cost
+  per packet, and the more so the cheaper the path: ratios come out low.
+- *marginal*: each configuration runs at half rate, then at full rate; the
+  difference in CPU time over the difference in packets. This is the cost
+  one more packet adds. It is the noisier figure (a difference of two
+  measurements) and understates what a saturated core spends per packet.
+
+**Packets/s per balancer core** is 1e9 / marginal ns: an optimistic
+estimate of a saturated core's rate; the all-in ratio is the pessimistic
+bound of the per-core comparison, the marginal ratio the optimistic one.
 
 CPU placement (2 CPUs): CPU 0 runs the generator, the switch and the server
 side; the balancer's receive work runs in the threaded-NAPI kernel thread
@@ -121,6 +134,16 @@ it there. Offered is the generator veth's transmit counter. Counters are
 read one after the other, a few ms apart, hence loss figures slightly
 below zero. Configurations are interleaved within each round; ratios are
 taken within a round.
+
+Connections: 4 client threads (closed loop, CPU 0) connect to VIP:80 and
+close; the server (CPU 0) accepts and closes. Both xdp and routing are
+direct server return (the server owns the VIP; weir's decap program
+unwraps IPIP on the server's veth), so answers bypass the balancer; the
+balancer's CPU per connection covers the client's SYN, ACK and FIN. The
+rate is set by CPU 0 (clients and server), not by the balancer. nftables
+DNAT needs the answers back through the balancer and is not measured
+here; weir's userspace tcp mode is not measured by this bench (see
+`cargo xtask bench tcp`).
 ";
 
 const GEN_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
@@ -226,6 +249,7 @@ struct Opts {
     rate: u64,
     coalesce_us: u64,
     feed: Feed,
+    conn_seconds: u64,
     targets: Vec<Target>,
     testrun: bool,
     out: Option<std::path::PathBuf>,
@@ -240,6 +264,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
         rate: 200_000,
         coalesce_us: 200,
         feed: Feed::Redirect,
+        conn_seconds: 3,
         targets: Target::ALL.to_vec(),
         testrun: true,
         out: Some(crate::workspace_root().join("bench/XDP-RESULTS.md")),
@@ -257,6 +282,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
             "--batch" => o.batch = val()?.parse()?,
             "--rate" => o.rate = val()?.parse()?,
             "--coalesce-us" => o.coalesce_us = val()?.parse()?,
+            "--conn-seconds" => o.conn_seconds = val()?.parse()?,
             "--feed" => {
                 o.feed = match val()?.as_str() {
                     "redirect" => Feed::Redirect,
@@ -407,7 +433,8 @@ impl Drop for Topo {
 }
 
 /// Rules of the server's ingress counter chain, in order (see
-/// `Target::rule`): IPIP from weir, UDP to the VIP (routing), UDP to a
+/// `Target::rule`): UDP in IPIP from weir (TCP passes, for the connection
+/// phase), UDP to the VIP (routing), UDP to a
 /// server address (DNAT). Everything counted is dropped right there, so
 /// the server's stack costs nothing; ARP passes.
 fn srv_rules() -> String {
@@ -415,7 +442,7 @@ fn srv_rules() -> String {
         "table netdev weirbench {{\n\
          \tchain in {{\n\
          \t\ttype filter hook ingress device \"s0\" priority 0; policy accept;\n\
-         \t\tip protocol 4 counter drop\n\
+         \t\tip protocol 4 @nh,232,8 17 counter drop\n\
          \t\tip daddr {VIP} udp dport {VIP_PORT} counter drop\n\
          \t\tip daddr {{ {}, {} }} udp dport {VIP_PORT} counter drop\n\
          \t}}\n\
@@ -653,6 +680,29 @@ impl Topo {
                 "permanent",
             ],
         )?;
+        // Connection phase: the server answers the client directly (DSR);
+        // the feed program would send the client's ARP answers to the
+        // balancer, so the server knows the client's MAC statically.
+        ip(
+            srv,
+            &[
+                "neigh",
+                "replace",
+                &GEN_ADDR.to_string(),
+                "lladdr",
+                &gen_mac,
+                "dev",
+                "s0",
+                "nud",
+                "permanent",
+            ],
+        )?;
+        // The client's TCP checksums must be complete: the feed's XDP
+        // redirect turns the skb into a raw frame, and a checksum left to
+        // "hardware" (veth's default offload) would reach the server unfinished.
+        ns_run(gen, "ethtool", &["-K", "g0", "tx", "off"])?;
+        sysctl(gen, "net.ipv4.ip_local_port_range=1024 65000")?;
+        sysctl(gen, "net.ipv4.tcp_tw_reuse=1")?;
         for (m, port) in [
             (&gen_mac, "wg"),
             (&lb_mac, t.sw_lb_dev.as_str()),
@@ -710,6 +760,35 @@ fn build_bpf(
     args.extend(["-c", &src, "-o", &obj]);
     run("clang", &args).context("clang (apt-get install clang libbpf-dev) for test programs")?;
     Ok(obj)
+}
+
+/// weir's XDP configuration for the bench: one VIP, both servers, IPIP.
+fn xdp_config(t: &Topo, proto: Proto, port: u16, flows: u32) -> XdpConfig {
+    XdpConfig {
+        name: "bench".into(),
+        interfaces: vec![iface(&t.lb_dev)],
+        method: Method::Ipip,
+        source_v4: Some(LB_ADDR),
+        next_hop_mac: t.srv_mac,
+        vips: vec![VipConfig {
+            addr: VIP.into(),
+            port,
+            proto,
+            hash: VipHash::FiveTuple,
+            servers: SERVERS
+                .iter()
+                .enumerate()
+                .map(|(i, a)| ServerConfig {
+                    name: format!("s{i}"),
+                    addr: (*a).into(),
+                    weight: 1,
+                    down: false,
+                })
+                .collect(),
+        }],
+        limits: small_limits(flows.max(1024)),
+        ..Default::default()
+    }
 }
 
 fn small_limits(flows: u32) -> Limits {
@@ -907,7 +986,9 @@ struct Sample {
     lb_busy: f64,
     /// CPU nanoseconds of the balancer per packet it received.
     lb_ns_per_packet: f64,
-    /// Packets per second one balancer core handles (`1e9 / ns`).
+    /// Marginal CPU ns per packet: between half rate and full rate.
+    marginal_ns: f64,
+    /// Packets per second one balancer core handles (`1e9 / marginal`).
     per_core_pps: f64,
 }
 
@@ -944,37 +1025,66 @@ fn snap(t: &Topo, lb_tid: i32) -> anyhow::Result<Snap> {
     })
 }
 
+/// Offers `rate` packets/s for warm-up + `o.seconds`; returns the counters
+/// at the start and the end of the measured part and the packets sent.
+/// Fails if the server saw nothing, or the wrong kind of packet.
+fn window(
+    t: &Topo,
+    target: Target,
+    lb_tid: i32,
+    o: &Opts,
+    rate: u64,
+) -> anyhow::Result<(Snap, Snap, u64)> {
+    let until =
+        Instant::now() + WARMUP + Duration::from_secs(o.seconds) + Duration::from_millis(300);
+    // Bounded by time and by count: the most this machine could send.
+    let max = (o.seconds + 2) * 20_000_000;
+    let (flows, batch) = (o.flows, o.batch);
+    let gen_ns = t.gen.clone();
+    let gen = std::thread::spawn(move || {
+        super::pin_current_thread(CPU_GEN);
+        in_ns(&gen_ns, || generate(flows, batch, rate, until, max))
+    });
+    let r = (|| {
+        sleep_checked(WARMUP)?;
+        let a = snap(t, lb_tid)?;
+        sleep_checked(Duration::from_secs(o.seconds))?;
+        let b = snap(t, lb_tid)?;
+        Ok::<_, anyhow::Error>((a, b))
+    })();
+    let sent = gen
+        .join()
+        .map_err(|_| anyhow::anyhow!("generator panicked"))??;
+    let (a, b) = r?;
+    let rule = target.rule();
+    let delivered = b.srv[rule] - a.srv[rule];
+    let wrong: u64 = (0..3)
+        .filter(|&i| i != rule)
+        .map(|i| b.srv[i] - a.srv[i])
+        .sum();
+    if delivered == 0 {
+        bail!(
+            "{}: nothing reached the server (counters {:?})",
+            target.name(),
+            b.srv
+        );
+    }
+    if wrong > delivered / 100 {
+        bail!(
+            "{}: {wrong} packets of another configuration's kind reached the server",
+            target.name()
+        );
+    }
+    Ok((a, b, sent))
+}
+
 /// Sets `target` up in the balancer namespace, offers load for warm-up +
 /// `o.seconds`, measures over the last `o.seconds`, and tears it down.
 fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(Sample, String)> {
     let mut note = String::new();
     let lb_prog = match target {
         Target::Xdp => {
-            let cfg = XdpConfig {
-                name: "bench".into(),
-                interfaces: vec![iface(&t.lb_dev)],
-                method: Method::Ipip,
-                source_v4: Some(LB_ADDR),
-                next_hop_mac: t.srv_mac,
-                vips: vec![VipConfig {
-                    addr: VIP.into(),
-                    port: VIP_PORT,
-                    proto: Proto::Udp,
-                    hash: VipHash::FiveTuple,
-                    servers: SERVERS
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| ServerConfig {
-                            name: format!("s{i}"),
-                            addr: (*a).into(),
-                            weight: 1,
-                            down: false,
-                        })
-                        .collect(),
-                }],
-                limits: small_limits((u32::from(o.flows) * 4).max(1024)),
-                ..Default::default()
-            };
+            let cfg = xdp_config(t, Proto::Udp, VIP_PORT, u32::from(o.flows) * 4);
             Some(in_ns(&t.lb, || {
                 let mut lb = XdpBalancer::load(&cfg)?;
                 lb.attach_all()?;
@@ -1006,58 +1116,42 @@ fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(S
     };
     let result = (|| {
         let lb_tid = t.pin_napi(cpus)?;
-        let until =
-            Instant::now() + WARMUP + Duration::from_secs(o.seconds) + Duration::from_millis(300);
-        // Bounded by time and by count: the most this machine could send.
-        let max = (o.seconds + 2) * 20_000_000;
-        let (flows, batch, rate) = (o.flows, o.batch, o.rate);
-        let gen_ns = t.gen.clone();
-        let gen = std::thread::spawn(move || {
-            super::pin_current_thread(CPU_GEN);
-            in_ns(&gen_ns, || generate(flows, batch, rate, until, max))
-        });
-        let r = (|| {
-            sleep_checked(WARMUP)?;
-            let a = snap(t, lb_tid)?;
-            sleep_checked(Duration::from_secs(o.seconds))?;
-            let b = snap(t, lb_tid)?;
-            Ok::<_, anyhow::Error>((a, b))
-        })();
-        let sent = gen
-            .join()
-            .map_err(|_| anyhow::anyhow!("generator panicked"))??;
-        let (a, b) = r?;
+        // Half the rate first: the difference between the two windows gives
+        // the balancer's marginal cost per packet, free of what it pays per
+        // poll whatever the traffic (timer wake-ups: ≈ 10% of a core here).
+        let (lo_a, lo_b, _) = window(t, target, lb_tid, o, o.rate / 2)?;
+        let (a, b, sent) = window(t, target, lb_tid, o, o.rate)?;
         let secs = (b.at - a.at).as_secs_f64();
+        let lo_secs = (lo_b.at - lo_a.at).as_secs_f64();
         let rule = target.rule();
         let delivered = b.srv[rule] - a.srv[rule];
-        let wrong: u64 = (0..3)
-            .filter(|&i| i != rule)
-            .map(|i| b.srv[i] - a.srv[i])
-            .sum();
-        if delivered == 0 {
-            bail!(
-                "{}: nothing reached the server (counters {:?})",
-                target.name(),
-                b.srv
-            );
-        }
-        if wrong > delivered / 100 {
-            bail!(
-                "{}: {wrong} packets of another configuration's kind reached the server",
-                target.name()
-            );
-        }
         let lb_ns = (b.lb_ns - a.lb_ns) as f64;
         let lb_in = (b.lb_in - a.lb_in).max(1) as f64;
+        // CPU ns per second and packets per second at each rate.
+        let (cpu_hi, pps_hi) = (lb_ns / secs, lb_in / secs);
+        let (cpu_lo, pps_lo) = (
+            (lo_b.lb_ns - lo_a.lb_ns) as f64 / lo_secs,
+            (lo_b.lb_in - lo_a.lb_in) as f64 / lo_secs,
+        );
+        let marginal = if o.rate > 0 && pps_hi > pps_lo * 1.2 {
+            (cpu_hi - cpu_lo) / (pps_hi - pps_lo)
+        } else {
+            f64::NAN
+        };
         let s = Sample {
             offered_pps: (b.offered - a.offered) as f64 / secs,
             delivered_pps: delivered as f64 / secs,
             loss: 1.0 - delivered as f64 / (b.offered - a.offered).max(1) as f64,
             lb_busy: lb_ns / 1e9 / secs,
             lb_ns_per_packet: lb_ns / lb_in,
-            per_core_pps: lb_in * 1e9 / lb_ns,
+            marginal_ns: marginal,
+            per_core_pps: 1e9 / marginal,
         };
-        let _ = write!(note, "generator handed {sent} packets to sendmmsg");
+        let _ = write!(
+            note,
+            "generator handed {sent} packets to sendmmsg; at half rate: {pps_lo:.0} packets/s, LB core busy {:.1}%",
+            cpu_lo / 1e7
+        );
         Ok(s)
     })();
     if let Some(lb) = &lb_prog {
@@ -1094,6 +1188,135 @@ fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(S
         ip(&t.lb, &["link", "set", "dev", &t.lb_dev, "xdpdrv", "off"])?;
     }
     result.map(|s| (s, note))
+}
+
+// ---------------------------------------------------------------------------
+// Connection rate
+
+const TCP_PORT: u16 = 80;
+/// Client threads of the closed loop.
+const CONN_CLIENTS: usize = 4;
+
+/// Enters namespace `ns` on the calling thread.
+fn enter(ns: &str) -> anyhow::Result<()> {
+    let file = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("setns {ns}"))
+}
+
+/// One connection-rate measurement.
+#[derive(Debug, Clone, Copy)]
+struct ConnSample {
+    per_sec: f64,
+    failed: u64,
+    /// Balancer CPU per connection (its NAPI thread).
+    lb_us_per_conn: f64,
+}
+
+/// TCP connections (SYN → established, then closed by the client) per
+/// second to VIP:80 through weir's XDP path or plain routing, closed loop
+/// from `CONN_CLIENTS` threads on CPU 0, for `secs`. Both are DSR: the
+/// server owns the VIP and answers the client directly. (nftables DNAT
+/// would need the answers back through the balancer; not measured.)
+fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Result<ConnSample> {
+    let lb_prog = match target {
+        Target::Xdp => {
+            let cfg = xdp_config(t, Proto::Tcp, TCP_PORT, 65_536);
+            Some(in_ns(&t.lb, || {
+                let mut lb = XdpBalancer::load(&cfg)?;
+                lb.attach_all()?;
+                Ok(lb)
+            })?)
+        }
+        Target::Routing => None,
+        other => bail!("no connection phase for {}", other.name()),
+    };
+    // The server decapsulates IPIP (this kernel has no ipip device).
+    let decap = in_ns(&t.srv, || {
+        let mut d = weir_kernel::XdpDecap::load()?;
+        d.attach(&iface("s0"))?;
+        Ok(d)
+    })?;
+    let listener = in_ns(&t.srv, || {
+        Ok(std::net::TcpListener::bind(SocketAddrV4::new(
+            VIP, TCP_PORT,
+        ))?)
+    })?;
+    listener.set_nonblocking(true)?;
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let server = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            super::pin_current_thread(CPU_GEN);
+            while !done.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => drop(s),
+                    Err(_) => std::thread::sleep(Duration::from_micros(200)),
+                }
+            }
+        })
+    };
+    let r = (|| {
+        let lb_tid = t.pin_napi(cpus)?;
+        let until = Instant::now() + Duration::from_secs(secs);
+        let cpu0 = thread_cpu_ns(lb_tid)?;
+        let start = Instant::now();
+        let clients: Vec<_> = (0..CONN_CLIENTS)
+            .map(|_| {
+                let ns = t.gen.clone();
+                std::thread::spawn(move || -> anyhow::Result<(u64, u64)> {
+                    super::pin_current_thread(CPU_GEN);
+                    enter(&ns)?;
+                    let (mut ok, mut failed) = (0u64, 0u64);
+                    let to = std::net::SocketAddr::V4(SocketAddrV4::new(VIP, TCP_PORT));
+                    // Bounded by time and by count.
+                    while Instant::now() < until && ok + failed < 1_000_000 {
+                        if STOP.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        match std::net::TcpStream::connect_timeout(&to, Duration::from_secs(1)) {
+                            Ok(c) => {
+                                ok += 1;
+                                drop(c);
+                            }
+                            Err(_) => failed += 1,
+                        }
+                    }
+                    Ok((ok, failed))
+                })
+            })
+            .collect();
+        let (mut ok, mut failed) = (0, 0);
+        for c in clients {
+            let (o, f) = c.join().map_err(|_| anyhow::anyhow!("client panicked"))??;
+            ok += o;
+            failed += f;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let lb_ns = thread_cpu_ns(lb_tid)? - cpu0;
+        if ok == 0 {
+            bail!(
+                "{}: no connection established ({failed} failed)",
+                target.name()
+            );
+        }
+        Ok(ConnSample {
+            per_sec: ok as f64 / secs,
+            failed,
+            lb_us_per_conn: lb_ns as f64 / 1e3 / ok as f64,
+        })
+    })();
+    done.store(true, Ordering::Relaxed);
+    let _ = server.join();
+    if let (Ok(_), Some(lb)) = (&r, &lb_prog) {
+        let c = lb.counters()?;
+        if c.event(Event::Forwarded) == 0 || decap.decapsulated()? == 0 {
+            bail!("xdp connection phase: nothing went through weir's XDP path");
+        }
+    }
+    drop(decap);
+    drop(lb_prog);
+    r
 }
 
 // ---------------------------------------------------------------------------
@@ -1199,6 +1422,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let topo = Topo::build(o.coalesce_us, o.feed)?;
     let mut samples: Vec<Vec<(Target, Sample)>> = Vec::new();
     let mut notes = Vec::new();
+    let mut conns: Vec<Vec<(Target, ConnSample)>> = Vec::new();
     let mut failures = Vec::new();
     for round in 0..o.rounds {
         let mut this = Vec::new();
@@ -1209,7 +1433,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
             match measure(&topo, target, &o, cpus) {
                 Ok((s, note)) => {
                     eprintln!(
-                        "round {}: {:<8} offered {:>9.0} pps, delivered {:>9.0} pps (loss {:.2}%), LB core busy {:>5.1}%, {:>6.0} ns/packet, {:>9.0} pps per core",
+                        "round {}: {:<8} offered {:>9.0} pps, delivered {:>9.0} pps (loss {:.2}%), LB core busy {:>5.1}%, {:>6.0} ns/packet, marginal {:>5.0} ns/packet, {:>9.0} pps per core",
                         round + 1,
                         target.name(),
                         s.offered_pps,
@@ -1217,6 +1441,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
                         s.loss * 100.0,
                         s.lb_busy * 100.0,
                         s.lb_ns_per_packet,
+                        s.marginal_ns,
                         s.per_core_pps
                     );
                     notes.push(format!("round {}, {}: {note}", round + 1, target.name()));
@@ -1229,15 +1454,43 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
             }
         }
         samples.push(this);
+        let mut this = Vec::new();
+        for target in [Target::Xdp, Target::Routing] {
+            if o.conn_seconds == 0 || !o.targets.contains(&target) || STOP.load(Ordering::SeqCst) {
+                continue;
+            }
+            match conn_phase(&topo, target, o.conn_seconds, cpus) {
+                Ok(c) => {
+                    eprintln!(
+                        "round {}: {:<8} {:>7.0} connections/s ({} failed), LB core {:.2} µs per connection",
+                        round + 1,
+                        target.name(),
+                        c.per_sec,
+                        c.failed,
+                        c.lb_us_per_conn
+                    );
+                    this.push((target, c));
+                }
+                Err(e) => {
+                    eprintln!("round {}: connections {}: {e:#}", round + 1, target.name());
+                    failures.push(format!(
+                        "round {}, connections {}: {e:#}",
+                        round + 1,
+                        target.name()
+                    ));
+                }
+            }
+        }
+        conns.push(this);
     }
     drop(topo);
 
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| configuration | offered pps | delivered pps | loss % | LB core busy % | LB core ns / packet | pps per LB core (1e9 / ns) |"
+        "| configuration | offered pps | delivered pps | loss % | LB core busy % | LB core ns / packet | marginal LB ns / packet | pps per LB core (1e9 / marginal) |"
     );
-    let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
     let col = |target: Target, f: fn(&Sample) -> f64| -> Vec<f64> {
         samples
             .iter()
@@ -1247,13 +1500,14 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     for &target in &o.targets {
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             target.name(),
             fmt3(&col(target, |s| s.offered_pps), 1e3, 0) + " k",
             fmt3(&col(target, |s| s.delivered_pps), 1e3, 0) + " k",
             fmt3(&col(target, |s| s.loss * 100.0), 1.0, 2),
             fmt3(&col(target, |s| s.lb_busy * 100.0), 1.0, 1),
             fmt3(&col(target, |s| s.lb_ns_per_packet), 1.0, 0),
+            fmt3(&col(target, |s| s.marginal_ns), 1.0, 0),
             fmt3(&col(target, |s| s.per_core_pps), 1e3, 0) + " k",
         );
     }
@@ -1270,17 +1524,44 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let _ = writeln!(t);
     let _ = writeln!(
         t,
-        "| ratio, same round (min / median / max) | per LB core | delivered |"
+        "| ratio, same round (min / median / max) | per LB core (marginal cost) | per LB core (all-in cost at full rate) | delivered |"
     );
-    let _ = writeln!(t, "|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|");
     for b in [Target::Nftables, Target::Routing, Target::XdpTxFloor] {
         let _ = writeln!(
             t,
-            "| xdp / {} | {} | {} |",
+            "| xdp / {} | {} | {} | {} |",
             b.name(),
             fmt3(&ratio(Target::Xdp, b, |s| s.per_core_pps), 1.0, 2),
+            fmt3(&ratio(Target::Xdp, b, |s| 1.0 / s.lb_ns_per_packet), 1.0, 2),
             fmt3(&ratio(Target::Xdp, b, |s| s.delivered_pps), 1.0, 2),
         );
+    }
+    if conns.iter().any(|r| !r.is_empty()) {
+        let _ = writeln!(t);
+        let _ = writeln!(
+            t,
+            "| connections (SYN → established → client close), {CONN_CLIENTS} client threads, closed loop | per second | failed | LB core µs / connection |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|");
+        for target in [Target::Xdp, Target::Routing] {
+            let v: Vec<ConnSample> = conns
+                .iter()
+                .flat_map(|r| r.iter().filter(|(x, _)| *x == target).map(|(_, c)| *c))
+                .collect();
+            if v.is_empty() {
+                continue;
+            }
+            let f = |g: fn(&ConnSample) -> f64| v.iter().map(g).collect::<Vec<f64>>();
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} | {} |",
+                target.name(),
+                fmt3(&f(|c| c.per_sec), 1.0, 0),
+                fmt3(&f(|c| c.failed as f64), 1.0, 0),
+                fmt3(&f(|c| c.lb_us_per_conn), 1.0, 2),
+            );
+        }
     }
     print!("{t}");
     let mut md = String::new();
