@@ -552,6 +552,24 @@ fn attach_failures_say_why_and_generic_fallback_is_reported() {
     );
     assert!(!ns.has_xdp("lo"));
 
+    // Pinning needs a bpffs: said before anything is loaded.
+    let not_bpffs = tempfile::tempdir().unwrap();
+    let mut weir = WeirProc::spawn(
+        &ns,
+        &format!(
+            "xdp t\n    interface lo\n    blocklist 192.0.2.0/24\n    pin {}/p\n",
+            not_bpffs.path().display()
+        ),
+    );
+    let st = weir.wait_exit(Duration::from_secs(15)).expect("weir exits");
+    assert_eq!(st.code(), Some(1), "{}", weir.output());
+    assert!(
+        weir.output().contains("is not on a mounted bpffs"),
+        "{}",
+        weir.output()
+    );
+    assert!(!ns.has_xdp("lo"));
+
     // A missing interface after a good one: the error names it, and the
     // program already attached to the first is taken off again.
     let mut weir = WeirProc::spawn(

@@ -36,6 +36,14 @@ pub fn start(config: &Config, log: &Log) -> anyhow::Result<Xdp> {
     };
     for s in &config.xdp {
         let what = || format!("xdp section '{}' ({})", s.cfg.name, s.loc);
+        if let Some(pin) = s.cfg.pin.as_deref().filter(|p| !on_bpffs(p)) {
+            // The loader would only say "No such file or directory".
+            anyhow::bail!(
+                "{}: pin {} is not on a mounted bpffs (mount one, e.g. `mount -t bpf bpf /sys/fs/bpf`)",
+                what(),
+                pin.display()
+            );
+        }
         let mut lb = XdpBalancer::load(&s.cfg).with_context(what)?;
         let attached = lb.attach_all();
         // Kept even when attaching failed: dropping it through `xdp` detaches
@@ -69,6 +77,16 @@ pub fn start(config: &Config, log: &Log) -> anyhow::Result<Xdp> {
         );
     }
     Ok(xdp)
+}
+
+/// Whether `path` lies under a mounted bpffs (per /proc/mounts).
+fn on_bpffs(path: &std::path::Path) -> bool {
+    std::fs::read_to_string("/proc/mounts").is_ok_and(|m| {
+        m.lines().any(|l| {
+            let mut w = l.split_whitespace().skip(1);
+            matches!((w.next(), w.next()), (Some(dir), Some("bpf")) if path.starts_with(dir))
+        })
+    })
 }
 
 fn mode_name(m: Attached) -> &'static str {
