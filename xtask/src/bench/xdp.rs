@@ -110,7 +110,7 @@ estimate of a saturated core's rate; the all-in ratio is the pessimistic
 bound of the per-core comparison, the marginal ratio the optimistic one.
 The xdp-tx-floor's marginal cost is within the noise of zero (tens of ns
 from a difference of two ≈ 100 ms/s figures): its per-core figure means
-nothing beyond "far above the others"; its all-in cost is the useful one.
+nothing beyond “far above the others”; its all-in cost is the useful one.
 
 CPU placement (2 CPUs): CPU 0 runs the generator, the switch and the server
 side; the balancer's receive work runs in the threaded-NAPI kernel thread
