@@ -1017,6 +1017,24 @@ fn h_name_start<const N: usize>(head: &Head<N>, idx: usize) -> usize {
 /// (505), anything else `InvalidVersion` (400).
 #[inline(always)]
 fn version(v: &[u8]) -> Result<Version, ErrorKind> {
+    // The two accepted versions as one 8-byte comparison each; the match
+    // below would compare byte by byte.
+    if let Some(w) = v.first_chunk::<8>() {
+        let w = u64::from_le_bytes(*w);
+        if w == u64::from_le_bytes(*b"HTTP/1.1") {
+            return Ok(Version::Http11);
+        }
+        if w == u64::from_le_bytes(*b"HTTP/1.0") {
+            return Ok(Version::Http10);
+        }
+    }
+    version_other(v)
+}
+
+/// The rest of [`version`]: what kind of error a non-1.x version is.
+#[cold]
+#[inline(never)]
+fn version_other(v: &[u8]) -> Result<Version, ErrorKind> {
     match v {
         b"HTTP/1.1" => Ok(Version::Http11),
         b"HTTP/1.0" => Ok(Version::Http10),
