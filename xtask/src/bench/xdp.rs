@@ -57,6 +57,8 @@ cargo xtask bench xdp [options]   (root; method in bench/XDP-RESULTS.md)
                   which veth must copy into a page before any XDP program runs)
   --conn-seconds S  connection-rate phase per round through xdp and routing
                   (default 3; 0 skips it)
+  --weir PATH     also measure connections through this weir binary in tcp
+                  mode (userspace proxy on CPU 1; e.g. target/release/weir)
   --coalesce-us N NAPI poll deferral on the veths (default 200; 0: a wake-up per packet)
   --targets LIST  comma-separated subset of xdp,xdp-tx-floor,nftables,routing
   --no-testrun    skip the BPF_PROG_TEST_RUN example
@@ -174,6 +176,9 @@ enum Target {
     XdpTxFloor,
     Nftables,
     Routing,
+    /// The `weir` binary in tcp mode on the balancer (connection phase only,
+    /// with `--weir PATH`).
+    WeirTcp,
 }
 
 impl Target {
@@ -189,6 +194,7 @@ impl Target {
             Target::XdpTxFloor => "xdp-tx-floor",
             Target::Nftables => "nftables",
             Target::Routing => "routing",
+            Target::WeirTcp => "weir-tcp",
         }
     }
     /// The server-side counter rule (see `SRV_RULES`) a correctly
@@ -196,7 +202,7 @@ impl Target {
     fn rule(self) -> usize {
         match self {
             Target::Xdp => 0,
-            Target::Routing | Target::XdpTxFloor => 1,
+            Target::Routing | Target::XdpTxFloor | Target::WeirTcp => 1,
             Target::Nftables => 2,
         }
     }
@@ -253,6 +259,7 @@ struct Opts {
     coalesce_us: u64,
     feed: Feed,
     conn_seconds: u64,
+    weir: Option<std::path::PathBuf>,
     targets: Vec<Target>,
     testrun: bool,
     out: Option<std::path::PathBuf>,
@@ -268,6 +275,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
         coalesce_us: 200,
         feed: Feed::Redirect,
         conn_seconds: 3,
+        weir: None,
         targets: Target::ALL.to_vec(),
         testrun: true,
         out: Some(crate::workspace_root().join("bench/XDP-RESULTS.md")),
@@ -286,6 +294,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
             "--rate" => o.rate = val()?.parse()?,
             "--coalesce-us" => o.coalesce_us = val()?.parse()?,
             "--conn-seconds" => o.conn_seconds = val()?.parse()?,
+            "--weir" => o.weir = Some(val()?.into()),
             "--feed" => {
                 o.feed = match val()?.as_str() {
                     "redirect" => Feed::Redirect,
@@ -566,6 +575,9 @@ impl Topo {
         // GRO gives the balancer's veth NAPI without an XDP program, so
         // nftables and routing get the same threaded receive as XDP, and no
         // XDP program (with veth's copy of every skb into a page) on their path.
+        // weir in tcp mode sends from here through the switch port's XDP
+        // program: complete checksums, as for the client (see below).
+        ns_run(lb, "ethtool", &["-K", &t.lb_dev, "tx", "off"])?;
         ns_run(lb, "ethtool", &["-K", &t.lb_dev, "gro", "on"])
             .context("ethtool (apt-get install ethtool)")?;
         // veth hands a sender's skb to the receiver's NAPI only if the
@@ -1116,6 +1128,7 @@ fn measure(t: &Topo, target: Target, o: &Opts, cpus: usize) -> anyhow::Result<(S
             None
         }
         Target::Routing => None,
+        Target::WeirTcp => bail!("weir-tcp has no packet-rate phase"),
     };
     let result = (|| {
         let lb_tid = t.pin_napi(cpus)?;
@@ -1221,7 +1234,13 @@ struct ConnSample {
 /// from `CONN_CLIENTS` threads on CPU 0, for `secs`. Both are DSR: the
 /// server owns the VIP and answers the client directly. (nftables DNAT
 /// would need the answers back through the balancer; not measured.)
-fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Result<ConnSample> {
+fn conn_phase(
+    t: &Topo,
+    target: Target,
+    secs: u64,
+    cpus: usize,
+    weir: Option<&std::path::Path>,
+) -> anyhow::Result<ConnSample> {
     let lb_prog = match target {
         Target::Xdp => {
             let cfg = xdp_config(t, Proto::Tcp, TCP_PORT, 65_536);
@@ -1232,7 +1251,13 @@ fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Resul
             })?)
         }
         Target::Routing => None,
+        Target::WeirTcp => None,
         other => bail!("no connection phase for {}", other.name()),
+    };
+    let weir = match (target, weir) {
+        (Target::WeirTcp, Some(path)) => Some(WeirProc::start(t, path)?),
+        (Target::WeirTcp, None) => bail!("weir-tcp needs --weir PATH"),
+        _ => None,
     };
     // The server decapsulates IPIP (this kernel has no ipip device).
     let decap = in_ns(&t.srv, || {
@@ -1241,8 +1266,10 @@ fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Resul
         Ok(d)
     })?;
     let listener = in_ns(&t.srv, || {
+        // Any address: the VIP for the DSR paths, the server's own for weir.
         Ok(std::net::TcpListener::bind(SocketAddrV4::new(
-            VIP, TCP_PORT,
+            Ipv4Addr::UNSPECIFIED,
+            TCP_PORT,
         ))?)
     })?;
     listener.set_nonblocking(true)?;
@@ -1263,6 +1290,10 @@ fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Resul
         let lb_tid = t.pin_napi(cpus)?;
         let until = Instant::now() + Duration::from_secs(secs);
         let cpu0 = thread_cpu_ns(lb_tid)?;
+        let weir0 = weir
+            .as_ref()
+            .map(|w| super::proc::cpu_seconds(w.pid()))
+            .transpose()?;
         let start = Instant::now();
         let clients: Vec<_> = (0..CONN_CLIENTS)
             .map(|_| {
@@ -1296,7 +1327,10 @@ fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Resul
             failed += f;
         }
         let secs = start.elapsed().as_secs_f64();
-        let lb_ns = thread_cpu_ns(lb_tid)? - cpu0;
+        let mut lb_ns = thread_cpu_ns(lb_tid)? - cpu0;
+        if let (Some(w), Some(c0)) = (&weir, weir0) {
+            lb_ns += ((super::proc::cpu_seconds(w.pid())? - c0) * 1e9) as u64;
+        }
         if ok == 0 {
             bail!(
                 "{}: no connection established ({failed} failed)",
@@ -1319,7 +1353,66 @@ fn conn_phase(t: &Topo, target: Target, secs: u64, cpus: usize) -> anyhow::Resul
     }
     drop(decap);
     drop(lb_prog);
+    drop(weir);
     r
+}
+
+/// The `weir` binary proxying VIP:80 to the first server in tcp mode, on
+/// CPU 1 in the balancer namespace (the VIP on its loopback meanwhile).
+struct WeirProc {
+    child: std::process::Child,
+    lb: String,
+    cfg: std::path::PathBuf,
+}
+
+impl WeirProc {
+    fn start(t: &Topo, path: &std::path::Path) -> anyhow::Result<WeirProc> {
+        std::fs::create_dir_all(&t.bpf_dir)?;
+        let cfg = t.bpf_dir.join("weir.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "global\n    nbthread 1\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\nfrontend vip\n    bind {VIP}:{TCP_PORT}\n    default_backend servers\n\nbackend servers\n    server s0 {}:{TCP_PORT}\n",
+                SERVERS[0]
+            ),
+        )?;
+        ip(&t.lb, &["addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
+        // `ip netns exec` and `taskset` exec: the child's pid is weir's.
+        let child = Command::new("ip")
+            .args(["netns", "exec", &t.lb, "taskset", "-c", &CPU_LB.to_string()])
+            .arg(path)
+            .args(["-db", "-q", "-f"])
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", path.display()))?;
+        let mut w = WeirProc {
+            child,
+            lb: t.lb.clone(),
+            cfg,
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(st) = w.child.try_wait()? {
+            bail!("weir exited at start: {st}");
+        }
+        Ok(w)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for WeirProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.cfg);
+        let _ = ip(
+            &self.lb,
+            &["addr", "del", &format!("{VIP}/32"), "dev", "lo"],
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1458,11 +1551,16 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         }
         samples.push(this);
         let mut this = Vec::new();
-        for target in [Target::Xdp, Target::Routing] {
-            if o.conn_seconds == 0 || !o.targets.contains(&target) || STOP.load(Ordering::SeqCst) {
+        for target in [Target::Xdp, Target::Routing, Target::WeirTcp] {
+            let wanted = if target == Target::WeirTcp {
+                o.weir.is_some()
+            } else {
+                o.targets.contains(&target)
+            };
+            if o.conn_seconds == 0 || !wanted || STOP.load(Ordering::SeqCst) {
                 continue;
             }
-            match conn_phase(&topo, target, o.conn_seconds, cpus) {
+            match conn_phase(&topo, target, o.conn_seconds, cpus, o.weir.as_deref()) {
                 Ok(c) => {
                     eprintln!(
                         "round {}: {:<8} {:>7.0} connections/s ({} failed), LB core {:.2} µs per connection",
@@ -1547,7 +1645,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
             "| connections (SYN → established → client close), {CONN_CLIENTS} client threads, closed loop | per second | failed | LB core µs / connection |"
         );
         let _ = writeln!(t, "|---|---|---|---|");
-        for target in [Target::Xdp, Target::Routing] {
+        for target in [Target::Xdp, Target::Routing, Target::WeirTcp] {
             let v: Vec<ConnSample> = conns
                 .iter()
                 .flat_map(|r| r.iter().filter(|(x, _)| *x == target).map(|(_, c)| *c))
