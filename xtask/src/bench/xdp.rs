@@ -147,8 +147,11 @@ unwraps IPIP on the server's veth), so answers bypass the balancer; the
 balancer's CPU per connection covers the client's SYN, ACK and FIN. The
 rate is set by CPU 0 (clients and server), not by the balancer. nftables
 DNAT needs the answers back through the balancer and is not measured
-here; weir's userspace tcp mode is not measured by this bench (see
-`cargo xtask bench tcp`).
+here. With `--weir PATH`, **weir-tcp** is the weir binary in tcp mode
+(`nbthread 1`, on CPU 1, in the balancer namespace with the VIP on its
+loopback) proxying VIP:80 to the first server: a full proxy, both
+directions through the balancer; its CPU per connection is weir's process
+time (clock ticks, 10 ms resolution) plus the veth's NAPI thread.
 ";
 
 const GEN_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
