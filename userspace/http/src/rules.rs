@@ -12,6 +12,11 @@ use crate::types::Method;
 /// the same). Signs, empty members, non-digits, overflow and differing members
 /// are errors; leading zeros are digits like any other.
 pub fn content_length(v: &[u8]) -> Result<u64, (ErrorKind, usize)> {
+    // The usual value: one plain number short enough that it cannot
+    // overflow (18 digits < 2^64), read in one pass.
+    if !v.is_empty() && v.len() <= 18 && v.iter().all(u8::is_ascii_digit) {
+        return Ok(v.iter().fold(0u64, |n, &b| n * 10 + u64::from(b - b'0')));
+    }
     let mut out: Option<u64> = None;
     let mut at = 0usize;
     for m in v.split(|&b| b == b',') {
@@ -217,6 +222,29 @@ fn authority(t: &[u8]) -> Result<(), (ErrorKind, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_fast_path_edges() {
+        // 18 digits: the one-pass path; 19 and more: the checked path.
+        assert_eq!(
+            content_length(b"999999999999999999"),
+            Ok(999_999_999_999_999_999)
+        );
+        assert_eq!(content_length(b"000000000000000042"), Ok(42));
+        assert_eq!(
+            content_length(b"1000000000000000000"),
+            Ok(1_000_000_000_000_000_000)
+        );
+        assert_eq!(content_length(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            content_length(b"18446744073709551616"),
+            Err((ErrorKind::ContentLengthOverflow, 19))
+        );
+        assert_eq!(
+            content_length(b""),
+            Err((ErrorKind::InvalidContentLength, 0))
+        );
+    }
 
     #[test]
     fn content_length_rules() {
