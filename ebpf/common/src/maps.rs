@@ -5,7 +5,13 @@
 /// `HashMap<VipKey, VipMeta>`: configured VIPs.
 pub const VIPS: &str = "VIPS";
 /// `Array<u32>`: two Maglev ring slots per VIP, entries are server indices.
+/// Created with `MAP_F_MMAPABLE`: userspace writes a whole ring through a
+/// memory mapping instead of one system call per entry.
 pub const RINGS: &str = "RINGS";
+
+/// `BPF_F_MMAPABLE` (uapi `linux/bpf.h`): an array map that userspace can
+/// mmap. Kept here so the BPF declaration and the loader's check agree.
+pub const MAP_F_MMAPABLE: u32 = 1 << 10;
 /// `Array<Server>`: servers by index.
 pub const SERVERS: &str = "SERVERS";
 /// `LruHashMap<FlowKey, FlowValue>`: the connection table.

@@ -91,8 +91,9 @@ pub struct FlowValue {
     pub nat_port: u16,
     /// Explicit padding, always zero.
     pub _pad: u16,
-    /// `bpf_ktime_get_ns()` of the last packet, refreshed at most once a
-    /// second so a busy flow does not write shared memory per packet.
+    /// `bpf_ktime_get_coarse_ns()` (CLOCK_MONOTONIC, tick resolution) of
+    /// the last packet, refreshed at most once a second so a busy flow does
+    /// not write shared memory per packet.
     pub last_seen_ns: u64,
 }
 

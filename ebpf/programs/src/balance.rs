@@ -5,7 +5,7 @@ use crate::{
     parse::{Packet, TCP_ACK, TCP_SYN},
     stats,
 };
-use aya_ebpf::helpers::bpf_ktime_get_ns;
+use aya_ebpf::helpers::bpf_ktime_get_coarse_ns;
 use weir_common::{
     flow_hash, ring_index, Event, FlowKey, FlowValue, Server, VipKey, VipMeta, PROTO_TCP,
     RING_EMPTY, SERVER_F_UP, VIP_F_HASH_SRC_ONLY,
@@ -13,6 +13,17 @@ use weir_common::{
 
 /// The flow's last-seen stamp is rewritten at most this often.
 const TOUCH_NS: u64 = 1_000_000_000;
+
+/// Monotonic time for the flow's last-seen stamp. The coarse clock (tick
+/// resolution, CLOCK_MONOTONIC_COARSE) is enough for a stamp rewritten at
+/// most once per `TOUCH_NS`, and it only reads the timekeeper's cached value
+/// where `bpf_ktime_get_ns` reads the clocksource on every packet of an
+/// established flow.
+#[inline(always)]
+fn now_ns() -> u64 {
+    // SAFETY: the helper only reads the clock.
+    unsafe { bpf_ktime_get_coarse_ns() }
+}
 
 /// Looks the packet's destination up as a VIP: exact port first, then the
 /// address-wide entry (port 0).
@@ -84,8 +95,7 @@ pub fn lookup(key: &FlowKey) -> Option<(u32, Server, u16)> {
         stats::event(Event::FlowServerDown);
         return None;
     }
-    // SAFETY: the helper only reads the clock.
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = now_ns();
     if now.wrapping_sub(v.last_seen_ns) > TOUCH_NS {
         v.last_seen_ns = now;
     }
@@ -137,8 +147,7 @@ pub fn pick_new(
 /// Stores the flow's server (and full-NAT port) in the connection table.
 #[inline(always)]
 pub fn record(key: &FlowKey, server: u32, nat_port: u16) {
-    // SAFETY: the helper only reads the clock.
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = now_ns();
     let v = FlowValue {
         server,
         nat_port,

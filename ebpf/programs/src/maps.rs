@@ -14,9 +14,11 @@ use weir_common::{
 #[map]
 pub static VIPS: HashMap<VipKey, VipMeta> = HashMap::with_max_entries(DEFAULT_MAX_VIPS, 0);
 
-/// Two Maglev ring slots per VIP; entries are server indices.
+/// Two Maglev ring slots per VIP; entries are server indices. Mmapable so
+/// userspace writes a whole ring with one memory copy.
 #[map]
-pub static RINGS: Array<u32> = Array::with_max_entries(DEFAULT_MAX_VIPS * 2 * DEFAULT_RING_SIZE, 0);
+pub static RINGS: Array<u32> =
+    Array::with_max_entries(DEFAULT_MAX_VIPS * 2 * DEFAULT_RING_SIZE, MAP_F_MMAPABLE);
 
 /// Servers by index.
 #[map]

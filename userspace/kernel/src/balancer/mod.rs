@@ -9,11 +9,14 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::xdp::XdpLink;
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 use weir_common::{maps as m, *};
 use weir_core::maglev;
 
+mod ring_mem;
 mod types;
 
+use ring_mem::RingMem;
 pub use types::{Attached, Counters, ServerState};
 use types::{ServerSlot, VipState};
 
@@ -26,6 +29,9 @@ pub struct XdpBalancer {
     attached: Vec<(String, Attached)>,
     /// aya's handles of the attachments, parallel to `attached`.
     links: Vec<aya::programs::xdp::XdpLinkId>,
+    /// `RINGS` mapped into memory; `None` when the map is not mmapable (a
+    /// map pinned by an older weir): rings are then written entry by entry.
+    rings: Option<RingMem>,
 }
 
 fn words(addr: IpAddr) -> ([u32; 4], u8) {
@@ -97,12 +103,29 @@ impl XdpBalancer {
             .try_into()
             .map_err(KernelError::program(m::PROG_XDP))?;
         prog.load().map_err(KernelError::program(m::PROG_XDP))?;
+        let rings = {
+            let map = ebpf
+                .map(m::RINGS)
+                .ok_or(KernelError::MissingMap(m::RINGS))?;
+            let data = match map {
+                aya::maps::Map::Array(d) => d,
+                _ => return Err(KernelError::MissingMap(m::RINGS)),
+            };
+            let info = data.info().map_err(KernelError::map(m::RINGS))?;
+            RingMem::map(
+                data.fd().as_fd(),
+                info.max_entries(),
+                info.value_size(),
+                info.map_flags(),
+            )
+        };
         let mut me = XdpBalancer {
             ebpf,
             cfg: cfg.clone(),
             vips: Vec::new(),
             attached: Vec::new(),
             links: Vec::new(),
+            rings,
         };
         me.write_config()?;
         me.write_sources(&cfg.blocklist, &cfg.allowlist)?;
@@ -438,7 +461,12 @@ impl XdpBalancer {
         let vip_index = v.meta.index;
         let mut meta = v.meta;
         let key = v.key;
-        {
+        let start = ring_index(vip_index, spare, ring_size, 0) as usize;
+        if let Some(mem) = &mut self.rings {
+            // One copy into the mapped map; `write` fences, and the VIPS
+            // update below is the publication.
+            mem.write(start, &indices);
+        } else {
             let mut rings = self.array::<u32>(m::RINGS)?;
             for (pos, &s) in indices.iter().enumerate() {
                 rings
@@ -511,6 +539,10 @@ impl XdpBalancer {
             .position(|v| v.addr == vip && v.port == port)
             .ok_or(KernelError::UnknownVip { addr: vip, port })?;
         let meta = self.vips[vi].meta;
+        if let Some(mem) = &self.rings {
+            let start = ring_index(meta.index, meta.ring_slot, meta.ring_size, 0) as usize;
+            return Ok(mem.read(start, meta.ring_size as usize));
+        }
         let map = self
             .ebpf
             .map(m::RINGS)
@@ -803,3 +835,6 @@ fn explain(e: &aya::programs::ProgramError) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests;
