@@ -185,10 +185,6 @@ fn server_reset_closes_the_client_side() {
 }
 
 #[test]
-#[ignore = "weir-proxy bug: with one worker, a burst of connections overflows the \
-            worker's deferred-accept queue (DEFERRED_MAX) and accepted connections \
-            are closed although the process is far below maxconn (about 400 of \
-            3,000 closed); run with --ignored once fixed"]
 fn a_burst_of_connections_on_one_worker_waits_instead_of_being_dropped() {
     let _serial = common::heavy();
     const N: usize = 3000;

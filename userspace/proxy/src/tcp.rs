@@ -9,11 +9,13 @@
 //!   queued sessions. HAProxy's queue is one per server and backend for the
 //!   whole process; here fairness between workers is left to the kernel's
 //!   spreading of connections over the workers' SO_REUSEPORT sockets.
-//! * `tune.maxaccept` bounds how many accepted connections start per loop
-//!   turn: multishot accept hands connections over as they arrive, so the
-//!   extra ones wait in a small per-worker queue and start on the next turns
-//!   (and above `maxconn` they wait there, or in the listen backlog once the
-//!   multishot accept is cancelled).
+//! * `tune.maxaccept` bounds how many connections a listener takes per loop
+//!   turn: when a turn reaches it, the multishot accept is cancelled (the
+//!   rest wait in the kernel's listen backlog) and re-armed on the next
+//!   turn. Connections the kernel posted before the cancel took effect are
+//!   started, never refused: below `maxconn` they start at once; above it
+//!   they wait in a per-worker queue, the listener stays stopped until that
+//!   queue has drained, and nothing in it is ever closed for lack of room.
 //! * Running out of fds: an accept failure pauses the listener for 100 ms;
 //!   a server socket that cannot be created counts as a failed connection
 //!   attempt (retried after the turn-around delay) and pauses listeners.

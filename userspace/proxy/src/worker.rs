@@ -43,8 +43,11 @@ const WAKE: OpKind = OpKind(2);
 
 /// Submission queue entries per ring (the completion queue is 4×).
 const RING_ENTRIES: u32 = 1024;
-/// Accepted connections that may wait for a free slot before listeners pause.
-const DEFERRED_MAX: usize = 1024;
+/// Initial room for accepted connections waiting for a connection slot
+/// (above maxconn). The queue is not a limit: a connection the kernel has
+/// already handed over is never closed for lack of room in it (see
+/// `Worker::on_accept`).
+const DEFERRED_ROOM: usize = 1024;
 /// How long a listener pauses after running out of fds or memory.
 const RESOURCE_PAUSE_MS: u64 = 100;
 /// Longest sleep when something must be re-checked (limits freed by other
@@ -212,7 +215,7 @@ impl Worker {
             listeners,
             queues,
             pickers,
-            deferred: VecDeque::with_capacity(DEFERRED_MAX),
+            deferred: VecDeque::with_capacity(DEFERRED_ROOM),
             now: Ticks(0),
             origin_ms,
             accepted_this_turn: 0,
@@ -350,7 +353,9 @@ impl Worker {
 
     fn update_listeners(&mut self) {
         let global_full = self.shared.global.is_full();
-        let backlog = self.deferred.len() >= DEFERRED_MAX / 2;
+        // Connections still waiting for a slot: accept no more until they
+        // have started (the kernel's backlog holds the rest).
+        let backlog = !self.deferred.is_empty();
         for (i, l) in self.listeners.iter_mut().enumerate() {
             if l.closed {
                 continue;
@@ -644,21 +649,36 @@ impl Worker {
         let fd = c.result;
         let fe = l.fe;
         self.accepted_this_turn += 1;
-        if self.accepted_this_turn > self.plan.maxaccept
-            || !self.deferred.is_empty()
-            || !self.reserve_conn(fe)
-        {
-            // Over tune.maxaccept for this turn, or above maxconn: the
-            // connection waits (as it would in the listen backlog).
-            if self.deferred.len() < DEFERRED_MAX {
-                self.deferred.push_back((fd, li as u16));
-            } else {
-                sys::close(fd);
-                bump(&counters(&self.shared, self.id).refused, 1);
-            }
+        // A multishot accept keeps posting connections until its cancel is
+        // seen, and a burst can fill the completion queue between two
+        // turns: tune.maxaccept therefore stops the accept (the rest wait in
+        // the kernel's backlog; `update_listeners` re-arms next turn) rather
+        // than refusing what the kernel already handed over.
+        if self.accepted_this_turn >= self.plan.maxaccept {
+            self.stop_accepting(li, c.more);
+        }
+        if !self.deferred.is_empty() || !self.reserve_conn(fe) {
+            // Above maxconn (or behind connections that are): the
+            // connection waits for a slot, as it would in the listen
+            // backlog, and the listener stops until the queue drains. The
+            // queue grows past DEFERRED_ROOM only in the window between the
+            // limit being hit and the cancel taking effect; a connection
+            // accepted by the kernel is never closed for lack of room.
+            self.deferred.push_back((fd, li as u16));
+            self.stop_accepting(li, c.more);
             return;
         }
         self.start(fd, li);
+    }
+
+    /// Cancels listener `li`'s multishot accept if it is still running
+    /// (`more`: the completion just seen was not its last).
+    fn stop_accepting(&mut self, li: usize, more: bool) {
+        let l = &mut self.listeners[li];
+        if more && l.armed && !l.cancelling {
+            self.ring.cancel_fd(l.fd);
+            l.cancelling = true;
+        }
     }
 
     fn start_deferred(&mut self) {
