@@ -184,11 +184,16 @@ fn random_garbage_and_split_messages_never_crash_or_hang() {
                 }
             }
             1 => msg.truncate(rng.random_range(0..msg.len())),
-            2 => msg = (0..rng.random_range(1..300)).map(|_| rng.random()).collect(),
+            2 => {
+                msg = (0..rng.random_range(1..300))
+                    .map(|_| rng.random())
+                    .collect()
+            }
             _ => {}
         }
         let mut s = w.connect(0);
-        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
         // Sent in random pieces: the parser resumes across them.
         let mut rest = &msg[..];
         while !rest.is_empty() {
