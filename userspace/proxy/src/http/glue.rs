@@ -36,7 +36,7 @@ impl Worker {
         let plan = &*self.plan;
         let fplan = plan.frontends.get(fe)?;
         let fh = fplan.http.as_deref()?;
-        let (h, scratch, edits, tmp, report) = self.http.get(key.index())?;
+        let (h, scratch, edits, tmp, report, txns) = self.http.get(key.index())?;
         let mut ctx = Ctx {
             ring: &mut self.ring,
             plan,
@@ -50,6 +50,7 @@ impl Worker {
             edits,
             tmp,
             report,
+            txns,
         };
         Some(f(h, &mut ctx))
     }
@@ -436,9 +437,9 @@ impl Worker {
     /// connection that can serve another client (then `s.srv` is -1).
     pub(super) fn http_forget(&mut self, index: u32, s: &mut Session, kind: CloseKind) {
         let mut reusable = false;
-        if let Some((h, ..)) = self.http.get(index) {
+        if let Some((h, .., txns)) = self.http.get(index) {
             reusable = h.server_reusable();
-            h.release(&mut self.ring);
+            h.release(&mut self.ring, txns);
         }
         self.http.detach(index);
         if reusable

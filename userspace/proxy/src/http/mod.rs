@@ -42,7 +42,7 @@ use weir_core::acl::Scratch;
 use weir_core::timer::Ticks;
 
 use self::compose::Edits;
-use self::session::{HttpSession, Report};
+use self::session::{HttpSession, Report, TxnPool};
 
 /// No HTTP session in this connection slot.
 const NONE: u32 = u32::MAX;
@@ -52,9 +52,10 @@ const NONE: u32 = u32::MAX;
 /// reuses, so that steady state allocates nothing.
 ///
 /// Sessions are kept in a slab that grows to the peak concurrency and is
-/// reused most-recently-freed first: an HTTP session holds two parsers with
-/// their header tables (a few KiB), so reserving `maxconn` of them up front
-/// would make every idle worker resident at tens of MiB.
+/// reused most-recently-freed first. The parsers (two header tables, about
+/// 4 KiB) are not part of a session: only a transaction under way holds
+/// them, taken from and given back to [`TxnPool`], so an idle keep-alive
+/// connection costs a few hundred bytes.
 pub struct HttpWorker {
     slab: Vec<HttpSession>,
     free: Vec<u32>,
@@ -68,6 +69,8 @@ pub struct HttpWorker {
     pub tmp: Vec<u8>,
     /// Counters.
     pub report: Report,
+    /// Spare parsers for the transactions of this worker's sessions.
+    pub txns: TxnPool,
     /// Idle server connections per backend and server (`http-reuse`):
     /// most recently parked last, with the time it was parked.
     idle: Vec<Vec<Vec<(std::os::fd::RawFd, Ticks)>>>,
@@ -92,6 +95,7 @@ impl HttpWorker {
             edits: Edits::default(),
             tmp: vec![0; bufsize],
             report: Report::default(),
+            txns: TxnPool::default(),
             idle: plan
                 .backends
                 .iter()
@@ -145,7 +149,7 @@ impl HttpWorker {
             return;
         };
         let i = if let Some(i) = self.free.pop() {
-            self.slab[i as usize].reset(now);
+            self.slab[i as usize].reset(opts, now);
             i
         } else {
             self.slab.push(HttpSession::new(opts, now));
@@ -175,6 +179,7 @@ impl HttpWorker {
         &mut Edits,
         &mut Vec<u8>,
         &mut Report,
+        &mut TxnPool,
     )> {
         let i = *self.map.get(index as usize)?;
         let h = self.slab.get_mut(i as usize)?;
@@ -184,6 +189,7 @@ impl HttpWorker {
             &mut self.edits,
             &mut self.tmp,
             &mut self.report,
+            &mut self.txns,
         ))
     }
 }

@@ -153,6 +153,8 @@ pub struct Ctx<'a> {
     pub tmp: &'a mut Vec<u8>,
     /// Counters.
     pub report: &'a mut Report,
+    /// Spare parsers.
+    pub txns: &'a mut TxnPool,
 }
 
 impl Ctx<'_> {
@@ -163,6 +165,95 @@ impl Ctx<'_> {
         be.and_then(|b| self.plan.backends.get(b))
             .and_then(|b| b.http.as_deref())
     }
+}
+
+/// What a session needs only while a transaction is under way: the two
+/// head parsers with their header tables (about 2 KiB each) and the two
+/// body decoders. A connection waiting for a request (idle keep-alive, or
+/// not a byte sent yet) or tunnelling after a 101 holds none: it takes one
+/// from the worker's [`TxnPool`] when the first bytes of a request arrive
+/// and gives it back when it is idle again.
+#[derive(Debug)]
+pub struct Txn {
+    reqp: HeadParser,
+    resp: HeadParser,
+    req_body: BodyDecoder,
+    res_body: BodyDecoder,
+}
+
+impl Txn {
+    fn new(opts: Options) -> Self {
+        Txn {
+            reqp: HeadParser::request(opts),
+            resp: HeadParser::response(opts),
+            req_body: BodyDecoder::Empty,
+            res_body: BodyDecoder::Empty,
+        }
+    }
+}
+
+/// Spare [`Txn`]s a worker keeps per parser setting; more are freed (a
+/// burst of concurrent transactions does not stay resident for ever).
+pub const TXN_SPARE: usize = 256;
+
+/// A worker's spare [`Txn`]s, most recently returned first (still in the
+/// cache), one list per parser setting (`tune.bufsize`,
+/// `option accept-invalid-http-request` of the frontend).
+#[derive(Debug, Default)]
+pub struct TxnPool {
+    free: Vec<(Options, Vec<Box<Txn>>)>,
+}
+
+impl TxnPool {
+    /// A transaction's worth of parsers for `opts`, ready for a request.
+    #[must_use]
+    pub fn take(&mut self, opts: Options) -> Box<Txn> {
+        let spare = self
+            .free
+            .iter_mut()
+            .find(|(o, _)| *o == opts)
+            .and_then(|(_, l)| l.pop());
+        match spare {
+            Some(mut t) => {
+                t.reqp.reset_request();
+                t.req_body = BodyDecoder::Empty;
+                t.res_body = BodyDecoder::Empty;
+                t
+            }
+            None => Box::new(Txn::new(opts)),
+        }
+    }
+
+    /// Gives `t` (made with `opts`) back.
+    pub fn put(&mut self, opts: Options, t: Box<Txn>) {
+        let i = match self.free.iter().position(|(o, _)| *o == opts) {
+            Some(i) => i,
+            None => {
+                self.free.push((opts, Vec::new()));
+                self.free.len() - 1
+            }
+        };
+        let list = &mut self.free[i].1;
+        if list.len() < TXN_SPARE {
+            list.push(t);
+        }
+    }
+
+    /// Spare transactions held (all settings).
+    #[must_use]
+    pub fn spare(&self) -> usize {
+        self.free.iter().map(|(_, l)| l.len()).sum()
+    }
+}
+
+/// A blank transaction, read in place of a session's own when it has none
+/// (a state the session never reads it in; this keeps a bug there from
+/// becoming a panic).
+static NO_TXN: std::sync::LazyLock<Txn> = std::sync::LazyLock::new(|| Txn::new(Options::DEFAULT));
+
+/// The transaction in `t`, or a blank one (see [`NO_TXN`]).
+fn txn_of(t: &Option<Box<Txn>>) -> &Txn {
+    t.as_deref().unwrap_or(&NO_TXN)
 }
 
 /// The HTTP state of one client connection.
@@ -182,10 +273,9 @@ pub struct HttpSession {
     rout: Option<BufId>,
     rlen: u32,
     rsent: u32,
-    reqp: HeadParser,
-    resp: HeadParser,
-    req_body: BodyDecoder,
-    res_body: BodyDecoder,
+    /// The parsers and decoders of the transaction under way; `None` while
+    /// the connection is idle (see [`Txn`]).
+    txn: Option<Box<Txn>>,
     /// Request side.
     pub req: Req,
     /// Response side.
@@ -227,6 +317,12 @@ fn decode_all(dec: &mut BodyDecoder, input: &[u8]) -> Result<usize, weir_http::B
     Ok(pos)
 }
 
+/// The size budget of an HTTP session (a connection's userspace cost is this
+/// plus the connection [`crate::tcp::session::Session`] and a few side
+/// table entries; the parsers are not part of it: see [`Txn`]).
+pub const HTTP_SESSION_MAX_BYTES: usize = 256;
+const _: () = assert!(size_of::<HttpSession>() <= HTTP_SESSION_MAX_BYTES);
+
 impl HttpSession {
     /// A session for a new client connection of a frontend with `opts`.
     #[must_use]
@@ -246,10 +342,7 @@ impl HttpSession {
             rout: None,
             rlen: 0,
             rsent: 0,
-            reqp: HeadParser::request(opts),
-            resp: HeadParser::response(opts),
-            req_body: BodyDecoder::Empty,
-            res_body: BodyDecoder::Empty,
+            txn: None,
             req: Req::Head,
             res: Res::Idle,
             flags: 0,
@@ -267,11 +360,13 @@ impl HttpSession {
         }
     }
 
-    /// Makes a finished session (its buffers released) new again for the
-    /// next connection, keeping its parsers' header tables.
-    pub fn reset(&mut self, now: Ticks) {
+    /// Makes a finished session (its buffers and parsers released) new
+    /// again for the next connection, of a frontend with `opts`.
+    pub fn reset(&mut self, opts: Options, now: Ticks) {
         debug_assert!(self.cbuf.is_none() && self.sbuf.is_none());
         debug_assert!(self.qout.is_none() && self.rout.is_none());
+        debug_assert!(self.txn.is_none());
+        self.opts = opts;
         self.clen = 0;
         self.cfwd = 0;
         self.csent = 0;
@@ -282,10 +377,6 @@ impl HttpSession {
         self.qsent = 0;
         self.rlen = 0;
         self.rsent = 0;
-        self.reqp.reset_request();
-        self.resp.reset_response(Method::Get);
-        self.req_body = BodyDecoder::Empty;
-        self.res_body = BodyDecoder::Empty;
         self.req = Req::Head;
         self.res = Res::Idle;
         self.flags = 0;
@@ -299,6 +390,31 @@ impl HttpSession {
         self.req_start = now;
         self.src = None;
         self.dst = None;
+    }
+
+    fn t(&self) -> &Txn {
+        txn_of(&self.txn)
+    }
+
+    fn reqp(&self) -> &HeadParser {
+        &self.t().reqp
+    }
+
+    fn resp(&self) -> &HeadParser {
+        &self.t().resp
+    }
+
+    /// Whether this session holds parsers now (tests and measurements).
+    #[must_use]
+    pub fn holds_txn(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Gives the parsers back to the pool (the connection is idle).
+    fn put_txn(&mut self, pool: &mut TxnPool) {
+        if let Some(t) = self.txn.take() {
+            pool.put(self.opts, t);
+        }
     }
 
     fn has(&self, f: u16) -> bool {
@@ -374,8 +490,10 @@ impl HttpSession {
         !self.has(F_RES_STARTED) && !self.has(F_CLI_SEND) && self.req != Req::Tunnel
     }
 
-    /// Gives every buffer back (the session ends; in-flight ones are parked).
-    pub fn release(&mut self, ring: &mut Ring) {
+    /// Gives every buffer back (the session ends; in-flight ones are parked),
+    /// and the parsers to `pool`.
+    pub fn release(&mut self, ring: &mut Ring, pool: &mut TxnPool) {
+        self.put_txn(pool);
         for b in [
             self.cbuf.take(),
             self.sbuf.take(),
@@ -412,6 +530,10 @@ impl HttpSession {
             // `tune.bufsize` bytes). Poll, and take a buffer once readable.
             if let Some(b) = self.cbuf.take() {
                 ctx.ring.bufs_mut().release(b);
+            }
+            if self.res == Res::Idle {
+                // Nor parsers: the next request takes them back.
+                self.put_txn(ctx.txns);
             }
             let ud = ctx.ud(CLI_POLL);
             ctx.ring
@@ -593,7 +715,9 @@ impl HttpSession {
             }
             if self.has(F_INTERIM) {
                 self.flags &= !F_INTERIM;
-                self.resp.reset_response(self.method);
+                if let Some(t) = self.txn.as_deref_mut() {
+                    t.resp.reset_response(self.method);
+                }
                 return if self.slen > 0 {
                     self.process_response(ctx)
                 } else {
@@ -659,7 +783,11 @@ impl HttpSession {
             }
             Res::Head => self.fail_server(ctx, 502),
             Res::Body => {
-                if self.res_body.on_close().is_err() {
+                let cut = self
+                    .txn
+                    .as_deref_mut()
+                    .is_none_or(|t| t.res_body.on_close().is_err());
+                if cut {
                     // Truncated body: the client cannot be told; abort.
                     return HttpAsk::Close(CloseKind::ServerReset);
                 }
@@ -743,7 +871,7 @@ impl HttpSession {
                 if self.cfwd > 0 {
                     return self.send_srv(ctx, false);
                 }
-                if self.req_body.is_done() {
+                if self.t().req_body.is_done() {
                     self.req = Req::Done;
                     if self.res == Res::Idle {
                         // The response already completed (early answer).
@@ -773,7 +901,10 @@ impl HttpSession {
         let Some(bytes) = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b)) else {
             return HttpAsk::Close(CloseKind::Error);
         };
-        match decode_all(&mut self.req_body, &bytes[..self.clen as usize]) {
+        let Some(t) = self.txn.as_deref_mut() else {
+            return HttpAsk::Close(CloseKind::Error);
+        };
+        match decode_all(&mut t.req_body, &bytes[..self.clen as usize]) {
             Err(e) => {
                 ctx.report.rejected += 1;
                 eprintln!(
@@ -809,7 +940,7 @@ impl HttpSession {
                 if self.sfwd > 0 {
                     return self.send_cli(ctx, false);
                 }
-                if self.res_body.is_done() {
+                if self.t().res_body.is_done() {
                     return self.txn_done(ctx);
                 }
                 if self.has(F_SRV_EOF) {
@@ -833,7 +964,10 @@ impl HttpSession {
         let Some(bytes) = self.sbuf.and_then(|b| ctx.ring.bufs().bytes(b)) else {
             return HttpAsk::Close(CloseKind::Error);
         };
-        match decode_all(&mut self.res_body, &bytes[..self.slen as usize]) {
+        let Some(t) = self.txn.as_deref_mut() else {
+            return HttpAsk::Close(CloseKind::Error);
+        };
+        match decode_all(&mut t.res_body, &bytes[..self.slen as usize]) {
             Err(e) => {
                 ctx.report.bad_responses += 1;
                 eprintln!(
@@ -875,7 +1009,9 @@ impl HttpSession {
         let Some(bytes) = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b)) else {
             return HttpAsk::Close(CloseKind::Error);
         };
-        match self.reqp.parse(&bytes[..self.clen as usize]) {
+        // The first bytes of a request: take parsers if idle until now.
+        let t = self.txn.get_or_insert_with(|| ctx.txns.take(self.opts));
+        match t.reqp.parse(&bytes[..self.clen as usize]) {
             Ok(Status::Partial) => {
                 if self.clen as usize >= size {
                     return self.local_error(ctx, 431);
@@ -928,11 +1064,11 @@ impl HttpSession {
             if let Some(c) = &r.cond {
                 let mut view = View {
                     req: res.is_none().then_some(Msg {
-                        head: self.reqp.head(),
+                        head: self.reqp().head(),
                         buf: req,
                     }),
                     res: res.map(|b| Msg {
-                        head: self.resp.head(),
+                        head: self.resp().head(),
                         buf: b,
                     }),
                     src: self.src,
@@ -945,8 +1081,8 @@ impl HttpSession {
                 }
             }
             let (head, buf) = match res {
-                Some(b) => (self.resp.head(), b),
-                None => (self.reqp.head(), req),
+                Some(b) => (self.resp().head(), b),
+                None => (self.reqp().head(), req),
             };
             match &r.action {
                 HttpAction::Allow => return RuleOutcome::Stop,
@@ -1009,18 +1145,20 @@ impl HttpSession {
         let Some(value) = &rule.value else {
             return start..start;
         };
-        let target = res.is_none().then(|| self.reqp.head().target().slice(req));
+        let target = res
+            .is_none()
+            .then(|| self.reqp().head().target().slice(req));
         for part in value {
             match part {
                 Part::Lit(b) => out.extend_from_slice(b),
                 Part::Expr(e) => {
                     let mut view = View {
                         req: res.is_none().then_some(Msg {
-                            head: self.reqp.head(),
+                            head: self.reqp().head(),
                             buf: req,
                         }),
                         res: res.map(|b| Msg {
-                            head: self.resp.head(),
+                            head: self.resp().head(),
                             buf: b,
                         }),
                         src: self.src,
@@ -1049,7 +1187,7 @@ impl HttpSession {
                             }
                         }
                         "HM" if res.is_none() => {
-                            out.extend_from_slice(self.reqp.head().method_span().slice(req));
+                            out.extend_from_slice(self.reqp().head().method_span().slice(req));
                         }
                         "HU" => out.extend_from_slice(target.unwrap_or(b"")),
                         "HP" => out.extend_from_slice(
@@ -1066,7 +1204,7 @@ impl HttpSession {
                             Version::Http11 => b"HTTP/1.1",
                         }),
                         "ST" if res.is_some() => {
-                            let _ = write!(out, "{}", self.resp.head().status());
+                            let _ = write!(out, "{}", self.resp().head().status());
                         }
                         "f" => out.extend_from_slice(names[0].as_bytes()),
                         "b" => out.extend_from_slice(names[1].as_bytes()),
@@ -1102,7 +1240,7 @@ impl HttpSession {
     /// The request head is `cbuf[..n]`.
     fn on_request_head<'a>(&mut self, ctx: &mut Ctx<'a>, n: usize) -> HttpAsk {
         self.n_req += 1;
-        let head = self.reqp.head();
+        let head = txn_of(&self.txn).reqp.head();
         self.method = head.method();
         self.version = head.version();
         self.client_keep = head.keep_alive() && !head.close_forced();
@@ -1132,7 +1270,7 @@ impl HttpSession {
                         .unwrap_or(&[]);
                     let mut view = View {
                         req: Some(Msg {
-                            head: self.reqp.head(),
+                            head: self.reqp().head(),
                             buf: &bytes[..(self.clen as usize).min(bytes.len())],
                         }),
                         res: None,
@@ -1177,7 +1315,10 @@ impl HttpSession {
         be: usize,
         bh: Option<&HttpBackendPlan>,
     ) -> HttpAsk {
-        let head = self.reqp.head();
+        let Some(t) = self.txn.as_deref_mut() else {
+            return HttpAsk::Close(CloseKind::Error);
+        };
+        let head = t.reqp.head();
         let conn = if head.upgrade_requested() {
             ConnHdr::Upgrade
         } else if !self.srv_keep {
@@ -1222,7 +1363,7 @@ impl HttpSession {
             }
         }
         let extra = (ip_len > 0).then_some((ff_name, &ipbuf[..ip_len]));
-        self.req_body = BodyDecoder::new(head.framing(), self.opts);
+        t.req_body = BodyDecoder::new(head.framing(), self.opts);
         let Some(cb) = self.cbuf else {
             return HttpAsk::Close(CloseKind::Error);
         };
@@ -1231,7 +1372,7 @@ impl HttpSession {
                 return HttpAsk::Close(CloseKind::Error);
             };
             let bytes = &bytes[..self.clen as usize];
-            let k = match decode_all(&mut self.req_body, &bytes[n..]) {
+            let k = match decode_all(&mut t.req_body, &bytes[n..]) {
                 Ok(k) => k,
                 Err(e) => {
                     ctx.report.rejected += 1;
@@ -1266,7 +1407,7 @@ impl HttpSession {
             self.cfwd = k as u32;
         }
         self.csent = 0;
-        if copied && self.req_body.is_done() {
+        if copied && t.req_body.is_done() {
             self.flags |= F_RETRYABLE;
         } else {
             self.flags &= !F_RETRYABLE;
@@ -1286,7 +1427,9 @@ impl HttpSession {
         }
         self.flags &= !F_SRV_EOF;
         self.res = Res::Head;
-        self.resp.reset_response(self.method);
+        if let Some(t) = self.txn.as_deref_mut() {
+            t.resp.reset_response(self.method);
+        }
         self.req = Req::Body;
         let a = self.send_srv(ctx, true);
         if a != HttpAsk::Wait {
@@ -1334,7 +1477,10 @@ impl HttpSession {
         let Some(bytes) = self.sbuf.and_then(|b| ctx.ring.bufs().bytes(b)) else {
             return HttpAsk::Close(CloseKind::Error);
         };
-        match self.resp.parse(&bytes[..self.slen as usize]) {
+        let Some(t) = self.txn.as_deref_mut() else {
+            return HttpAsk::Close(CloseKind::Error);
+        };
+        match t.resp.parse(&bytes[..self.slen as usize]) {
             Ok(Status::Partial) => {
                 if self.slen as usize >= size {
                     ctx.report.bad_responses += 1;
@@ -1370,11 +1516,12 @@ impl HttpSession {
         body: bool,
     ) -> Option<HttpAsk> {
         let sb = self.sbuf?;
+        let t = self.txn.as_deref_mut()?;
         let (total, k, copied) = {
             let bytes = ctx.ring.bufs().bytes(sb)?;
             let bytes = &bytes[..self.slen as usize];
             let k = if body {
-                match decode_all(&mut self.res_body, &bytes[n..]) {
+                match decode_all(&mut t.res_body, &bytes[n..]) {
                     Ok(k) => k,
                     Err(_) => return None,
                 }
@@ -1382,7 +1529,7 @@ impl HttpSession {
                 0
             };
             let mut o = Out::new(&mut ctx.tmp[..]);
-            compose::response(&mut o, self.resp.head(), bytes, ctx.edits, conn).ok()?;
+            compose::response(&mut o, t.resp.head(), bytes, ctx.edits, conn).ok()?;
             let copied = o.put(&bytes[n..n + k]).is_ok();
             (o.len(), k, copied)
         };
@@ -1404,7 +1551,7 @@ impl HttpSession {
 
     /// The response head is `sbuf[..n]`.
     fn on_response_head<'a>(&mut self, ctx: &mut Ctx<'a>, n: usize) -> HttpAsk {
-        let head = self.resp.head();
+        let head = self.resp().head();
         let status = head.status();
         let framing = head.framing();
         let keep = head.keep_alive();
@@ -1416,7 +1563,7 @@ impl HttpSession {
                 .unwrap_or(HttpAsk::Close(CloseKind::Error));
         }
         if status == 101 {
-            if !self.reqp.head().upgrade_requested() && !self.has(F_UPGRADE) {
+            if !self.reqp().head().upgrade_requested() && !self.has(F_UPGRADE) {
                 ctx.report.bad_responses += 1;
                 eprintln!(
                     "[WARNING] weir: frontend '{}': 502 Bad Gateway: 101 from server without an upgrade request",
@@ -1486,7 +1633,9 @@ impl HttpSession {
         } else {
             ConnHdr::None
         };
-        self.res_body = BodyDecoder::new(framing, self.opts);
+        if let Some(t) = self.txn.as_deref_mut() {
+            t.res_body = BodyDecoder::new(framing, self.opts);
+        }
         self.res = Res::Body;
         self.flags |= F_RES_STARTED;
         match self.emit_response(ctx, n, conn, true) {
@@ -1504,6 +1653,8 @@ impl HttpSession {
     fn enter_tunnel(&mut self, ctx: &mut Ctx<'_>) -> HttpAsk {
         self.req = Req::Tunnel;
         self.res = Res::Tunnel;
+        // Raw bytes from now on: no parser is needed any more.
+        self.put_txn(ctx.txns);
         let a = if self.clen > 0 {
             self.cfwd = self.clen;
             self.csent = 0;
@@ -1549,7 +1700,9 @@ impl HttpSession {
     }
 
     fn next_request(&mut self, ctx: &mut Ctx<'_>) -> HttpAsk {
-        self.reqp.reset_request();
+        if let Some(t) = self.txn.as_deref_mut() {
+            t.reqp.reset_request();
+        }
         self.req = Req::Head;
         self.res = Res::Idle;
         self.flags &= !(F_RES_STARTED | F_RETRYABLE);
@@ -1632,7 +1785,7 @@ impl HttpSession {
     fn answer(&mut self, ctx: &mut Ctx<'_>, rule: &Rule, head_len: usize) -> HttpAsk {
         // Keep the client connection only if nothing of the request is left
         // unread (no body) and the request allows it.
-        let no_body = self.reqp.head().framing() == Framing::None;
+        let no_body = self.reqp().head().framing() == Framing::None;
         let keep = self.client_keep
             && no_body
             && head_len > 0
@@ -1657,7 +1810,7 @@ impl HttpSession {
                         .cbuf
                         .and_then(|b| ctx.ring.bufs().bytes(b))
                         .unwrap_or(&[]);
-                    let head = self.reqp.head();
+                    let head = self.reqp().head();
                     let target = head.target().slice(bytes);
                     let host = head
                         .find(weir_http::HeaderId::Host)
