@@ -112,11 +112,17 @@ pub fn skip_value(buf: &[u8], mut pos: usize, end: usize) -> usize {
         }
         pos += 8;
     }
-    while let Some(b) = buf.get(pos..end).and_then(<[u8]>::first_chunk::<16>) {
-        if value_block_stops(b) {
-            break;
+    // Iterating over whole blocks (rather than slicing `pos..pos + 16` each
+    // step) leaves a pointer increment and one compare as the loop control.
+    // Iterating over whole blocks (rather than slicing `pos..pos + 16` on
+    // each step) leaves a pointer increment and one compare as loop control.
+    if let Some(rest) = buf.get(pos..end) {
+        for b in rest.as_chunks::<16>().0 {
+            if value_block_stops(b) {
+                break;
+            }
+            pos += 16;
         }
-        pos += 16;
     }
     while pos + 8 <= end {
         let x = word(buf, pos);
