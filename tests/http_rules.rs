@@ -202,7 +202,10 @@ fn log_format_values_in_rules() {
     let got = log.lock().unwrap().last().cloned().unwrap();
     let client = got.header("x-client").unwrap();
     assert!(client.starts_with("127.0.0.1:"), "{client}");
-    assert!(client["127.0.0.1:".len()..].parse::<u16>().is_ok(), "{client}");
+    assert!(
+        client["127.0.0.1:".len()..].parse::<u16>().is_ok(),
+        "{client}"
+    );
     assert_eq!(got.header("x-host"), Some("example.com"));
     assert_eq!(got.header("x-line"), Some("GET /api/x?q=1 HTTP/1.1"));
     assert_eq!(got.header("x-names"), Some("web/be"));

@@ -72,7 +72,10 @@ impl RingMem {
     /// map with, so that is a bug of weir, not input.
     pub(super) fn write(&mut self, start: usize, values: &[u32]) {
         let end = start.checked_add(values.len()).expect("ring range");
-        assert!(end <= self.entries, "ring range {start}..{end} outside the map");
+        assert!(
+            end <= self.entries,
+            "ring range {start}..{end} outside the map"
+        );
         for (i, &v) in values.iter().enumerate() {
             // SAFETY: `start + i < entries`, so the 4 bytes at
             // `(start + i) * STRIDE` lie inside the mapping, aligned for a
@@ -94,7 +97,10 @@ impl RingMem {
     /// Reads entries `start..start + n`.
     pub(super) fn read(&self, start: usize, n: usize) -> Vec<u32> {
         let end = start.checked_add(n).expect("ring range");
-        assert!(end <= self.entries, "ring range {start}..{end} outside the map");
+        assert!(
+            end <= self.entries,
+            "ring range {start}..{end} outside the map"
+        );
         fence(Ordering::Acquire);
         (start..end)
             .map(|i| {

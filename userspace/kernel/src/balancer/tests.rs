@@ -81,7 +81,11 @@ fn rings_written_through_the_mapping_are_what_the_kernel_reads() {
     assert_ne!(before, down);
     lb.set_server_state(vip(1), 80, "s2", ServerState::Up { weight: 3 })
         .unwrap();
-    assert_eq!(ring_by_syscalls(&lb, vip(1)), before, "same weights, same ring");
+    assert_eq!(
+        ring_by_syscalls(&lb, vip(1)),
+        before,
+        "same weights, same ring"
+    );
     // The other VIP's slots were not touched.
     assert_eq!(ring_by_syscalls(&lb, vip(0)), other);
 }
