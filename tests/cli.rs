@@ -294,15 +294,44 @@ fn check_validates_the_embedded_quickstart() {
 }
 
 #[test]
-fn sf_is_parsed_and_reported_as_not_implemented() {
+fn sf_signals_the_old_processes_and_reports_those_it_cannot() {
     let backend = common::backends::Backend::echo();
     let cfg = format!(
         "listen l\n    mode tcp\n    bind 127.0.0.1:{{P0}}\n    server s {}\n",
         backend.addr
     );
-    let w = Weir::start_with_args(&cfg, &["-d", "-sf", "999999"]);
+    // An old process of our own: `sleep` dies of the SIGUSR1 it gets.
+    let mut old = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
+    let pid = old.id().to_string();
+    let w = Weir::start_with_args(&cfg, &["-d", "-sf", &pid, "999999"]);
+    let status = (0..100)
+        .find_map(|_| {
+            let st = old.try_wait().expect("try_wait");
+            if st.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            st
+        })
+        .unwrap_or_else(|| {
+            let _ = old.kill();
+            panic!("the old process was not signalled: {}", w.output())
+        });
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(10), "killed by SIGUSR1");
     assert!(
-        w.output().contains("not implemented"),
+        w.wait_output(
+            "-sf: cannot signal old process 999999",
+            std::time::Duration::from_secs(5)
+        ),
+        "output: {}",
+        w.output()
+    );
+    assert!(
+        w.output()
+            .contains(&format!("-sf: sent SIGUSR1 to old process {pid}")),
         "output: {}",
         w.output()
     );
@@ -313,4 +342,28 @@ fn the_packaged_default_configuration_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/weir.cfg");
     let f = run_weir(&["-c", "-f", path]);
     assert_eq!(f.code(), Some(0), "stderr: {}", f.stderr);
+}
+
+#[test]
+fn check_prints_warnings_with_file_and_line_and_still_accepts() {
+    // A frontend without `bind` is accepted with a warning, as HAProxy does.
+    let cfg = format!(
+        "{}\nfrontend lonely\n    default_backend be\n",
+        VALID.replace("{P0}", "18080")
+    );
+    let (f, path, _dir) = check_config(&cfg);
+    assert_eq!(f.code(), Some(0), "stderr: {}", f.stderr);
+    let line = cfg.lines().position(|l| l == "frontend lonely").unwrap() + 1;
+    let want = format!("{}:{line}:", path.display());
+    assert!(
+        f.stderr.contains("warning: ")
+            && f.stderr.contains(&want)
+            && f.stderr.contains("no 'bind'"),
+        "want a warning naming {want}: {}",
+        f.stderr
+    );
+    // -q hides warnings.
+    let q = run_weir(&["-q", "-c", "-f", path.to_str().unwrap()]);
+    assert_eq!(q.code(), Some(0));
+    assert_eq!(q.stderr, "");
 }

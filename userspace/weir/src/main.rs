@@ -111,10 +111,19 @@ fn load(opts: &Options) -> anyhow::Result<(Config, Vec<PathBuf>)> {
     Ok((config, files))
 }
 
+/// The configuration's warnings (accepted lines with a caveat, as HAProxy
+/// warns), each `FILE:LINE: [section] message`; hidden by `-q`.
+fn print_warnings(config: &Config, log: &Log) {
+    for w in &config.warnings {
+        log.info(&format!("warning: {w}"));
+    }
+}
+
 /// `-c`: parse and validate, bind nothing. With `-q` only the exit status
 /// tells the result, as with HAProxy.
 fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
-    load(opts)?;
+    let (config, _) = load(opts)?;
+    print_warnings(&config, log);
     if !log.quiet {
         println!("Configuration file is valid");
     }
@@ -128,6 +137,7 @@ fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
 /// signal loop.
 fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     let (config, files) = load(opts)?;
+    print_warnings(&config, log);
     if opts.config_paths.is_empty() && !log.quiet {
         eprintln!(
             "weir: no -f given: running the embedded quickstart configuration \
@@ -158,7 +168,7 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
         log.debug(&line);
     }
     // XDP sections load here: after binding, while privileges still allow it.
-    let mut xdp = kernel::start(&config, log)?;
+    let mut xdp = kernel::start(&config, log, opts.old_pids.is_some())?;
 
     if !plan.is_empty() {
         privileges::apply(&plan)?;
@@ -171,18 +181,6 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     if let Some(p) = pidfile {
         p.write_own_pid()?;
     }
-    if let Some((kind, pids)) = &opts.old_pids {
-        log.info(&format!(
-            "{} {pids:?}: hot reload is not implemented yet; the old processes were \
-             NOT signalled and keep running (weir binds with SO_REUSEPORT, so both \
-             accept until you stop the old ones)",
-            match kind {
-                cli::OldProcesses::Finish => "-sf",
-                cli::OldProcesses::Terminate => "-st",
-            }
-        ));
-    }
-
     // Registered before the workers start so that no early signal is lost
     // to the default action (which would kill the process mid-start).
     let mut signals = signal_hook::iterator::Signals::new(supervise::SIGNALS)
@@ -193,11 +191,21 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
         std::process::id(),
         config.frontends.len()
     ));
+    // A reload: this process serves now (listeners bound with SO_REUSEPORT,
+    // XDP attachments taken over): the old ones finish or stop.
+    if let Some((kind, pids)) = &opts.old_pids {
+        signal_old(*kind, pids, log);
+    }
+    xdp.commit();
     supervise::supervise(
         &running,
         || {
             xdp.poll();
-            signals.pending().collect()
+            let got: Vec<i32> = signals.pending().collect();
+            if got.iter().any(|s| supervise::STOPS.contains(s)) {
+                xdp.stop_requested();
+            }
+            got
         },
         config.global.hard_stop_after,
         &mut |line: &str| log.info(line),
@@ -206,6 +214,29 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     drop(xdp);
     log.info("stopped");
     Ok(())
+}
+
+/// `-sf`: SIGUSR1 (finish the sessions, then exit); `-st`: SIGTERM (stop
+/// now). A PID that cannot be signalled is reported; start-up goes on.
+fn signal_old(kind: cli::OldProcesses, pids: &[i32], log: &Log) {
+    use nix::sys::signal::Signal;
+    let (sig, flag) = match kind {
+        cli::OldProcesses::Finish => (Signal::SIGUSR1, "-sf"),
+        cli::OldProcesses::Terminate => (Signal::SIGTERM, "-st"),
+    };
+    let own = std::process::id() as i32;
+    for &pid in pids.iter().filter(|&&p| p != own) {
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+            Ok(()) => log.info(&format!(
+                "{flag}: sent {} to old process {pid}",
+                sig.as_str()
+            )),
+            Err(e) => log.info(&format!(
+                "{flag}: cannot signal old process {pid}: {}",
+                e.desc()
+            )),
+        }
+    }
 }
 
 /// Raises the soft open-files limit and warns when `maxconn` needs more.
