@@ -15,7 +15,7 @@ mod error;
 mod probe;
 mod reuseport;
 
-pub use balancer::{Attached, Counters, ServerState, XdpBalancer};
+pub use balancer::{Attached, Counters, Finish, ServerState, XdpBalancer};
 pub use decap::XdpDecap;
 pub use error::KernelError;
 pub use probe::{probe, KernelSupport};

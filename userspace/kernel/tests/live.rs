@@ -753,8 +753,13 @@ fn live_reload_hands_over_without_losing_flows() {
             .enter(|| topo.lb.attach_all().expect("take over the attachment"));
         assert_eq!(attached, vec![("wr".to_string(), Attached::Native)]);
         assert!(
-            !pin.join("link-wr-native").exists(),
-            "the successor owns the link now"
+            pin.join("link-wr-native").exists(),
+            "the link stays pinned for the next reload"
+        );
+        assert_eq!(
+            topo.lb.took_over().len(),
+            1,
+            "the attachment was taken over, not created"
         );
         for c in &mut conns {
             let server = c.server.clone();

@@ -5,14 +5,16 @@
 use crate::config::{AttachMode, Cidr, Fallback, InterfaceConfig, Method, VipHash, XdpConfig};
 use crate::{KernelError, EBPF_OBJECT};
 use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
-use aya::programs::links::{FdLink, PinnedLink};
-use aya::programs::xdp::XdpLink;
+use aya::programs::links::FdLink;
+use aya::programs::xdp::XdpLinkId;
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use std::net::IpAddr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use weir_common::{maps as m, *};
 use weir_core::maglev;
 
+mod link;
 mod ring_mem;
 mod types;
 
@@ -21,14 +23,19 @@ pub use types::{Attached, Counters, ServerState};
 use types::{ServerSlot, VipState};
 
 /// One loaded XDP balancer. Dropping it detaches the program from every
-/// interface and closes the maps (pinned maps stay until `unpin`).
+/// interface and closes the maps, except what is pinned (with `pin`: the
+/// maps and the attachments), which stays until [`XdpBalancer::finish`]
+/// (or `unpin`) removes it or a successor takes it over.
 pub struct XdpBalancer {
     ebpf: aya::Ebpf,
     cfg: XdpConfig,
     vips: Vec<VipState>,
     attached: Vec<(String, Attached)>,
-    /// aya's handles of the attachments, parallel to `attached`.
-    links: Vec<aya::programs::xdp::XdpLinkId>,
+    /// The attachments, parallel to `attached`.
+    links: Vec<Held>,
+    /// Attachments taken over from a previous process at attach time: the
+    /// interface and the id of the program that ran there before.
+    took_over: Vec<(String, u32)>,
     /// `RINGS` mapped into memory; `None` when the map is not mmapable (a
     /// map pinned by an older weir): rings are then written entry by entry.
     rings: Option<RingMem>,
@@ -125,6 +132,7 @@ impl XdpBalancer {
             vips: Vec::new(),
             attached: Vec::new(),
             links: Vec::new(),
+            took_over: Vec::new(),
             rings,
         };
         me.write_config()?;
@@ -625,100 +633,281 @@ impl XdpBalancer {
     }
 
     /// Attaches to one interface per its mode and fallback; the error lists
-    /// each mode tried with the kernel's answer.
+    /// each mode tried with the kernel's answer. With `pin`, an attachment a
+    /// previous process left pinned for this interface is taken over instead
+    /// (see [`XdpBalancer::finish`]), and a new attachment is pinned so that
+    /// the next process can take it over in turn.
     pub fn attach(&mut self, iface: &InterfaceConfig) -> Result<Attached, KernelError> {
-        let prog: &mut Xdp = self
-            .ebpf
-            .program_mut(m::PROG_XDP)
-            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
-            .try_into()
-            .map_err(KernelError::program(m::PROG_XDP))?;
-        // A previous weir handed its attachment over (see `hand_over`):
-        // replace its program in the same link, atomically — no packet
-        // meets an interface without a program during a reload.
-        if let Some(dir) = &self.cfg.pin {
+        if let Some(dir) = self.cfg.pin.clone() {
             for mode in [Attached::Native, Attached::Generic] {
-                let path = link_pin_path(dir, &iface.name, mode);
-                if path.exists() {
-                    let pin_err = |e: &dyn std::fmt::Display| KernelError::Pin {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    };
-                    let pinned = PinnedLink::from_pin(&path).map_err(|e| pin_err(&e))?;
-                    let fd_link = pinned.unpin().map_err(|e| pin_err(&e))?;
-                    let link = XdpLink::try_from(fd_link).map_err(|e| pin_err(&e))?;
-                    let id = prog
-                        .attach_to_link(link)
-                        .map_err(KernelError::program(m::PROG_XDP))?;
-                    self.links.push(id);
-                    self.attached.push((iface.name.clone(), mode));
+                let path = link_pin_path(&dir, &iface.name, mode);
+                if path.exists() && self.take_over(&iface.name, mode, &path)? {
                     return Ok(mode);
                 }
             }
         }
+        let prog = self.program_mut()?;
         let mut tried = Vec::new();
         let native_first = iface.mode != AttachMode::Generic;
+        let mut done = None;
         if native_first {
             match prog.attach(&iface.name, XdpMode::Driver) {
-                Ok(id) => {
-                    self.links.push(id);
-                    self.attached.push((iface.name.clone(), Attached::Native));
-                    return Ok(Attached::Native);
-                }
+                Ok(id) => done = Some((id, Attached::Native)),
                 Err(e) => tried.push(format!("native: {}", explain(&e))),
             }
         }
         let generic_allowed =
             iface.mode == AttachMode::Generic || iface.fallback == Fallback::Generic;
-        if generic_allowed {
-            match prog.attach(&iface.name, XdpMode::Skb) {
-                Ok(id) => {
-                    self.links.push(id);
-                    self.attached.push((iface.name.clone(), Attached::Generic));
-                    return Ok(Attached::Generic);
+        if done.is_none() {
+            if generic_allowed {
+                match prog.attach(&iface.name, XdpMode::Skb) {
+                    Ok(id) => done = Some((id, Attached::Generic)),
+                    Err(e) => tried.push(format!("generic: {}", explain(&e))),
                 }
-                Err(e) => tried.push(format!("generic: {}", explain(&e))),
+            } else {
+                tried.push("generic: not tried (fallback refuse)".into());
             }
-        } else {
-            tried.push("generic: not tried (fallback refuse)".into());
         }
-        Err(KernelError::Attach {
-            interface: iface.name.clone(),
-            reason: tried.join("; "),
-        })
+        match done {
+            Some((id, mode)) => {
+                self.keep(id, &iface.name, mode)?;
+                Ok(mode)
+            }
+            None => Err(KernelError::Attach {
+                interface: iface.name.clone(),
+                reason: tried.join("; "),
+            }),
+        }
     }
 
-    /// Reload, old side: pins every attachment (and, already, the maps)
-    /// under the pin directory and goes away without detaching. The next
-    /// `XdpBalancer` loaded with the same pin directory takes the maps
-    /// (flows included) and swaps its program into these attachments.
-    /// Needs `pin` in the configuration and links created by bpf_link
-    /// (kernel ≥ 5.9; netlink-attached programs cannot be pinned).
-    pub fn hand_over(mut self) -> Result<(), KernelError> {
-        let dir = self
-            .cfg
-            .pin
-            .clone()
-            .ok_or_else(|| KernelError::Config("hand-over needs a pin directory".into()))?;
-        let prog: &mut Xdp = self
-            .ebpf
+    fn program_mut(&mut self) -> Result<&mut Xdp, KernelError> {
+        self.ebpf
             .program_mut(m::PROG_XDP)
             .ok_or(KernelError::MissingMap(m::PROG_XDP))?
             .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))
+    }
+
+    fn program(&self) -> Result<&Xdp, KernelError> {
+        self.ebpf
+            .program(m::PROG_XDP)
+            .ok_or(KernelError::MissingMap(m::PROG_XDP))?
+            .try_into()
+            .map_err(KernelError::program(m::PROG_XDP))
+    }
+
+    /// Records a new attachment. With `pin`, the link is pinned next to the
+    /// maps and held through a descriptor of our own (aya's is closed):
+    /// the pin lets a successor find it, the descriptor lets this process
+    /// detach it even once `chroot` has put the pin out of reach.
+    fn keep(&mut self, id: XdpLinkId, iface: &str, mode: Attached) -> Result<(), KernelError> {
+        let Some(dir) = self.cfg.pin.clone() else {
+            self.links.push(Held::Aya);
+            self.attached.push((iface.to_owned(), mode));
+            return Ok(());
+        };
+        let path = link_pin_path(&dir, iface, mode);
+        let pin_err = |e: &dyn std::fmt::Display| KernelError::Pin {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        // Errors from here on drop the link, which detaches it.
+        let xdp_link = self
+            .program_mut()?
+            .take_link(id)
             .map_err(KernelError::program(m::PROG_XDP))?;
-        for ((iface, mode), id) in self.attached.drain(..).zip(self.links.drain(..)) {
-            let path = link_pin_path(&dir, &iface, mode);
-            let pin_err = |e: &dyn std::fmt::Display| KernelError::Pin {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            };
-            let link = prog
-                .take_link(id)
-                .map_err(KernelError::program(m::PROG_XDP))?;
-            let fd_link = FdLink::try_from(link).map_err(|e| pin_err(&e))?;
-            fd_link.pin(&path).map_err(|e| pin_err(&e))?;
+        let fd_link = FdLink::try_from(xdp_link).map_err(|e| {
+            pin_err(&format!(
+                "{e} (pinning an attachment needs a bpf_link: Linux 5.9 or later)"
+            ))
+        })?;
+        let pinned = fd_link.pin(&path).map_err(|e| pin_err(&e))?;
+        let fd = link::open_pinned(&path);
+        if fd.is_err() {
+            let _ = std::fs::remove_file(&path);
         }
+        drop(pinned);
+        let fd = fd.map_err(|e| pin_err(&e))?;
+        self.links.push(Held::Pinned { fd, path });
+        self.attached.push((iface.to_owned(), mode));
         Ok(())
+    }
+
+    /// Reload, new side: makes the link pinned at `path` (left there by the
+    /// previous process) run this program, in one atomic swap. The pin
+    /// stays, for the next reload. False when the pin is stale (its
+    /// interface went away): it is removed and the caller attaches anew.
+    fn take_over(&mut self, iface: &str, mode: Attached, path: &Path) -> Result<bool, KernelError> {
+        let pin_err = |e: &dyn std::fmt::Display| KernelError::Pin {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let fd = link::open_pinned(path).map_err(|e| pin_err(&e))?;
+        let before = link::program_id(fd.as_fd()).map_err(|e| pin_err(&e))?;
+        let prog_fd = self
+            .program()?
+            .fd()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        match link::update(fd.as_fd(), prog_fd.as_fd()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOLINK) => {
+                let _ = std::fs::remove_file(path);
+                return Ok(false);
+            }
+            Err(e) => return Err(pin_err(&format!("taking over the attachment: {e}"))),
+        }
+        self.links.push(Held::Pinned {
+            fd,
+            path: path.to_owned(),
+        });
+        self.attached.push((iface.to_owned(), mode));
+        self.took_over.push((iface.to_owned(), before));
+        Ok(true)
+    }
+
+    /// Reload, old side, when the old process goes first: with `pin`, the
+    /// attachments and maps are already pinned, so this only lets go of
+    /// them without detaching; the next `XdpBalancer` loaded with the same
+    /// pin directory takes the maps (flows included) and swaps its program
+    /// into these attachments.
+    pub fn hand_over(self) -> Result<(), KernelError> {
+        if self.cfg.pin.is_none() {
+            return Err(KernelError::Config(
+                "hand-over needs a pin directory".into(),
+            ));
+        }
+        drop(self);
+        Ok(())
+    }
+
+    /// The kernel's id of this balancer's XDP program.
+    pub fn program_id(&self) -> Result<u32, KernelError> {
+        let info = self
+            .program()?
+            .info()
+            .map_err(KernelError::program(m::PROG_XDP))?;
+        Ok(info.id())
+    }
+
+    /// The id of the program that replaced ours in one of our (pinned)
+    /// attachments, i.e. a reload's new process has taken over; `None`
+    /// while every attachment still runs this program.
+    pub fn successor(&self) -> Result<Option<u32>, KernelError> {
+        let own = self.program_id()?;
+        for h in &self.links {
+            if let Held::Pinned { fd, path } = h {
+                let id = link::program_id(fd.as_fd()).map_err(|e| KernelError::Pin {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                if id != own {
+                    return Ok(Some(id));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Attachments taken over from a previous process by `attach`: the
+    /// interface and the id of the program that ran there before.
+    pub fn took_over(&self) -> &[(String, u32)] {
+        &self.took_over
+    }
+
+    /// Undoes the take-overs of `attach` (the new process failed to start):
+    /// each attachment taken over runs the previous process's program
+    /// again, and [`XdpBalancer::finish`] then leaves it and the maps to
+    /// that process. Returns what could not be given back.
+    pub fn give_back(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (iface, before) in std::mem::take(&mut self.took_over) {
+            let Some(fd) = self
+                .attached
+                .iter()
+                .zip(&self.links)
+                .find_map(|((i, _), h)| match h {
+                    Held::Pinned { fd, .. } if *i == iface => Some(fd),
+                    _ => None,
+                })
+            else {
+                continue;
+            };
+            let r = link::program_by_id(before).and_then(|p| link::update(fd.as_fd(), p.as_fd()));
+            if let Err(e) = r {
+                problems.push(format!(
+                    "{iface}: cannot give the attachment back to program {before}: {e}"
+                ));
+            }
+        }
+        problems
+    }
+
+    /// Stops this balancer. An attachment that now runs another program
+    /// (a successor took it over) is left alone, pin included; every other
+    /// one is detached for good (BPF_LINK_DETACH: even if some other
+    /// process still holds it) and its pin removed. The pinned maps are
+    /// removed unless a successor exists, which uses them. Problems are
+    /// collected, not fatal: the rest of the clean-up still happens.
+    pub fn finish(mut self) -> Finish {
+        let own = self.program_id().ok();
+        let mut out = Finish::default();
+        let links = std::mem::take(&mut self.links);
+        let attached = std::mem::take(&mut self.attached);
+        for ((iface, _), held) in attached.into_iter().zip(links) {
+            let (fd, path) = match held {
+                // aya detaches it when the program goes, just below.
+                Held::Aya => {
+                    out.detached.push(iface);
+                    continue;
+                }
+                Held::Pinned { fd, path } => (fd, path),
+            };
+            match (link::program_id(fd.as_fd()), own) {
+                (Ok(id), Some(own)) if id != own => {
+                    out.successor = Some(id);
+                    out.handed_over.push(iface);
+                    continue;
+                }
+                (Err(e), _) => out
+                    .problems
+                    .push(format!("{iface}: cannot read the attachment: {e}")),
+                _ => {}
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => out
+                    .problems
+                    .push(format!("cannot remove {}: {e}", path.display())),
+            }
+            match link::detach(fd.as_fd()) {
+                Ok(()) => out.detached.push(iface),
+                Err(e) => out.problems.push(format!("{iface}: cannot detach: {e}")),
+            }
+        }
+        let dir = self.cfg.pin.clone();
+        drop(self);
+        if let (Some(dir), None) = (dir, out.successor) {
+            match std::fs::read_dir(&dir) {
+                Ok(rd) => {
+                    for e in rd.flatten() {
+                        if let Err(err) = std::fs::remove_file(e.path()) {
+                            out.problems
+                                .push(format!("cannot remove {}: {err}", e.path().display()));
+                        }
+                    }
+                    if let Err(e) = std::fs::remove_dir(&dir) {
+                        out.problems
+                            .push(format!("cannot remove {}: {e}", dir.display()));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => out
+                    .problems
+                    .push(format!("cannot list {}: {e}", dir.display())),
+            }
+        }
+        out
     }
 
     /// Interfaces attached so far and their modes.
@@ -788,23 +977,46 @@ impl XdpBalancer {
         Ok(r.duration)
     }
 
-    /// Removes the pinned maps of this section (after a final stop; a reload
-    /// keeps them so flows survive).
+    /// A final stop: [`XdpBalancer::finish`], with its problems as an error.
     pub fn unpin(self) -> Result<(), KernelError> {
-        if let Some(dir) = &self.cfg.pin {
-            let dir = dir.clone();
-            drop(self);
-            let rd = std::fs::read_dir(&dir).map_err(|source| KernelError::Io {
-                what: format!("listing {}", dir.display()),
-                source,
-            })?;
-            for e in rd.flatten() {
-                let _ = std::fs::remove_file(e.path());
-            }
-            let _ = std::fs::remove_dir(&dir);
+        let path = self
+            .cfg
+            .pin
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let f = self.finish();
+        if f.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(KernelError::Pin {
+                path,
+                reason: f.problems.join("; "),
+            })
         }
-        Ok(())
     }
+}
+
+/// How this process holds one attachment.
+enum Held {
+    /// aya holds the link (no pin directory): dropping the balancer detaches.
+    Aya,
+    /// A bpf_link pinned at `path` for a successor to take over; `fd` is
+    /// this process's own descriptor of it.
+    Pinned { fd: OwnedFd, path: PathBuf },
+}
+
+/// What [`XdpBalancer::finish`] did.
+#[derive(Debug, Default)]
+pub struct Finish {
+    /// The program that now runs in our attachments (a reload's successor).
+    pub successor: Option<u32>,
+    /// Interfaces left to the successor's program, pins and maps in place.
+    pub handed_over: Vec<String>,
+    /// Interfaces this program was taken off.
+    pub detached: Vec<String>,
+    /// What could not be cleaned up, and why.
+    pub problems: Vec<String>,
 }
 
 /// Where the attachment of `iface` in `mode` is pinned for a hand-over.
