@@ -105,8 +105,8 @@ Usage: weir [-f <cfgfile|cfgdir>]* [-c] [-d | -db | -D] [-p <pidfile>] [-q] [-V]
   -q         quiet: print errors only
   -V         verbose
   -v, -vv    print the version (-vv: with build and kernel features)
-  -sf/-st <pid>*  parsed for HAProxy compatibility; hot reload is not
-             implemented yet, the old processes are NOT signalled
+  -sf/-st <pid>*  reload: once started, send these old processes SIGUSR1
+             (-sf: finish their sessions) or SIGTERM (-st: stop now)
   -h         this help
 Without -f, weir runs its embedded quickstart configuration.
 ";

@@ -3,6 +3,13 @@
 //! CAP_NET_ADMIN), counters dumped to stderr on SIGUSR2, detached and their
 //! pinned maps removed on stop, hard or soft.
 //!
+//! Reload (`-sf`/`-st`): with `pin`, the new process takes over the maps
+//! (the flow table) and the attachments the old one pinned, swapping its
+//! program in atomically, before it signals the old process. The old
+//! process sees on its stop that its attachments run another program (the
+//! kernel says which, per link): it then leaves them, and the maps, in
+//! place. Without a successor a stop detaches and unpins as always.
+//!
 //! The balancer handles live in [`Xdp`], owned by `run` for the process
 //! lifetime: dropping it is what detaches. A fork (`daemon`) keeps the
 //! attachments: the child inherits the link descriptors and the parent
@@ -23,16 +30,22 @@ pub struct Xdp {
     /// action, terminating, is left alone otherwise).
     usr2: Option<signal_hook::iterator::Signals>,
     log: Log,
+    /// Set once the old processes of a reload have been told to stop: from
+    /// then on, attachments taken over from them are ours to keep. Before
+    /// (a start that fails), they are given back to the old program.
+    committed: bool,
 }
 
 /// Loads and attaches every `xdp` section, in file order. On failure the
 /// sections loaded so far are detached and unpinned, and the error says
 /// which section, which interface and the kernel's answer for each mode.
-pub fn start(config: &Config, log: &Log) -> anyhow::Result<Xdp> {
+/// `reload`: started with `-sf`/`-st`, to replace an older process.
+pub fn start(config: &Config, log: &Log, reload: bool) -> anyhow::Result<Xdp> {
     let mut xdp = Xdp {
         loaded: Vec::new(),
         usr2: None,
         log: *log,
+        committed: false,
     };
     for s in &config.xdp {
         let what = || format!("xdp section '{}' ({})", s.cfg.name, s.loc);
@@ -44,8 +57,17 @@ pub fn start(config: &Config, log: &Log) -> anyhow::Result<Xdp> {
                 pin.display()
             );
         }
+        if reload && s.cfg.pin.is_none() {
+            log.info(&format!(
+                "xdp '{}': no `pin` in the section: this reload cannot keep the old \
+                 process's flows nor take over its attachment (add `pin` to the section \
+                 for reloads that keep flows)",
+                s.cfg.name
+            ));
+        }
         let mut lb = XdpBalancer::load(&s.cfg).with_context(what)?;
         let attached = lb.attach_all();
+        let took = lb.took_over().to_vec();
         // Kept even when attaching failed: dropping it through `xdp` detaches
         // what did attach and removes the pinned maps.
         xdp.loaded.push((s.clone(), lb));
@@ -60,6 +82,15 @@ pub fn start(config: &Config, log: &Log) -> anyhow::Result<Xdp> {
                 "xdp '{}': attached to {iface} in {} mode{note}",
                 s.cfg.name,
                 mode_name(mode)
+            ));
+        }
+        if let Some((_, id)) = took.first() {
+            let ifaces: Vec<&str> = took.iter().map(|(i, _)| i.as_str()).collect();
+            log.info(&format!(
+                "xdp '{}': took over the attachment of {} from the previous process \
+                 (program {id}), with its pinned maps: flows kept",
+                s.cfg.name,
+                ifaces.join(", ")
             ));
         }
         if let Some(pin) = &s.cfg.pin {
@@ -103,6 +134,28 @@ impl Xdp {
         let requested = self.usr2.as_mut().is_some_and(|s| s.pending().count() > 0);
         if requested {
             eprint!("{}", self.report());
+        }
+    }
+
+    /// The start went through (the old processes were signalled): the
+    /// attachments taken over are kept from now on, whatever happens.
+    pub fn commit(&mut self) {
+        self.committed = true;
+    }
+
+    /// On a stop signal: sections whose attachments a reload's new process
+    /// has taken over are let go of at once (a soft stop may last: this
+    /// process must not hold the successor's links meanwhile). The others
+    /// stay until the process ends.
+    pub fn stop_requested(&mut self) {
+        let mut i = 0;
+        while i < self.loaded.len() {
+            if matches!(self.loaded[i].1.successor(), Ok(Some(_))) {
+                let (s, lb) = self.loaded.remove(i);
+                finish(&self.log, s, lb);
+            } else {
+                i += 1;
+            }
         }
     }
 
@@ -156,33 +209,49 @@ fn format_counters(name: &str, s: &XdpSection, c: &Counters) -> String {
 }
 
 impl Drop for Xdp {
-    /// Detaches every program and removes pinned maps (a stop is final:
-    /// nothing hands them over yet). After `user`/`chroot` the pin
-    /// directory may be out of reach: that is said, not hidden.
+    /// Stops every section (see `finish`), after giving back what a start
+    /// that did not get through took over from the old process.
     fn drop(&mut self) {
-        for (s, lb) in self.loaded.drain(..) {
-            let name = s.cfg.name;
-            let ifaces: Vec<String> = lb.attached().iter().map(|(i, _)| i.clone()).collect();
-            let pin = s.cfg.pin.clone();
-            // Dropping the balancer closes its links: the programs detach.
-            match lb.unpin() {
-                Ok(()) => {}
-                Err(e) => self
-                    .log
-                    .info(&format!("xdp '{name}': cannot remove the pinned maps: {e}")),
-            }
-            if let Some(p) = pin.filter(|p| p.exists()) {
+        for (s, mut lb) in self.loaded.drain(..) {
+            if !self.committed && !lb.took_over().is_empty() {
+                for p in lb.give_back() {
+                    self.log.info(&format!("xdp '{}': {p}", s.cfg.name));
+                }
                 self.log.info(&format!(
-                    "xdp '{name}': pinned maps left under {} (no permission after dropping privileges?)",
-                    p.display()
+                    "xdp '{}': start failed: attachment given back to the previous process",
+                    s.cfg.name
                 ));
             }
-            if !ifaces.is_empty() {
-                self.log.info(&format!(
-                    "xdp '{name}': detached from {}",
-                    ifaces.join(", ")
-                ));
-            }
+            finish(&self.log, s, lb);
         }
+    }
+}
+
+/// Stops one section: left in place for a successor that took it over,
+/// else detached with its pinned maps removed. After `user`/`chroot` the
+/// pin directory may be out of reach: that is said, not hidden.
+fn finish(log: &Log, s: XdpSection, lb: XdpBalancer) {
+    let name = s.cfg.name;
+    let f = lb.finish();
+    for p in &f.problems {
+        log.info(&format!("xdp '{name}': {p}"));
+    }
+    if let Some(id) = f.successor {
+        log.info(&format!(
+            "xdp '{name}': handed over to the new process (program {id} now runs on {}): \
+             attachment and pinned maps left to it",
+            f.handed_over.join(", ")
+        ));
+    } else if let Some(p) = s.cfg.pin.filter(|p| p.exists()) {
+        log.info(&format!(
+            "xdp '{name}': pinned maps left under {} (no permission after dropping privileges?)",
+            p.display()
+        ));
+    }
+    if !f.detached.is_empty() {
+        log.info(&format!(
+            "xdp '{name}': detached from {}",
+            f.detached.join(", ")
+        ));
     }
 }

@@ -13,6 +13,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 /// The signals `supervise` handles.
 pub const SIGNALS: [i32; 4] = [SIGTERM, SIGINT, SIGUSR1, SIGHUP];
 
+/// The signals that stop weir, softly or not.
+pub const STOPS: [i32; 3] = [SIGTERM, SIGINT, SIGUSR1];
+
 /// What the supervisor needs from the running proxy.
 pub trait Control {
     /// Stop accepting; running sessions go on.
