@@ -1,6 +1,7 @@
 //! The head parser: start line and header fields of one request or response,
 //! resumable at any byte. One state machine, whose whole state is
-//! [`HeadParser`]'s scalar fields (the header array holds results only).
+//! [`HeadParser`]'s scalar fields plus, for the header line in progress, the
+//! name and value starts already written to its slot.
 
 use crate::classify::{self, LOOSE_NAME, LOOSE_TARGET, TOKEN};
 use crate::error::{ErrorKind, ParseError};
@@ -66,10 +67,9 @@ pub struct HeadParser<const N: usize = DEFAULT_MAX_HEADERS> {
     state: State,
     /// Offset of the next byte to examine (relative to the message start).
     pos: u32,
-    /// Start of the token being scanned (method, target, name, reason).
+    /// Start of the token being scanned in the start line (method, target,
+    /// reason). A header line keeps its name and value starts in its slot.
     mark: u32,
-    /// Start of the header value being scanned.
-    value_start: u32,
     /// A header line is complete but not yet finalised: with
     /// `accept_invalid` the next line may still fold into it.
     pending: bool,
@@ -94,6 +94,11 @@ macro_rules! examined {
 
 type Fail = (ErrorKind, usize);
 
+/// A slot flag private to the parser, set only between a value's line break
+/// and the field's finalisation: the value (with `accept_invalid`) may end in
+/// whitespace still to trim. Never set in a counted header.
+const UNTRIMMED: u8 = 0x80;
+
 impl<const N: usize> HeadParser<N> {
     /// A parser for requests.
     pub fn request(opts: Options) -> Self {
@@ -114,7 +119,6 @@ impl<const N: usize> HeadParser<N> {
             state: State::Start,
             pos: 0,
             mark: 0,
-            value_start: 0,
             pending: false,
             opts,
             error: None,
@@ -139,7 +143,6 @@ impl<const N: usize> HeadParser<N> {
         self.state = State::Start;
         self.pos = 0;
         self.mark = 0;
-        self.value_start = 0;
         self.pending = false;
         self.error = None;
         self.head.clear(kind, request_method);
@@ -507,14 +510,10 @@ impl<const N: usize> HeadParser<N> {
         let mut l = Line {
             count: self.head.count,
             pending: self.pending,
-            mark: self.mark as usize,
-            value_start: self.value_start as usize,
         };
         let stop = self.lines_until_stop(&mut l, buf, p, st);
         self.head.count = l.count;
         self.pending = l.pending;
-        self.mark = l.mark as u32;
-        self.value_start = l.value_start as u32;
         self.state = stop.state;
         let p = stop.p;
         match stop.what {
@@ -537,7 +536,6 @@ impl<const N: usize> HeadParser<N> {
     /// error, or the end of the head); never returns otherwise.
     #[inline(always)]
     fn lines_until_stop(&mut self, l: &mut Line, buf: &[u8], mut p: usize, st: State) -> Stop {
-        let lenient = self.opts.accept_invalid;
         macro_rules! tri {
             ($e:expr) => {
                 match $e {
@@ -553,13 +551,13 @@ impl<const N: usize> HeadParser<N> {
             _ => {
                 let mut need_lf = true;
                 if st == State::Name {
-                    p = tri!(self.name_phase(l, buf, p, lenient));
+                    p = tri!(self.name_phase(l, buf, p));
                 }
                 if matches!(st, State::Name | State::ValueWs) {
-                    p = tri!(value_ws_phase(l, buf, p));
+                    p = tri!(value_ws_phase(&mut self.head, l, buf, p));
                 }
                 if st != State::ValueLf {
-                    (p, need_lf) = tri!(self.value_phase(l, buf, p, lenient));
+                    (p, need_lf) = tri!(self.value_phase(l, buf, p));
                 }
                 if need_lf {
                     p = tri!(lf_phase(l, buf, p));
@@ -567,15 +565,15 @@ impl<const N: usize> HeadParser<N> {
             }
         }
         loop {
-            let q = match tri!(self.line_start_phase(l, buf, p, lenient)) {
+            let q = match tri!(self.line_start_phase(l, buf, p)) {
                 Next::Name(q) => {
-                    let q = tri!(self.name_phase(l, buf, q, lenient));
-                    tri!(value_ws_phase(l, buf, q))
+                    let q = tri!(self.name_phase(l, buf, q));
+                    tri!(value_ws_phase(&mut self.head, l, buf, q))
                 }
-                Next::FoldWs(q) => tri!(value_ws_phase(l, buf, q)),
+                Next::FoldWs(q) => tri!(value_ws_phase(&mut self.head, l, buf, q)),
                 Next::FoldValue(q) => q,
             };
-            let (q, need_lf) = tri!(self.value_phase(l, buf, q, lenient));
+            let (q, need_lf) = tri!(self.value_phase(l, buf, q));
             p = if need_lf {
                 tri!(lf_phase(l, buf, q))
             } else {
@@ -587,13 +585,7 @@ impl<const N: usize> HeadParser<N> {
     /// `LineStart`: finalises the pending field (unless this line folds into
     /// it), then tells what the line is.
     #[inline(always)]
-    fn line_start_phase(
-        &mut self,
-        l: &mut Line,
-        buf: &[u8],
-        p: usize,
-        lenient: bool,
-    ) -> Result<Next, Stop> {
+    fn line_start_phase(&mut self, l: &mut Line, buf: &[u8], p: usize) -> Result<Next, Stop> {
         const ST: State = State::LineStart;
         let Some(&b) = buf.get(p) else {
             return Err(Stop::new(p, ST, Stopped::Partial));
@@ -602,7 +594,7 @@ impl<const N: usize> HeadParser<N> {
             if !l.pending {
                 return Err(Stop::fail(p, ST, ErrorKind::WhitespaceAfterStartLine, p));
             }
-            if !lenient {
+            if !self.opts.accept_invalid {
                 return Err(Stop::fail(p, ST, ErrorKind::ObsFold, p));
             }
             // obs-fold: the line continues the pending value.
@@ -617,17 +609,10 @@ impl<const N: usize> HeadParser<N> {
         }
         if l.pending {
             l.pending = false;
-            // Trim trailing whitespace (and, after obs-fold, line breaks)
-            // once: a short second read of bytes that then belong to no value.
-            let h = &mut self.head.headers[l.count];
-            let (start, line_end) = (h.value.start as usize, h.value.end as usize);
-            let mut end = line_end;
-            while end > start && classify::is_list_ws(buf[end - 1]) {
-                end -= 1;
-            }
-            h.value.end = end as u32;
-            examined!(self, line_end - end);
-            if h.id != HeaderId::Other {
+            // The value's trailing SP/HTAB went when its CR was found; a
+            // recognised name or an obs-folded value still has work to do.
+            let h = &self.head.headers[l.count];
+            if h.id != HeaderId::Other || h.flags != 0 {
                 self.head.count = l.count;
                 if let Err((kind, at)) = self.finish_field(buf) {
                     return Err(Stop::fail(p, ST, kind, at));
@@ -637,13 +622,13 @@ impl<const N: usize> HeadParser<N> {
         }
         match b {
             b'\r' => Err(Stop::new(p + 1, State::FinalLf, Stopped::FinalCr)),
-            b'\n' if lenient => Err(Stop::new(p + 1, ST, Stopped::LfEnd)),
+            b'\n' if self.opts.accept_invalid => Err(Stop::new(p + 1, ST, Stopped::LfEnd)),
             b'\n' => Err(Stop::fail(p, ST, ErrorKind::BareLf, p)),
             _ => {
                 if l.count >= N {
                     return Err(Stop::fail(p, ST, ErrorKind::TooManyHeaders, p));
                 }
-                l.mark = p;
+                self.head.headers[l.count].name.start = p as u32;
                 Ok(Next::Name(p))
             }
         }
@@ -651,29 +636,23 @@ impl<const N: usize> HeadParser<N> {
 
     /// `Name`: up to and including the colon; records name and id.
     #[inline(always)]
-    fn name_phase(
-        &mut self,
-        l: &mut Line,
-        buf: &[u8],
-        mut p: usize,
-        lenient: bool,
-    ) -> Result<usize, Stop> {
+    fn name_phase(&mut self, l: &mut Line, buf: &[u8], mut p: usize) -> Result<usize, Stop> {
         const ST: State = State::Name;
         loop {
             p = classify::skip_name(buf, p, buf.len());
             let Some(&b) = buf.get(p) else {
                 return Err(Stop::new(p, ST, Stopped::Partial));
             };
-            let mark = l.mark;
+            let h = &mut self.head.headers[l.count];
+            let mark = h.name.start as usize;
             if b == b':' && p != mark {
                 examined!(self, p - mark);
-                let h = &mut self.head.headers[l.count];
                 h.id = classify::header_id(&buf[mark..p]);
-                h.name = Span::new(mark as u32, p as u32);
+                h.name.end = p as u32;
                 h.flags = 0;
                 return Ok(p + 1);
             }
-            match name_other_byte(b, p == mark, lenient) {
+            match name_other_byte(b, p == mark, self.opts.accept_invalid) {
                 Ok(()) => p += 1,
                 Err(kind) => return Err(Stop::fail(p, ST, kind, p)),
             }
@@ -688,7 +667,6 @@ impl<const N: usize> HeadParser<N> {
         l: &mut Line,
         buf: &[u8],
         mut p: usize,
-        lenient: bool,
     ) -> Result<(usize, bool), Stop> {
         const ST: State = State::Value;
         loop {
@@ -697,17 +675,14 @@ impl<const N: usize> HeadParser<N> {
                 return Err(Stop::new(p, ST, Stopped::Partial));
             };
             if b == b'\r' {
-                // Untrimmed for now: trailing whitespace is trimmed once,
-                // when the field is finalised (an obs-fold may still
-                // continue it), so no byte is walked back over twice.
-                self.head.headers[l.count].value = Span::new(l.value_start as u32, p as u32);
+                self.head.headers[l.count].value.end = self.value_end(buf, l.count, p) as u32;
                 return Ok((p + 1, true));
             }
-            match value_other_byte(b, lenient) {
+            match value_other_byte(b, self.opts.accept_invalid) {
                 Ok(true) => p += 1,
                 Ok(false) => {
                     // A bare LF (lenient): the line is complete.
-                    self.head.headers[l.count].value = Span::new(l.value_start as u32, p as u32);
+                    self.head.headers[l.count].value.end = self.value_end(buf, l.count, p) as u32;
                     l.pending = true;
                     return Ok((p + 1, false));
                 }
@@ -716,13 +691,62 @@ impl<const N: usize> HeadParser<N> {
         }
     }
 
-    /// Finalises a recognised header in slot `count` (its id was set at the
-    /// colon, its value trimmed by the caller): applies the per-field rules;
-    /// the caller counts it. Runs when the line after it starts, because with
-    /// `accept_invalid` that line may still fold into the value. Unrecognised
-    /// headers never get here.
+    /// Where the value of slot `count`, whose line break is at `p`, ends once
+    /// trailing whitespace is trimmed. The usual value has none, told by one
+    /// byte: the value ends in SP or HTAB exactly when the byte before the
+    /// line break is at most SP (an empty value's previous byte, the colon or
+    /// whitespace, may pass too; the walk-back stops at the value's start).
+    #[inline(always)]
+    fn value_end(&mut self, buf: &[u8], count: usize, p: usize) -> usize {
+        if matches!(buf.get(p.wrapping_sub(1)), Some(&b) if b <= b' ') {
+            self.trailing_ws(buf, count, p)
+        } else {
+            p
+        }
+    }
+
+    /// The rest of [`Self::value_end`]. Strict: walks back over SP and HTAB
+    /// to the value's start (no obs-fold can extend the value). With
+    /// `accept_invalid` a later line may still fold into the value, so the
+    /// slot is marked [`UNTRIMMED`] and trimmed once, when the field is
+    /// finalised: walking back here too would read folded whitespace again.
+    #[cold]
+    #[inline(never)]
+    fn trailing_ws(&mut self, buf: &[u8], count: usize, p: usize) -> usize {
+        let h = &mut self.head.headers[count];
+        if self.opts.accept_invalid {
+            h.flags |= UNTRIMMED;
+            return p;
+        }
+        let start = h.value.start as usize;
+        let mut end = p;
+        while end > start && matches!(buf[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        examined!(self, p - end);
+        end
+    }
+
+    /// Finalises the header in slot `count`: a value that obs-fold continued
+    /// or that [`Self::trailing_ws`] left untrimmed loses its trailing
+    /// whitespace (and line breaks), then
+    /// a recognised name gets its per-field rules (its id was set at the
+    /// colon); the caller counts it. Runs when the line after it starts,
+    /// because with `accept_invalid` that line may still fold into the value.
+    /// Unrecognised, unfolded headers never get here.
     fn finish_field(&mut self, buf: &[u8]) -> Result<(), Fail> {
         let idx = self.head.count;
+        if self.head.headers[idx].flags & (UNTRIMMED | header_flags::FOLDED) != 0 {
+            let h = &mut self.head.headers[idx];
+            h.flags &= !UNTRIMMED;
+            let (start, line_end) = (h.value.start as usize, h.value.end as usize);
+            let mut end = line_end;
+            while end > start && classify::is_list_ws(buf[end - 1]) {
+                end -= 1;
+            }
+            h.value.end = end as u32;
+            examined!(self, line_end - end);
+        }
         let h = &mut self.head.headers[idx];
         let id = h.id;
         let at = h.value.start as usize;
@@ -898,8 +922,6 @@ impl<const N: usize> HeadParser<N> {
 struct Line {
     count: usize,
     pending: bool,
-    mark: usize,
-    value_start: usize,
 }
 
 /// Why the header-line phases stopped.
@@ -945,7 +967,12 @@ enum Next {
 
 /// `ValueWs`: whitespace between the colon and the value.
 #[inline(always)]
-fn value_ws_phase(l: &mut Line, buf: &[u8], mut p: usize) -> Result<usize, Stop> {
+fn value_ws_phase<const N: usize>(
+    head: &mut Head<N>,
+    l: &Line,
+    buf: &[u8],
+    mut p: usize,
+) -> Result<usize, Stop> {
     let len = buf.len();
     // Usually exactly one space: take it without a loop.
     if p + 1 < len && buf[p] == b' ' && buf[p + 1] > b' ' {
@@ -958,7 +985,7 @@ fn value_ws_phase(l: &mut Line, buf: &[u8], mut p: usize) -> Result<usize, Stop>
             return Err(Stop::new(p, State::ValueWs, Stopped::Partial));
         }
     }
-    l.value_start = p;
+    head.headers[l.count].value.start = p as u32;
     Ok(p)
 }
 

@@ -609,6 +609,32 @@ fn pipelined_requests_consume_exactly() {
 }
 
 #[test]
+fn trailing_whitespace_is_trimmed_from_values() {
+    // Strict values are trimmed when their CR is found, lenient ones when
+    // the field is finalised (a fold may still follow): the same spans
+    // either way, whole or split at any byte, and no parser-private flag
+    // left in a counted header.
+    let msg: &[u8] = b"GET / HTTP/1.1\r\nHost: a \t \r\nX: \t\r\nY:\r\nZ: b c\t\r\nW:  d  \r\n\r\n";
+    let want: [&[u8]; 5] = [b"a", b"", b"", b"b c", b"d"];
+    for (strict, p) in [(true, req()), (false, lenient())] {
+        for k in 0..=msg.len() {
+            let mut p = p.clone();
+            let _ = p.parse(&msg[..k]);
+            assert_eq!(p.parse(msg), Ok(Status::Complete(msg.len())));
+            let got: Vec<&[u8]> = p
+                .head()
+                .headers()
+                .iter()
+                .map(|h| h.value.slice(msg))
+                .collect();
+            assert_eq!(got, want, "strict {strict}, split at {k}");
+            assert!(p.head().headers().iter().all(|h| h.flags == 0));
+            assert!(p.examined() <= 2 * msg.len() as u64);
+        }
+    }
+}
+
+#[test]
 fn folded_whitespace_is_not_trimmed_quadratically() {
     // Found by cargo-fuzz: each obs-fold used to re-trim every byte of
     // whitespace folded so far.
