@@ -152,7 +152,7 @@ impl Xdp {
         while i < self.loaded.len() {
             if matches!(self.loaded[i].1.successor(), Ok(Some(_))) {
                 let (s, lb) = self.loaded.remove(i);
-                finish(&self.log, s, lb);
+                finish(&self.log, s, lb, false);
             } else {
                 i += 1;
             }
@@ -213,7 +213,8 @@ impl Drop for Xdp {
     /// that did not get through took over from the old process.
     fn drop(&mut self) {
         for (s, mut lb) in self.loaded.drain(..) {
-            if !self.committed && !lb.took_over().is_empty() {
+            let give_back = !self.committed && !lb.took_over().is_empty();
+            if give_back {
                 for p in lb.give_back() {
                     self.log.info(&format!("xdp '{}': {p}", s.cfg.name));
                 }
@@ -222,31 +223,37 @@ impl Drop for Xdp {
                     s.cfg.name
                 ));
             }
-            finish(&self.log, s, lb);
+            finish(&self.log, s, lb, give_back);
         }
     }
 }
 
-/// Stops one section: left in place for a successor that took it over,
-/// else detached with its pinned maps removed. After `user`/`chroot` the
-/// pin directory may be out of reach: that is said, not hidden.
-fn finish(log: &Log, s: XdpSection, lb: XdpBalancer) {
+/// Stops one section: left in place for a successor that took it over (or,
+/// `gave_back`, for the previous process it was given back to), else
+/// detached with its pinned maps removed. After `user`/`chroot` the pin
+/// directory may be out of reach: that is said, not hidden.
+fn finish(log: &Log, s: XdpSection, lb: XdpBalancer, gave_back: bool) {
     let name = s.cfg.name;
     let f = lb.finish();
     for p in &f.problems {
         log.info(&format!("xdp '{name}': {p}"));
     }
-    if let Some(id) = f.successor {
-        log.info(&format!(
+    match (f.successor, gave_back) {
+        // The caller said it was given back.
+        (Some(_), true) => {}
+        (Some(id), false) => log.info(&format!(
             "xdp '{name}': handed over to the new process (program {id} now runs on {}): \
              attachment and pinned maps left to it",
             f.handed_over.join(", ")
-        ));
-    } else if let Some(p) = s.cfg.pin.filter(|p| p.exists()) {
-        log.info(&format!(
-            "xdp '{name}': pinned maps left under {} (no permission after dropping privileges?)",
-            p.display()
-        ));
+        )),
+        (None, _) => {
+            if let Some(p) = s.cfg.pin.filter(|p| p.exists()) {
+                log.info(&format!(
+                    "xdp '{name}': pinned maps left under {} (no permission after dropping privileges?)",
+                    p.display()
+                ));
+            }
+        }
     }
     if !f.detached.is_empty() {
         log.info(&format!(
