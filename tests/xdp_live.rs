@@ -60,11 +60,17 @@ impl WeirProc {
     /// a thread inside `ns` (so weir runs in that network namespace but
     /// sees the host's /sys/fs/bpf for pinning).
     fn spawn(ns: &Netns, config: &str) -> Self {
+        Self::spawn_with(ns, config, &[])
+    }
+
+    /// `spawn` with extra arguments before `-f` (e.g. `-sf PID`).
+    fn spawn_with(ns: &Netns, config: &str, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("weir.cfg");
         std::fs::write(&path, config).unwrap();
         let mut child = ns.enter(|| {
             Command::new(WEIR)
+                .args(args)
                 .arg("-f")
                 .arg(&path)
                 .stdin(Stdio::null())
@@ -215,8 +221,8 @@ fn server_addr(k: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 99, 10 + k as u8, 2)
 }
 
-/// TCP server: sends its name on each connection, then holds it open
-/// until the client closes (bounded by a read timeout).
+/// TCP server: sends its name on each connection, then echoes what it
+/// reads until the client closes (bounded by a read timeout).
 fn serve(listener: TcpListener, name: String, stop: Arc<AtomicBool>) {
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
@@ -229,7 +235,11 @@ fn serve(listener: TcpListener, name: String, stop: Arc<AtomicBool>) {
                         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
                         if s.write_all(format!("{name}\n").as_bytes()).is_ok() {
                             let mut b = [0u8; 64];
-                            while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+                            while let Ok(n @ 1..) = s.read(&mut b) {
+                                if s.write_all(&b[..n]).is_err() {
+                                    break;
+                                }
+                            }
                         }
                     });
                 }
@@ -592,5 +602,329 @@ fn vv_reports_xdp_support() {
     assert!(
         text.contains("BPF/XDP") && text.contains("xdp: yes"),
         "{text}"
+    );
+}
+
+/// `n` connections from the client to the VIP, each with the name of the
+/// server that greeted it.
+fn connect_all(topo: &Topo, n: usize) -> Vec<(BufReader<TcpStream>, String)> {
+    topo.client.enter(|| {
+        (0..n)
+            .map(|i| {
+                let s =
+                    TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(VIP), 80), IO_TIMEOUT)
+                        .unwrap_or_else(|e| panic!("connection {i} to the VIP: {e}"));
+                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                let mut r = BufReader::new(s);
+                let mut line = String::new();
+                r.read_line(&mut line)
+                    .unwrap_or_else(|e| panic!("greeting on connection {i}: {e}"));
+                (r, line.trim().to_string())
+            })
+            .collect()
+    })
+}
+
+/// Sends `msg` (one line) and returns the echoed line.
+fn echo(conn: &mut BufReader<TcpStream>, msg: &str) -> std::io::Result<String> {
+    conn.get_mut().write_all(format!("{msg}\n").as_bytes())?;
+    let mut line = String::new();
+    conn.read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+/// What the ping-pong connection saw while a reload happened.
+struct Ticks {
+    count: u64,
+    max_rtt: Duration,
+    error: Option<String>,
+}
+
+/// Ping-pong on one connection through the VIP until `stop` (at most 60 s):
+/// a lost segment would show as a round trip of 200 ms or more (TCP's
+/// minimum retransmission timeout), a reset as an error.
+fn tick(stop: &AtomicBool) -> Ticks {
+    let mut t = Ticks {
+        count: 0,
+        max_rtt: Duration::ZERO,
+        error: None,
+    };
+    let s = match TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(VIP), 80), IO_TIMEOUT) {
+        Ok(s) => s,
+        Err(e) => {
+            t.error = Some(format!("connect: {e}"));
+            return t;
+        }
+    };
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut r = BufReader::new(s);
+    let mut greeting = String::new();
+    if let Err(e) = r.read_line(&mut greeting) {
+        t.error = Some(format!("greeting: {e}"));
+        return t;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        let start = Instant::now();
+        match echo(&mut r, &format!("t{}", t.count)) {
+            Ok(back) if back == format!("t{}", t.count) => {}
+            Ok(back) => {
+                t.error = Some(format!("tick {}: echoed '{back}'", t.count));
+                return t;
+            }
+            Err(e) => {
+                t.error = Some(format!("tick {}: {e}", t.count));
+                return t;
+            }
+        }
+        t.max_rtt = t.max_rtt.max(start.elapsed());
+        t.count += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t
+}
+
+#[test]
+fn reload_with_sf_hands_the_pinned_maps_and_attachment_over_keeping_flows() {
+    require_root!();
+    let topo = build("rl", 2);
+    let pin = PinDir::new();
+    let config = format!(
+        "global\n\n\
+         xdp t\n    interface wr mode native fallback refuse\n    method ipip\n    \
+         source-v4 10.99.0.2\n    next-hop-mac {mac}\n    max-vips 4\n    max-servers 16\n    \
+         max-flows 4096\n    pin {pin}\n    vip {VIP}:80 proto tcp\n        \
+         server s0 {s0}\n        server s1 {s1}\n",
+        mac = topo.router.mac("rw"),
+        pin = pin.path.display(),
+        s0 = server_addr(0),
+        s1 = server_addr(1),
+    );
+    let link_pin = pin.path.join("link-wr-native");
+    let mut a = WeirProc::spawn(&topo.weir, &config);
+    assert!(
+        a.wait_output("started", 1, Duration::from_secs(15)),
+        "weir A did not start: {}",
+        a.output()
+    );
+    assert!(link_pin.exists(), "A pins its attachment for a successor");
+
+    // Long-lived connections opened through A.
+    let n = 16;
+    let mut conns = connect_all(&topo, n);
+    for (i, (c, server)) in conns.iter_mut().enumerate() {
+        assert_eq!(
+            echo(c, &format!("a{i}")).unwrap(),
+            format!("a{i}"),
+            "{server}"
+        );
+    }
+
+    // The reload, with a ping-pong connection running through it.
+    let stop = AtomicBool::new(false);
+    let (mut b, ticks) = std::thread::scope(|sc| {
+        let ticker = sc.spawn(|| topo.client.enter(|| tick(&stop)));
+        std::thread::sleep(Duration::from_millis(300));
+        let a_pid = a.child.id().to_string();
+        let b = WeirProc::spawn_with(&topo.weir, &config, &["-sf", &a_pid]);
+        assert!(
+            b.wait_output("started", 1, Duration::from_secs(15)),
+            "weir B did not start: {}",
+            b.output()
+        );
+        let st = a.wait_exit(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::SeqCst);
+        let t = ticker.join().expect("ticker");
+        assert!(st.is_some(), "A exits after -sf: {}", a.output());
+        (b, t)
+    });
+    let out_a = a.output();
+    let out_b = b.output();
+    assert!(
+        out_b.contains("xdp 't': took over the attachment of wr from the previous process"),
+        "{out_b}"
+    );
+    assert!(
+        out_b.contains(&format!(
+            "-sf: sent SIGUSR1 to old process {}",
+            a.child.id()
+        )),
+        "{out_b}"
+    );
+    assert!(
+        out_a.contains("xdp 't': handed over to the new process")
+            && !out_a.contains("detached from wr"),
+        "A leaves the attachment to B: {out_a}"
+    );
+    assert!(topo.weir.has_xdp("wr"), "B's program runs on wr");
+    assert!(
+        pin.path.join(weir_common_maps_flows()).exists() && link_pin.exists(),
+        "maps and attachment still pinned"
+    );
+    eprintln!(
+        "reload: ping-pong connection made {} round trips across the switch, slowest {:?}",
+        ticks.count, ticks.max_rtt
+    );
+    assert!(ticks.error.is_none(), "ping-pong: {:?}", ticks.error);
+    assert!(ticks.count > 0);
+
+    // Every connection opened through A still reaches its server: a
+    // different server would reset it. B found them in the flow table it
+    // inherited: its NewFlow count (the counters live in the pinned maps
+    // too, so they go on from A's) does not move.
+    let new_flows = |b: &WeirProc, dump: usize| {
+        b.signal(Signal::SIGUSR2);
+        assert!(b.wait_output("server s1 packets", dump, Duration::from_secs(5)));
+        counter(
+            &b.output(),
+            "t",
+            &format!("event {}", Event::NewFlow.name()),
+            "",
+        )
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = new_flows(&b, 1);
+    for (i, (c, server)) in conns.iter_mut().enumerate() {
+        assert_eq!(
+            echo(c, &format!("b{i}")).unwrap_or_else(|e| panic!("connection {i} ({server}): {e}")),
+            format!("b{i}")
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        new_flows(&b, 2),
+        before,
+        "the old flows were in B's (inherited) table:\n{}",
+        b.output()
+    );
+
+    // New connections are balanced by B.
+    let m = 24;
+    let fresh = connect_all(&topo, m);
+    for k in 0..2 {
+        assert!(
+            fresh.iter().any(|(_, s)| *s == format!("s{k}")),
+            "new connections reach s{k}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        new_flows(&b, 3),
+        before + m as u64,
+        "one new flow per new connection:\n{}",
+        b.output()
+    );
+    drop(fresh);
+    drop(conns);
+
+    // B stops with no successor: detached, nothing left pinned.
+    b.signal(Signal::SIGTERM);
+    let st = b.wait_exit(Duration::from_secs(10)).expect("B exits");
+    assert!(st.success(), "{}", b.output());
+    assert!(
+        b.output().contains("xdp 't': detached from wr"),
+        "{}",
+        b.output()
+    );
+    assert!(!topo.weir.has_xdp("wr"), "no XDP program left on wr");
+    assert!(
+        !pin.path.exists(),
+        "nothing left under {}",
+        pin.path.display()
+    );
+}
+
+#[test]
+fn reload_without_pin_says_it_cannot_keep_flows_and_leaves_the_old_process_serving() {
+    require_root!();
+    let ns = Netns::new("np");
+    let config = "xdp t\n    interface lo mode generic\n    blocklist 192.0.2.0/24\n";
+    let mut a = WeirProc::spawn(&ns, config);
+    assert!(
+        a.wait_output("started", 1, Duration::from_secs(15)),
+        "{}",
+        a.output()
+    );
+    let a_pid = a.child.id().to_string();
+    let mut b = WeirProc::spawn_with(&ns, config, &["-st", &a_pid]);
+    let st = b.wait_exit(Duration::from_secs(15)).expect("B exits");
+    let out = b.output();
+    assert!(
+        out.contains(
+            "xdp 't': no `pin` in the section: this reload cannot keep the old process's flows"
+        ),
+        "{out}"
+    );
+    assert_eq!(st.code(), Some(1), "{out}");
+    assert!(
+        out.contains("cannot attach XDP to lo: generic: ")
+            && out.contains("(another XDP program is attached)"),
+        "{out}"
+    );
+    assert!(!out.contains("-st: sent"), "A was not signalled: {out}");
+    // A goes on, attached, and still cleans up on its own stop.
+    assert!(a.child.try_wait().unwrap().is_none(), "{}", a.output());
+    assert!(ns.has_xdp("lo"));
+    a.signal(Signal::SIGTERM);
+    let st = a.wait_exit(Duration::from_secs(10)).expect("A exits");
+    assert!(st.success(), "{}", a.output());
+    assert!(
+        a.output().contains("xdp 't': detached from lo"),
+        "{}",
+        a.output()
+    );
+    assert!(!ns.has_xdp("lo"));
+}
+
+#[test]
+fn a_reload_that_fails_to_start_gives_the_attachment_back() {
+    require_root!();
+    let ns = Netns::new("gb");
+    let pin = PinDir::new();
+    let section = format!(
+        "xdp t\n    interface lo mode generic\n    blocklist 192.0.2.0/24\n    pin {}\n",
+        pin.path.display()
+    );
+    let mut a = WeirProc::spawn(&ns, &section);
+    assert!(
+        a.wait_output("started", 1, Duration::from_secs(15)),
+        "{}",
+        a.output()
+    );
+    // B takes `t` over, then fails on a second section: it must put A's
+    // program back, and not signal A.
+    let broken = format!("{section}\nxdp u\n    interface nope0\n    blocklist 192.0.2.0/24\n");
+    let a_pid = a.child.id().to_string();
+    let mut b = WeirProc::spawn_with(&ns, &broken, &["-sf", &a_pid]);
+    let st = b.wait_exit(Duration::from_secs(15)).expect("B exits");
+    let out = b.output();
+    assert_eq!(st.code(), Some(1), "{out}");
+    assert!(
+        out.contains("xdp 't': took over the attachment of lo")
+            && out.contains("cannot attach XDP to nope0")
+            && out.contains("xdp 't': start failed: attachment given back to the previous process")
+            && !out.contains("handed over"),
+        "{out}"
+    );
+    assert!(!out.contains("detached from lo"), "{out}");
+    assert!(a.child.try_wait().unwrap().is_none(), "{}", a.output());
+    assert!(ns.has_xdp("lo"), "A's program is back on lo");
+    assert!(pin.path.join("link-lo-generic").exists());
+    // A's own stop finds its program in the attachment: a final stop.
+    a.signal(Signal::SIGTERM);
+    let st = a.wait_exit(Duration::from_secs(10)).expect("A exits");
+    assert!(st.success(), "{}", a.output());
+    assert!(
+        a.output().contains("xdp 't': detached from lo"),
+        "{}",
+        a.output()
+    );
+    assert!(!ns.has_xdp("lo"));
+    assert!(
+        !pin.path.exists(),
+        "nothing left under {}",
+        pin.path.display()
     );
 }
