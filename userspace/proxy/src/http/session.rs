@@ -1924,3 +1924,59 @@ enum RuleOutcome {
     /// This rule answers.
     Answer(usize),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Options, Txn, TxnPool, TXN_SPARE};
+    use weir_http::Status;
+
+    fn addr(t: &Txn) -> *const Txn {
+        t
+    }
+
+    #[test]
+    fn pool_hands_back_the_last_returned_txn_reset_for_a_request() {
+        let mut pool = TxnPool::default();
+        let o = Options::DEFAULT;
+        let mut a = pool.take(o);
+        let b = pool.take(o);
+        assert!(matches!(
+            a.reqp.parse(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(Status::Complete(_))
+        ));
+        assert_eq!(a.reqp.head().headers().len(), 1);
+        let (pa, pb) = (addr(&a), addr(&b));
+        pool.put(o, b);
+        pool.put(o, a);
+        assert_eq!(pool.spare(), 2);
+        // Most recently returned first, its request parser fresh.
+        let a = pool.take(o);
+        assert_eq!(addr(&a), pa);
+        assert_eq!(a.reqp.head().headers().len(), 0);
+        assert_eq!(addr(&pool.take(o)), pb);
+        assert_eq!(pool.spare(), 0);
+    }
+
+    #[test]
+    fn pool_keeps_settings_apart_and_spares_bounded() {
+        let mut pool = TxnPool::default();
+        let strict = Options::DEFAULT;
+        let lax = Options {
+            accept_invalid: true,
+            ..Options::DEFAULT
+        };
+        let t = pool.take(lax);
+        pool.put(lax, t);
+        // A strict frontend never gets the lenient parser.
+        let mut s = pool.take(strict);
+        assert_eq!(pool.spare(), 1);
+        assert!(s.reqp.parse(b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n").is_err());
+        let mut l = pool.take(lax);
+        assert!(l.reqp.parse(b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n").is_ok());
+        let many: Vec<_> = (0..TXN_SPARE + 10).map(|_| pool.take(strict)).collect();
+        for t in many {
+            pool.put(strict, t);
+        }
+        assert_eq!(pool.spare(), TXN_SPARE);
+    }
+}
