@@ -516,20 +516,17 @@ impl<const N: usize> HeadParser<N> {
         self.pending = l.pending;
         self.state = stop.state;
         let p = stop.p;
-        match stop.what {
-            Stopped::Partial => (p, Ok(None)),
-            Stopped::Fail(kind, at) => (p, Err((kind, at))),
-            Stopped::LfEnd => (p, self.finish_head(buf, p)),
-            Stopped::FinalCr => {
-                if p >= buf.len() {
-                    (p, Ok(None))
-                } else if buf[p] != b'\n' {
-                    (p, Err((ErrorKind::BareCr, p)))
-                } else {
-                    (p + 1, self.finish_head(buf, p + 1))
-                }
-            }
-        }
+        let end = match stop.what {
+            Stopped::Partial => return (p, Ok(None)),
+            Stopped::Fail(kind, at) => return (p, Err((kind, at))),
+            Stopped::LfEnd => p,
+            Stopped::FinalCr => match buf.get(p) {
+                None => return (p, Ok(None)),
+                Some(b'\n') => p + 1,
+                Some(_) => return (p, Err((ErrorKind::BareCr, p))),
+            },
+        };
+        (end, self.finish_head(buf, end))
     }
 
     /// Runs header lines until the parser has to stop (out of bytes, an
@@ -807,6 +804,8 @@ impl<const N: usize> HeadParser<N> {
     /// Applies the message-level rules once the head is complete: version and
     /// Transfer-Encoding, Host, framing, persistence, hop-by-hop fields named
     /// by Connection. `end` is the head length.
+    /// Inlined into its one caller: a call here cost more than the rules.
+    #[inline(always)]
     fn finish_head(&mut self, buf: &[u8], end: usize) -> Result<Option<usize>, Fail> {
         let h = &mut self.head;
         let v11 = h.version == Version::Http11;
