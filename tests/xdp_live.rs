@@ -11,8 +11,9 @@
 //! which unwraps it (weir-kernel's decap program: this kernel has no ipip
 //! devices) and answers the client directly. Checked: connections reach
 //! the servers, SIGUSR2 dumps counters matching the traffic, SIGTERM and
-//! SIGUSR1 detach the program and remove the pinned maps, and an attach
-//! failure says why and exits 1.
+//! SIGUSR1 detach the program and remove the pinned maps, an attach
+//! failure says why and exits 1, and a reload (`-sf`) with `pin` hands the
+//! maps and the attachment over without breaking connections.
 
 mod xdp_netns;
 
