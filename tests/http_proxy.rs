@@ -398,3 +398,57 @@ fn a_dead_idle_connection_is_retried_on_a_new_one() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// VmRSS of process `pid`, in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn idle_keep_alive_connections_cost_under_512_bytes_each() {
+    // The budget of an idle keep-alive client connection: no buffer and no
+    // parser held between requests (they cost ~20 KiB and ~4 KiB), only
+    // the session bookkeeping.
+    const N: usize = 1000;
+    let (b, _log) = named("I");
+    let w = Weir::start(&cfg(&[("be", b.addr)], "", "be"));
+    // First-use allocations (buffers, scratch, slabs) happen here.
+    for i in 0..100 {
+        let mut c = Client::new(w.connect(0));
+        assert_eq!(c.ask(&get(&format!("/w{i}"), "h")).status, 200);
+    }
+    let warm: Vec<_> = (0..50)
+        .map(|_| {
+            let mut c = Client::new(w.connect(0));
+            assert_eq!(c.ask(&get("/w", "h")).status, 200);
+            c
+        })
+        .collect();
+    drop(warm);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss_kib(w.pid());
+    let mut idle = Vec::with_capacity(N);
+    for i in 0..N {
+        let mut c = Client::new(w.connect(0));
+        assert_eq!(c.ask(&get(&format!("/i{i}"), "h")).status, 200);
+        idle.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(w.pid());
+    let per_conn = after.saturating_sub(before) * 1024 / N as u64;
+    // Still open and served (nothing was closed to save memory).
+    for c in idle.iter_mut().rev().take(5) {
+        assert_eq!(c.ask(&get("/again", "h")).status, 200);
+    }
+    assert!(
+        per_conn < 512,
+        "{per_conn} bytes of VmRSS per idle keep-alive connection ({before} KiB -> {after} KiB for {N})"
+    );
+    eprintln!("{per_conn} bytes per idle keep-alive connection");
+}
