@@ -134,7 +134,7 @@ fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
 /// open-files limit → bind (errors name the bind line) → load and attach the
 /// `xdp` sections (kernel.rs) → drop privileges →
 /// daemonize (a fork: before any worker thread exists) → pidfile → workers →
-/// signal loop.
+/// old processes of a reload signalled (`-sf`/`-st`) → signal loop.
 fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     let (config, files) = load(opts)?;
     print_warnings(&config, log);
