@@ -614,6 +614,39 @@ impl<'e> Parser<'e> {
                 kind: d.kind,
                 name: Some(name.clone()),
             });
+            // kw::rules: content rules need a parsed request (mode http);
+            // use-server names one of this section's servers.
+            if let (Some(r), Mode::Tcp) = (d.rules.tcp_content.first(), d.mode) {
+                return Err(at(
+                    &r.loc,
+                    &sref,
+                    "'tcp-request content' rules are only supported by weir in 'mode http' \
+                     (weir does not inspect the payload of 'mode tcp' connections yet)",
+                ));
+            }
+            if let (Some(u), Mode::Tcp) = (d.rules.use_server.first(), d.mode) {
+                return Err(at(
+                    &u.loc,
+                    &sref,
+                    "'use-server' is only supported by weir in 'mode http' backends yet",
+                ));
+            }
+            if let Some(u) = d
+                .rules
+                .use_server
+                .iter()
+                .find(|u| !d.servers.iter().any(|s| s.name == u.server))
+            {
+                return Err(at(
+                    &u.loc,
+                    &sref,
+                    format!(
+                        "'use-server': no server '{}' in {} '{name}'",
+                        u.server,
+                        d.kind.keyword()
+                    ),
+                ));
+            }
             if matches!(d.kind, SectionKind::Frontend | SectionKind::Listen) {
                 if d.binds.is_empty() && !d.disabled {
                     self.warnings.push(Warning {
@@ -645,6 +678,7 @@ impl<'e> Parser<'e> {
                     nolinger: d.nolinger,
                     disabled: d.disabled,
                     http: d.http.clone(),
+                    rules: d.rules.clone(),
                 });
             }
             if matches!(d.kind, SectionKind::Backend | SectionKind::Listen) {
@@ -695,6 +729,7 @@ impl<'e> Parser<'e> {
                     disabled: d.disabled,
                     acls: d.acls.clone(),
                     http: d.http.clone(),
+                    rules: d.rules.clone(),
                 });
             }
         }

@@ -22,6 +22,7 @@ pub static KEYWORD_TABLES: &[&[Keyword]] = &[
     kw::check::KEYWORDS,
     kw::acl::KEYWORDS,
     kw::http::KEYWORDS,
+    kw::rules::KEYWORDS,
     kw::kernel::KEYWORDS,
 ];
 

@@ -488,6 +488,8 @@ pub struct Frontend {
     pub disabled: bool,
     /// `mode http` settings (see [`crate::kw::http`]).
     pub http: crate::kw::http::HttpSettings,
+    /// `tcp-request` and `use-server` rules (see [`crate::kw::rules`]).
+    pub rules: crate::kw::rules::RuleSettings,
 }
 
 /// Balancing algorithm (`balance`).
@@ -828,6 +830,8 @@ pub struct Backend {
     pub acls: Vec<AclDecl>,
     /// `mode http` settings (see [`crate::kw::http`]).
     pub http: crate::kw::http::HttpSettings,
+    /// `tcp-request` and `use-server` rules (see [`crate::kw::rules`]).
+    pub rules: crate::kw::rules::RuleSettings,
 }
 
 /// HAProxy's default `retries`.

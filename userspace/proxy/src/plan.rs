@@ -65,6 +65,8 @@ pub struct FrontendPlan {
     pub binds: Vec<BindPlan>,
     /// mode http: switching, rules, timeouts (`None`: mode tcp).
     pub http: Option<Box<crate::http::plan::HttpFrontendPlan>>,
+    /// `tcp-request connection` rules (conditions on addresses only).
+    pub tcp_connection: Vec<crate::http::plan::TcpRulePlan>,
 }
 
 /// One listening address.
@@ -270,6 +272,13 @@ impl Plan {
                     backlog: i32::try_from(b.backlog.unwrap_or(maxconn)).unwrap_or(i32::MAX),
                 })
                 .collect();
+            let tcp_connection = crate::http::plan::tcp_rules(
+                &fe.rules.tcp_connection,
+                &fe.acls,
+                section(fe),
+                &fe.name,
+                &mut crate::http::plan::Needs::default(),
+            )?;
             // mode http: the backend is chosen per request (crate::http::plan).
             if fe.mode == Mode::Http {
                 let bufsize = g.tune_bufsize.max(1024);
@@ -285,6 +294,7 @@ impl Plan {
                     tcplog: false,
                     binds,
                     http: Some(Box::new(http)),
+                    tcp_connection,
                 });
                 continue;
             }
@@ -334,6 +344,7 @@ impl Plan {
                 tcplog: fe.log_options.tcplog,
                 binds,
                 http: None,
+                tcp_connection,
             });
         }
         Ok(Plan {

@@ -90,6 +90,8 @@ pub struct Counters {
     pub resets: AtomicU64,
     /// Connections closed at once for lack of resources (fds, pool slots).
     pub refused: AtomicU64,
+    /// Connections closed by a `tcp-request connection|content reject`.
+    pub denied: AtomicU64,
     /// Bytes moved by splice (both directions).
     pub spliced: AtomicU64,
     /// Event-loop turns (one `io_uring_enter` wait each).
@@ -135,6 +137,8 @@ pub struct Stats {
     pub resets: u64,
     /// Connections closed at once for lack of resources.
     pub refused: u64,
+    /// Connections closed by a `tcp-request … reject` rule.
+    pub denied: u64,
     /// Bytes moved by splice.
     pub spliced: u64,
     /// Event-loop turns.
@@ -192,6 +196,7 @@ impl Shared {
             s.no_server += c.no_server.load(Relaxed);
             s.resets += c.resets.load(Relaxed);
             s.refused += c.refused.load(Relaxed);
+            s.denied += c.denied.load(Relaxed);
             s.spliced += c.spliced.load(Relaxed);
             s.loop_turns += c.loop_turns.load(Relaxed);
         }

@@ -703,6 +703,30 @@ impl Worker {
         let c = counters(&self.shared, self.id);
         bump(&c.accepted, 1);
         let fplan = &self.plan.frontends[usize::from(fe)];
+        // `tcp-request connection`: the first rule that matches decides;
+        // `reject` closes at once, sending nothing.
+        if !fplan.tcp_connection.is_empty() {
+            let mut view = crate::http::sample::L4 {
+                src: sys::peer_addr(fd).ok(),
+                dst: sys::local_addr(fd).ok(),
+            };
+            let scratch = &mut self.http.scratch;
+            let rejected = fplan
+                .tcp_connection
+                .iter()
+                .find(|r| {
+                    r.cond
+                        .as_ref()
+                        .is_none_or(|c| c.eval(&mut view, scratch) == weir_core::acl::Verdict::True)
+                })
+                .is_some_and(|r| r.action == weir_config::kw::rules::TcpAction::Reject);
+            if rejected {
+                sys::close(fd);
+                self.release_conn(fe);
+                bump(&c.denied, 1);
+                return;
+            }
+        }
         // mode http: the backend is chosen per request.
         if fplan.http.is_some() {
             self.start_http(fd, li, fe, port);

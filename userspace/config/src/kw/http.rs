@@ -88,6 +88,39 @@ pub enum HttpAction {
     SetUri(String),
     /// `set-method M`.
     SetMethod(String),
+    /// `replace-header NAME REGEX REPL`: every occurrence of NAME whose
+    /// whole value the regex matches gets REPL (a log-format value, then
+    /// `\1`…`\9` references to the groups).
+    ReplaceHeader(Box<Replace>),
+    /// `replace-value NAME REGEX REPL`: as `replace-header`, applied to each
+    /// comma-separated value on its own.
+    ReplaceValue(Box<Replace>),
+    /// `replace-path REGEX REPL`: the path (without the query).
+    ReplacePath(Box<Replace>),
+    /// `replace-pathq REGEX REPL`: the path and the query.
+    ReplacePathQ(Box<Replace>),
+    /// `replace-uri REGEX REPL`: the whole request target.
+    ReplaceUri(Box<Replace>),
+    /// `set-pathq PQ`: the path and the query (no `?`: the query is removed).
+    SetPathQ(String),
+    /// `set-var(SCOPE.NAME) EXPR`: stores the first sample of EXPR.
+    SetVar {
+        /// `scope.name`.
+        var: String,
+        /// The sample expression.
+        expr: String,
+    },
+    /// `unset-var(SCOPE.NAME)`.
+    UnsetVar {
+        /// `scope.name`.
+        var: String,
+    },
+    /// `tarpit [deny_status N]`: hold the request for `timeout tarpit`
+    /// (default: `timeout connect`), then answer N (500).
+    Tarpit {
+        /// Status code of the answer.
+        status: u16,
+    },
     /// `set-status N [reason R]` (responses).
     SetStatus {
         /// New status code.
@@ -95,6 +128,58 @@ pub enum HttpAction {
         /// New reason phrase (default: the standard one).
         reason: Option<String>,
     },
+}
+
+/// The arguments of the `replace-*` actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replace {
+    /// Header name (`replace-header`, `replace-value`; empty otherwise).
+    pub name: String,
+    /// The regular expression, checked when read.
+    pub regex: String,
+    /// The replacement: a log-format value with `\N` group references.
+    pub repl: String,
+}
+
+/// Variable scopes weir keeps: `sess` (the client connection), `txn` (one
+/// request and its response), `req` (request rules), `res` (response
+/// rules). HAProxy's `proc` scope is shared by every thread, which weir's
+/// workers are not, so it is refused.
+pub const VAR_SCOPES: &[&str] = &["sess", "txn", "req", "res"];
+
+/// Checks a variable name `scope.name`.
+///
+/// # Errors
+/// A message naming the problem.
+pub fn check_var_name(v: &str) -> Result<(), String> {
+    let Some((scope, name)) = v.split_once('.') else {
+        return Err(format!(
+            "variable '{v}' needs a scope: one of {} followed by '.' and a name",
+            VAR_SCOPES.join(", ")
+        ));
+    };
+    if scope == "proc" {
+        return Err(format!(
+            "variable '{v}': the 'proc' scope is not supported by weir yet (its workers share no state); use {}",
+            VAR_SCOPES.join(", ")
+        ));
+    }
+    if !VAR_SCOPES.contains(&scope) {
+        return Err(format!(
+            "variable '{v}': unknown scope '{scope}' (one of {})",
+            VAR_SCOPES.join(", ")
+        ));
+    }
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    {
+        return Err(format!(
+            "variable '{v}': a name is made of letters, digits, '_' and '.'"
+        ));
+    }
+    Ok(())
 }
 
 /// `return status N [content-type T] [string S | file F] [hdr N V]*`.
@@ -699,11 +784,103 @@ fn parse_action(
                 reason,
             }
         }
+        "replace-header" | "replace-value" => {
+            n(3, "<name> <regex> <replacement>")?;
+            if !is_token(&args[0]) {
+                return Err(format!("'{kw}': '{}' is not a valid header name", args[0]));
+            }
+            let r = replace(kw, &args[0], &args[1], &args[2])?;
+            if action == "replace-header" {
+                HttpAction::ReplaceHeader(r)
+            } else {
+                HttpAction::ReplaceValue(r)
+            }
+        }
+        "replace-path" | "replace-pathq" | "replace-uri" if request => {
+            n(2, "<regex> <replacement>")?;
+            let r = replace(kw, "", &args[0], &args[1])?;
+            match action {
+                "replace-path" => HttpAction::ReplacePath(r),
+                "replace-pathq" => HttpAction::ReplacePathQ(r),
+                _ => HttpAction::ReplaceUri(r),
+            }
+        }
+        "set-pathq" if request => {
+            n(1, "<path>")?;
+            let v = fmt_value(kw, &args[0])?;
+            if v.bytes().any(|b| b == b' ') {
+                return Err(format!("'{kw}': path must not contain spaces"));
+            }
+            HttpAction::SetPathQ(v)
+        }
+        "tarpit" if request => {
+            let status = match args {
+                [] => 500,
+                [k, v] if k == "deny_status" => {
+                    let s = status_code(kw, v, 200..=599)?;
+                    if !ERROR_CODES.contains(&s) {
+                        return Err(format!(
+                            "'{kw}': deny_status {s} is not one of {ERROR_CODES:?}"
+                        ));
+                    }
+                    s
+                }
+                _ => {
+                    return Err(format!(
+                        "'{kw}': options other than deny_status are not supported by weir yet"
+                    ))
+                }
+            };
+            HttpAction::Tarpit { status }
+        }
+        a if a.starts_with("set-var(") || a.starts_with("unset-var(") => {
+            let unset = a.starts_with("unset-var(");
+            let inner = a
+                .split_once('(')
+                .and_then(|(_, r)| r.strip_suffix(')'))
+                .ok_or_else(|| format!("'{kw}': missing ')' after the variable name"))?;
+            if inner.contains(',') {
+                return Err(format!(
+                    "'{kw}': conditions after the variable name ('ifexists'…) are not supported by weir yet"
+                ));
+            }
+            check_var_name(inner).map_err(|e| format!("'{kw}': {e}"))?;
+            let var = inner.to_string();
+            if unset {
+                n(0, "no argument")?;
+                HttpAction::UnsetVar { var }
+            } else {
+                n(1, "<expression>")?;
+                let loader = weir_core::acl::Loader {
+                    read_file: &|p: &str| std::fs::read_to_string(p),
+                    env: &|n: &str| std::env::var(n).ok(),
+                };
+                weir_core::acl::SampleExpr::parse(&args[0], &loader)
+                    .map_err(|e| format!("'{kw}': {e}"))?;
+                HttpAction::SetVar {
+                    var,
+                    expr: args[0].clone(),
+                }
+            }
+        }
+        "capture" => {
+            return Err(format!(
+                "'{kw}' is not supported by weir yet: weir keeps no request log and no capture slots, so the captured value could not be used"
+            ))
+        }
+        "set-log-level" => {
+            return Err(format!(
+                "'{kw}' is not supported by weir yet: weir writes no per-request log whose level it could change"
+            ))
+        }
         other => {
             let list = if request {
-                "allow, deny, return, redirect, set-header, add-header, del-header, set-path, set-query, set-uri, set-method"
+                "allow, deny, tarpit, return, redirect, set-header, add-header, del-header, \
+                 replace-header, replace-value, set-path, set-pathq, set-query, set-uri, \
+                 replace-path, replace-pathq, replace-uri, set-method, set-var, unset-var"
             } else {
-                "allow, deny, return, set-header, add-header, del-header, set-status"
+                "allow, deny, return, set-header, add-header, del-header, replace-header, \
+                 replace-value, set-status, set-var, unset-var"
             };
             return Err(format!(
                 "'{}': unknown action '{other}', or not supported by weir yet (supported: {list})",
@@ -711,6 +888,15 @@ fn parse_action(
             ));
         }
     })
+}
+
+fn replace(kw: &str, name: &str, regex: &str, repl: &str) -> Result<Box<Replace>, String> {
+    weir_core::acl::Rewrite::new(regex).map_err(|e| format!("'{kw}': {e}"))?;
+    Ok(Box::new(Replace {
+        name: name.to_string(),
+        regex: regex.to_string(),
+        repl: fmt_value(kw, repl)?,
+    }))
 }
 
 fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
@@ -882,6 +1068,43 @@ mod tests {
     }
 
     #[test]
+    fn l7_actions_parse() {
+        let cfg = parse(&format!(
+            "{HEAD} http-request replace-header X-A ^a(.*) b\\1\n \
+             http-request replace-value X-F ^1\\.(.*)$ 2.\\1\n \
+             http-request replace-path /old/(.*) /new/\\1\n \
+             http-request replace-uri ^http://[^/]*(.*) \\1\n \
+             http-request set-pathq /p?q=%[src]\n \
+             http-request set-var(txn.who) req.hdr(x-who),lower\n \
+             http-request unset-var(sess.x)\n \
+             http-request tarpit deny_status 403 if {{ path /t }}\n \
+             http-response replace-header Server (.*) x\n \
+             http-response set-var(res.s) status\n"
+        ))
+        .unwrap();
+        let h = &cfg.frontends[0].http;
+        assert_eq!(h.request_rules.len(), 8);
+        match &h.request_rules[0].action {
+            HttpAction::ReplaceHeader(r) => {
+                assert_eq!(
+                    (r.name.as_str(), r.regex.as_str(), r.repl.as_str()),
+                    ("X-A", "^a(.*)", "b\\1")
+                );
+            }
+            a => panic!("{a:?}"),
+        }
+        assert!(matches!(
+            &h.request_rules[5].action,
+            HttpAction::SetVar { var, expr } if var == "txn.who" && expr == "req.hdr(x-who),lower"
+        ));
+        assert!(matches!(
+            h.request_rules[7].action,
+            HttpAction::Tarpit { status: 403 }
+        ));
+        assert_eq!(h.response_rules.len(), 2);
+    }
+
+    #[test]
     fn log_format_values() {
         assert_eq!(
             log_format("a%%b %ci:%cp/%[req.hdr(host),lower]%HUx").unwrap(),
@@ -918,6 +1141,18 @@ mod tests {
             " http-request return status 200 string x\n",
             " option forwardfor except 1.2.3.4/40\n",
             " http-request set-status 200\n",
+            " http-request replace-header X-A ( b\n",
+            " http-request replace-value X-A a\n",
+            " http-response replace-path a b\n",
+            " http-request set-var(proc.x) src\n",
+            " http-request set-var(x) src\n",
+            " http-request set-var(txn.x) nosuchfetch\n",
+            " http-request set-var(txn.x,ifexists) src\n",
+            " http-request unset-var(txn.x) src\n",
+            " http-request tarpit deny_status 999\n",
+            " http-request capture req.hdr(host) len 10\n",
+            " http-request set-log-level silent\n",
+            " http-request set-header X %[var(proc.x)]\n",
         ] {
             assert!(parse(&format!("{HEAD}{bad}")).is_err(), "accepted: {bad}");
         }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod kernel;
 pub mod log;
 pub mod proxy;
+pub mod rules;
 pub mod server;
 pub mod unsupported;
 
@@ -191,6 +192,8 @@ pub struct ProxyDraft {
     pub disabled: bool,
     /// `mode http` settings (rules, options, error files): see [`http`].
     pub http: http::HttpSettings,
+    /// `tcp-request` and `use-server` rules: see [`rules`].
+    pub rules: rules::RuleSettings,
 }
 
 impl ProxyDraft {
@@ -226,6 +229,7 @@ impl ProxyDraft {
             nolinger: false,
             disabled: false,
             http: http::HttpSettings::default(),
+            rules: rules::RuleSettings::default(),
         }
     }
 

@@ -53,10 +53,8 @@ pub static REMOVED: &[(&str, &str, &str)] = &[
 pub static UNSUPPORTED: &[&str] = &[
     // L7 rules (the HTTP issue adds these).
     "http-after-response",
-    "tcp-request",
     "tcp-response",
     "redirect",
-    "use-server",
     "retry-on",
     "tcp-check",
     "errorfiles",

@@ -36,6 +36,8 @@ enum ArgSpec {
     StrLit,
     /// `env(VAR)`.
     EnvVar,
+    /// `var(scope.name)`.
+    VarName,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +180,7 @@ const FETCHES: &[FetchDef] = &[
         T::Int,
     ),
     def("res.fhdr", C(K::ResFhdr), A::NameOcc, T::Str),
+    def("var", C(K::Var), A::VarName, T::Str),
     def("always_true", Target::True, A::None, T::Bool),
     def("always_false", Target::False, A::None, T::Bool),
     def("env", Target::Env, A::EnvVar, T::Str),
@@ -433,6 +436,25 @@ fn compile_args(keyword: &str, spec: ArgSpec, args: &[String]) -> Result<Vec<Arg
             }
         }
         ArgSpec::IntLit | ArgSpec::StrLit | ArgSpec::EnvVar => count(1, 1)?,
+        ArgSpec::VarName => {
+            count(1, 1)?;
+            let v = args[0].trim();
+            let scope = v.split_once('.').map(|(s, _)| s);
+            match scope {
+                Some("sess" | "txn" | "req" | "res") if !v.ends_with('.') => {}
+                Some("proc") => return Err(bad_args(
+                    keyword,
+                    "the 'proc' scope is not supported by weir yet (its workers share no state)",
+                )),
+                _ => {
+                    return Err(bad_args(
+                        keyword,
+                        format!("'{v}' is not 'sess.NAME', 'txn.NAME', 'req.NAME' or 'res.NAME'"),
+                    ))
+                }
+            }
+            out.push(Arg::Str(v.as_bytes().into()));
+        }
     }
     Ok(out)
 }

@@ -51,6 +51,7 @@ pub mod http;
 mod lpm;
 mod pattern;
 mod predef;
+mod rewrite;
 mod source;
 mod suggest;
 mod trie;
@@ -62,6 +63,7 @@ mod tests;
 pub use cond::{AclSet, Condition, SourceMatch};
 pub use error::{AclError, Hint};
 pub use expr::SampleExpr;
+pub use rewrite::Rewrite;
 pub use source::{BodyState, Bound, HttpSource, HttpView, RequestLine};
 pub use types::{
     Arg, FetchCall, FetchKind, FetchStatus, Loader, MatchMethod, Sample, SampleSource, SampleType,

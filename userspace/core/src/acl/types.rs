@@ -255,6 +255,9 @@ pub enum FetchKind {
     ResFhdr,
     /// `res.hdr_cnt([name])` / `shdr_cnt`: number of response values (int).
     ResHdrCnt,
+    /// `var(scope.name)`: a variable set by `set-var` (any type; declared
+    /// as a string, the value keeps the type it was stored with).
+    Var,
 }
 
 /// One argument of a fetch, as compiled.

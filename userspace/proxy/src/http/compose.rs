@@ -8,6 +8,7 @@
 use std::io::Write as _;
 
 use weir_config::kw::http::{RedirectKind, RedirectSpec, ReturnSpec};
+use weir_core::acl::Rewrite;
 use weir_http::{Head, Version};
 
 /// A head type with the parser's default header capacity.
@@ -98,6 +99,33 @@ pub struct Edits {
     pub query: Option<std::ops::Range<usize>>,
     /// `set-status`: code and reason range.
     pub status: Option<(u16, Option<std::ops::Range<usize>>)>,
+    /// New values of the head's headers (`replace-header`, `replace-value`),
+    /// by index in the head: a range of `bytes`.
+    pub replaced: Vec<Option<std::ops::Range<usize>>>,
+    /// Drop the query of the target (`set-pathq` without `?`).
+    pub no_query: bool,
+    /// Scratch for the `replace-*` actions (kept for its capacity).
+    pub work: Vec<u8>,
+    /// Second scratch: the value being rewritten.
+    cur: Vec<u8>,
+}
+
+/// What a `replace-path|replace-pathq|replace-uri` action rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinePart {
+    /// The path, without the query.
+    Path,
+    /// The path and the query (`?` included when there is one).
+    PathQ,
+    /// The whole request target.
+    Uri,
+}
+
+/// A rewritten value may not carry line breaks, NUL, or `banned` bytes.
+#[must_use]
+pub fn valid_value(v: &[u8], banned: &[u8]) -> bool {
+    !v.iter()
+        .any(|b| matches!(b, b'\r' | b'\n' | 0) || banned.contains(b))
 }
 
 impl Edits {
@@ -112,6 +140,9 @@ impl Edits {
         self.path = None;
         self.query = None;
         self.status = None;
+        self.replaced.clear();
+        self.replaced.resize(n, None);
+        self.no_query = false;
     }
 
     fn store(&mut self, b: &[u8]) -> std::ops::Range<usize> {
@@ -146,6 +177,164 @@ impl Edits {
     /// Stores a replacement part.
     pub fn part(&mut self, b: &[u8]) -> std::ops::Range<usize> {
         self.store(b)
+    }
+
+    /// `replace-header` (`split`: `replace-value`): rewrites the values of
+    /// header `name` in the head (as edited so far) and in the headers
+    /// added so far. A result with a line break is not applied.
+    pub fn replace_headers(
+        &mut self,
+        head: &H,
+        buf: &[u8],
+        name: &[u8],
+        rw: &Rewrite,
+        repl: &[u8],
+        split: bool,
+    ) {
+        let mut cur = std::mem::take(&mut self.cur);
+        for (i, h) in head.headers().iter().enumerate() {
+            if self.removed.get(i).copied().unwrap_or(true)
+                || !h.name.slice(buf).eq_ignore_ascii_case(name)
+            {
+                continue;
+            }
+            cur.clear();
+            match self.replaced.get(i).cloned().flatten() {
+                Some(r) => cur.extend_from_slice(&self.bytes[r]),
+                None => cur.extend_from_slice(h.value.slice(buf)),
+            }
+            if let Some(r) = self.rewrite_value(&cur, rw, repl, split) {
+                self.replaced[i] = Some(r);
+            }
+        }
+        for k in 0..self.added.len() {
+            let Some((n, v)) = self.added[k].clone() else {
+                continue;
+            };
+            if !self.bytes[n.clone()].eq_ignore_ascii_case(name) {
+                continue;
+            }
+            cur.clear();
+            cur.extend_from_slice(&self.bytes[v]);
+            if let Some(r) = self.rewrite_value(&cur, rw, repl, split) {
+                self.added[k] = Some((n, r));
+            }
+        }
+        self.cur = cur;
+    }
+
+    fn rewrite_value(
+        &mut self,
+        cur: &[u8],
+        rw: &Rewrite,
+        repl: &[u8],
+        split: bool,
+    ) -> Option<std::ops::Range<usize>> {
+        let start = self.bytes.len();
+        let changed = if split {
+            let mut any = false;
+            for (j, v) in weir_core::acl::http::header_values(cur).enumerate() {
+                if j > 0 {
+                    self.bytes.extend_from_slice(b", ");
+                }
+                if rw.apply(v, repl, &mut self.bytes) {
+                    any = true;
+                } else {
+                    self.bytes.extend_from_slice(v);
+                }
+            }
+            any
+        } else {
+            rw.apply(cur, repl, &mut self.bytes)
+        };
+        if changed && valid_value(&self.bytes[start..], b"") {
+            Some(start..self.bytes.len())
+        } else {
+            self.bytes.truncate(start);
+            None
+        }
+    }
+
+    /// `replace-path|replace-pathq|replace-uri`: rewrites that part of the
+    /// request target as edited so far. A result that would break the
+    /// request line is not applied.
+    pub fn replace_line(
+        &mut self,
+        head: &H,
+        buf: &[u8],
+        part: LinePart,
+        rw: &Rewrite,
+        repl: &[u8],
+    ) {
+        let mut cur = std::mem::take(&mut self.cur);
+        cur.clear();
+        let target = head.target().slice(buf);
+        fn path<'x>(e: &'x Edits, target: &'x [u8]) -> &'x [u8] {
+            match &e.path {
+                Some(r) => &e.bytes[r.clone()],
+                None => weir_core::acl::http::path(target).unwrap_or(&[]),
+            }
+        }
+        match part {
+            LinePart::Uri => {
+                // Bounded by the original target plus every stored part.
+                cur.resize(target.len() + self.bytes.len() + 1, 0);
+                let mut o = Out::new(&mut cur[..]);
+                let n = if self::target(&mut o, head, buf, self).is_ok() {
+                    o.len()
+                } else {
+                    0
+                };
+                cur.truncate(n);
+            }
+            LinePart::Path => cur.extend_from_slice(path(self, target)),
+            LinePart::PathQ => {
+                cur.extend_from_slice(path(self, target));
+                let q = match &self.query {
+                    Some(r) => Some(&self.bytes[r.clone()]),
+                    None if self.no_query => None,
+                    None => weir_core::acl::http::query(target),
+                };
+                if let Some(q) = q {
+                    cur.push(b'?');
+                    cur.extend_from_slice(q);
+                }
+            }
+        }
+        let start = self.bytes.len();
+        let banned: &[u8] = if part == LinePart::Path { b" ?#" } else { b" " };
+        if rw.apply(&cur, repl, &mut self.bytes) && valid_value(&self.bytes[start..], banned) {
+            let r = start..self.bytes.len();
+            match part {
+                LinePart::Uri => {
+                    self.uri = Some(r);
+                    self.path = None;
+                    self.query = None;
+                    self.no_query = false;
+                }
+                LinePart::Path => self.path = Some(r),
+                LinePart::PathQ => self.set_pathq(r),
+            }
+        } else {
+            self.bytes.truncate(start);
+        }
+        self.cur = cur;
+    }
+
+    /// `set-pathq`: `r` (in `bytes`) is a path and maybe `?query`.
+    pub fn set_pathq(&mut self, r: std::ops::Range<usize>) {
+        match self.bytes[r.clone()].iter().position(|&b| b == b'?') {
+            Some(q) => {
+                self.path = Some(r.start..r.start + q);
+                self.query = Some(r.start + q + 1..r.end);
+                self.no_query = false;
+            }
+            None => {
+                self.path = Some(r);
+                self.query = None;
+                self.no_query = true;
+            }
+        }
     }
 }
 
@@ -200,7 +389,10 @@ fn write_fields(
         }
         o.put(h.name.slice(buf))?;
         o.put(b": ")?;
-        o.put(h.value.slice(buf))?;
+        match edits.replaced.get(i) {
+            Some(Some(r)) => o.put(&edits.bytes[r.clone()])?,
+            _ => o.put(h.value.slice(buf))?,
+        }
         o.put(b"\r\n")?;
     }
     for (n, v) in edits.added.iter().flatten() {
@@ -239,10 +431,22 @@ pub fn request(
         None => o.put(head.method_span().slice(buf))?,
     }
     o.put(b" ")?;
+    target(o, head, buf, edits)?;
+    o.put(b" ")?;
+    o.put(version(head.version()))?;
+    o.put(b"\r\n")?;
+    write_fields(o, head, buf, edits, conn, extra)
+}
+
+/// Writes the request target with the edits applied.
+///
+/// # Errors
+/// [`Overflow`].
+pub fn target(o: &mut Out<'_>, head: &H, buf: &[u8], edits: &Edits) -> Result<(), Overflow> {
     let target = head.target().slice(buf);
     if let Some(u) = &edits.uri {
         o.put(&edits.bytes[u.clone()])?;
-    } else if edits.path.is_some() || edits.query.is_some() {
+    } else if edits.path.is_some() || edits.query.is_some() || edits.no_query {
         // Split the original target into prefix (scheme://authority of an
         // absolute-form target), path and query, and replace the parts.
         let q = target.iter().position(|&b| b == b'?');
@@ -259,16 +463,13 @@ pub fn request(
                 o.put(b"?")?;
                 o.put(&edits.bytes[nq.clone()])?;
             }
-            (None, Some(i)) => o.put(&target[i..])?,
-            (None, None) => {}
+            (None, Some(i)) if !edits.no_query => o.put(&target[i..])?,
+            (None, _) => {}
         }
     } else {
         o.put(target)?;
     }
-    o.put(b" ")?;
-    o.put(version(head.version()))?;
-    o.put(b"\r\n")?;
-    write_fields(o, head, buf, edits, conn, extra)
+    Ok(())
 }
 
 /// Writes the response head to forward (always as HTTP/1.1, as HAProxy does).

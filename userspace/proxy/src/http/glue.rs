@@ -198,10 +198,20 @@ impl Worker {
     /// Sends the ready request of `key` to backend `be`: on the current
     /// server connection if it serves that backend, else on a new one.
     fn http_route(&mut self, key: SlotKey, be: usize) {
+        let forced = self
+            .http
+            .get(key.index())
+            .and_then(|(h, ..)| h.forced_server);
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
-        if s.srv >= 0 && s.state == State::Forwarding && usize::from(s.be) == be {
+        // The current server connection serves the request unless a
+        // `use-server` rule chose another server.
+        if s.srv >= 0
+            && s.state == State::Forwarding
+            && usize::from(s.be) == be
+            && forced.is_none_or(|f| f == s.server)
+        {
             let ask = self
                 .with_http(key, |h, ctx| h.server_ready(ctx, true))
                 .unwrap_or(HttpAsk::Close(CloseKind::Error));
@@ -247,7 +257,18 @@ impl Worker {
         } else {
             None
         };
-        let mut pick = self.pickers[be].pick(None, client, |i| gauges[usize::from(i)].is_full());
+        let forced = self
+            .http
+            .get(key.index())
+            .and_then(|(h, ..)| h.forced_server);
+        // `use-server` bypasses the balancer; a server at its maxconn falls
+        // back to it (weir has no per-server queue to wait in).
+        let mut pick = match forced {
+            Some(i) if usize::from(i) < gauges.len() && !gauges[usize::from(i)].is_full() => {
+                Pick::Server(i)
+            }
+            _ => self.pickers[be].pick(None, client, |i| gauges[usize::from(i)].is_full()),
+        };
         if let Pick::Server(i) = pick {
             if !gauges[usize::from(i)].reserve() {
                 pick = Pick::Queue;

@@ -37,6 +37,7 @@ pub mod compose;
 pub mod plan;
 pub mod sample;
 pub mod session;
+pub mod vars;
 
 use weir_core::acl::Scratch;
 use weir_core::timer::Ticks;

@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use weir_config::kw::http::{
     log_format, ConnMode, ForwardFor, HttpAction, HttpRule, HttpSettings, LfPart, Reuse,
 };
+use weir_config::kw::rules::{TcpAction, TcpRule};
 use weir_config::{AclDecl, Backend, Config, Frontend, Loc, Mode};
-use weir_core::acl::{Condition, FetchKind, Loader, SampleExpr};
+use weir_core::acl::{Condition, FetchKind, Loader, Rewrite, SampleExpr};
 
 use crate::ProxyError;
 
@@ -21,8 +22,49 @@ pub struct Rule {
     /// What it does.
     pub action: HttpAction,
     /// The action's log-format value compiled (`set-header`, `add-header`,
-    /// `set-path`, `set-query`, `set-uri`).
+    /// `set-path`, `set-pathq`, `set-query`, `set-uri`, the replacement of
+    /// the `replace-*` actions).
     pub value: Option<Value>,
+    /// The regex of the `replace-*` actions.
+    pub rewrite: Option<Rewrite>,
+    /// The expression of `set-var`.
+    pub expr: Option<SampleExpr>,
+    /// `tarpit`: how long to hold the request (`timeout tarpit`, else
+    /// `timeout connect`, of the rule's section).
+    pub tarpit_ms: Option<u64>,
+}
+
+/// A compiled `tcp-request connection|content` rule.
+#[derive(Debug)]
+pub struct TcpRulePlan {
+    /// `None`: always applies.
+    pub cond: Option<Condition>,
+    /// What it does.
+    pub action: TcpAction,
+}
+
+/// Compiles `tcp-request` rules; `needs` learns what they read.
+///
+/// # Errors
+/// [`ProxyError::Unsupported`] for a condition that does not compile.
+pub fn tcp_rules(
+    list: &[TcpRule],
+    acls: &[AclDecl],
+    section: &'static str,
+    name: &str,
+    needs: &mut Needs,
+) -> Result<Vec<TcpRulePlan>, ProxyError> {
+    list.iter()
+        .map(|r| {
+            Ok(TcpRulePlan {
+                cond: match &r.cond {
+                    Some(c) => Some(compile(acls, c, section, name, needs)?),
+                    None => None,
+                },
+                action: r.action,
+            })
+        })
+        .collect()
 }
 
 /// One piece of a compiled log-format value.
@@ -101,6 +143,9 @@ pub struct Common {
     pub mode: Option<ConnMode>,
     /// `errorfile`s: status and the raw response.
     pub errorfiles: Vec<(u16, Box<[u8]>)>,
+    /// `tcp-request content` rules (evaluated once the request head is
+    /// parsed, before the `http-request` rules).
+    pub content: Vec<TcpRulePlan>,
 }
 
 /// A `mode http` frontend.
@@ -127,6 +172,8 @@ pub struct HttpFrontendPlan {
 pub struct HttpBackendPlan {
     /// Rules, options, error pages.
     pub common: Common,
+    /// `use-server` rules: condition and server index.
+    pub use_server: Vec<(Option<Condition>, u16)>,
     /// `http-reuse` (`never` disables reuse across requests).
     pub reuse: Reuse,
     /// What the conditions read.
@@ -159,20 +206,60 @@ fn compile(
     Ok(cond)
 }
 
+fn expr_needs(e: &SampleExpr, needs: &mut Needs) {
+    if let Some(f) = e.fetch() {
+        match f.kind {
+            FetchKind::Src | FetchKind::SrcPort => needs.src = true,
+            FetchKind::Dst | FetchKind::DstPort => needs.dst = true,
+            _ => {}
+        }
+    }
+}
+
 fn rules(
     list: &[HttpRule],
     acls: &[AclDecl],
     section: &'static str,
     name: &str,
     needs: &mut Needs,
+    tarpit_ms: Option<u64>,
 ) -> Result<Vec<Rule>, ProxyError> {
     list.iter()
         .map(|r| {
+            let mut rewrite = None;
             let text = match &r.action {
                 HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => {
                     Some(value)
                 }
-                HttpAction::SetPath(v) | HttpAction::SetQuery(v) | HttpAction::SetUri(v) => Some(v),
+                HttpAction::SetPath(v)
+                | HttpAction::SetQuery(v)
+                | HttpAction::SetUri(v)
+                | HttpAction::SetPathQ(v) => Some(v),
+                HttpAction::ReplaceHeader(x)
+                | HttpAction::ReplaceValue(x)
+                | HttpAction::ReplacePath(x)
+                | HttpAction::ReplacePathQ(x)
+                | HttpAction::ReplaceUri(x) => {
+                    rewrite = Some(
+                        Rewrite::new(&x.regex)
+                            .map_err(|e| unsupported(&r.loc, section, name, e))?,
+                    );
+                    Some(&x.repl)
+                }
+                _ => None,
+            };
+            let expr = match &r.action {
+                HttpAction::SetVar { expr, .. } => {
+                    let loader = Loader {
+                        read_file: &|p: &str| std::fs::read_to_string(p),
+                        env: &env,
+                    };
+                    let e = SampleExpr::parse(expr, &loader).map_err(|err| {
+                        unsupported(&r.loc, section, name, format!("'{expr}': {err}"))
+                    })?;
+                    expr_needs(&e, needs);
+                    Some(e)
+                }
                 _ => None,
             };
             let value = match text {
@@ -182,15 +269,7 @@ fn rules(
                         match p {
                             Part::Alias("ci" | "cp") => needs.src = true,
                             Part::Alias("fi" | "fp") => needs.dst = true,
-                            Part::Expr(e) => {
-                                if let Some(f) = e.fetch() {
-                                    match f.kind {
-                                        FetchKind::Src | FetchKind::SrcPort => needs.src = true,
-                                        FetchKind::Dst | FetchKind::DstPort => needs.dst = true,
-                                        _ => {}
-                                    }
-                                }
-                            }
+                            Part::Expr(e) => expr_needs(e, needs),
                             _ => {}
                         }
                     }
@@ -205,6 +284,9 @@ fn rules(
                 },
                 action: r.action.clone(),
                 value,
+                rewrite,
+                expr,
+                tarpit_ms,
             })
         })
         .collect()
@@ -212,17 +294,21 @@ fn rules(
 
 fn common(
     h: &HttpSettings,
+    content: &[TcpRule],
     acls: &[AclDecl],
     section: &'static str,
     name: &str,
     needs: &mut Needs,
+    timeouts: &weir_config::Timeouts,
 ) -> Result<Common, ProxyError> {
     if h.forwardfor.is_some() {
         needs.src = true;
     }
+    let tarpit_ms = ms(timeouts.tarpit).or(ms(timeouts.connect));
     Ok(Common {
-        request: rules(&h.request_rules, acls, section, name, needs)?,
-        response: rules(&h.response_rules, acls, section, name, needs)?,
+        content: tcp_rules(content, acls, section, name, needs)?,
+        request: rules(&h.request_rules, acls, section, name, needs, tarpit_ms)?,
+        response: rules(&h.response_rules, acls, section, name, needs, tarpit_ms)?,
         forwardfor: h.forwardfor.clone(),
         mode: h.conn_mode,
         errorfiles: h
@@ -279,7 +365,15 @@ pub fn frontend(
         Some(n) => Some(find(n, &fe.loc)?),
         None => None,
     };
-    let common = common(&fe.http, &fe.acls, section, &fe.name, &mut needs)?;
+    let common = common(
+        &fe.http,
+        &fe.rules.tcp_content,
+        &fe.acls,
+        section,
+        &fe.name,
+        &mut needs,
+        &fe.timeouts,
+    )?;
     let http_request_ms = ms(fe.timeouts.http_request);
     Ok(HttpFrontendPlan {
         switching,
@@ -301,9 +395,39 @@ pub fn frontend(
 /// [`ProxyError::Unsupported`] for a condition that does not compile.
 pub fn backend(be: &Backend) -> Result<HttpBackendPlan, ProxyError> {
     let mut needs = Needs::default();
-    let common = common(&be.http, &be.acls, "backend", &be.name, &mut needs)?;
+    let common = common(
+        &be.http,
+        &be.rules.tcp_content,
+        &be.acls,
+        "backend",
+        &be.name,
+        &mut needs,
+        &be.timeouts,
+    )?;
+    let mut use_server = Vec::with_capacity(be.rules.use_server.len());
+    for u in &be.rules.use_server {
+        let i = be
+            .servers
+            .iter()
+            .position(|s| s.name == u.server)
+            .and_then(|i| u16::try_from(i).ok())
+            .ok_or_else(|| {
+                unsupported(
+                    &u.loc,
+                    "backend",
+                    &be.name,
+                    format!("no server '{}'", u.server),
+                )
+            })?;
+        let cond = match &u.cond {
+            Some(c) => Some(compile(&be.acls, c, "backend", &be.name, &mut needs)?),
+            None => None,
+        };
+        use_server.push((cond, i));
+    }
     Ok(HttpBackendPlan {
         common,
+        use_server,
         reuse: be.http.reuse.unwrap_or(Reuse::Safe),
         needs,
     })

@@ -32,6 +32,36 @@ pub struct View<'a> {
     pub first: bool,
     /// Where `base` is assembled.
     pub scratch: &'a mut Vec<u8>,
+    /// The connection's variables (`var()`).
+    pub vars: Option<&'a super::vars::Vars>,
+}
+
+/// What a `tcp-request connection` condition sees: the addresses only.
+pub struct L4 {
+    /// Client address.
+    pub src: Option<SocketAddr>,
+    /// Local address.
+    pub dst: Option<SocketAddr>,
+}
+
+impl SampleSource for L4 {
+    fn fetch(
+        &mut self,
+        call: &FetchCall,
+        visit: &mut dyn FnMut(Sample<'_>) -> Visit,
+    ) -> FetchStatus {
+        // The configuration allows nothing else in these conditions.
+        match (call.kind, self.src, self.dst) {
+            (FetchKind::Src, Some(a), _) | (FetchKind::Dst, _, Some(a)) => {
+                visit(Sample::Ip(a.ip()));
+            }
+            (FetchKind::SrcPort, Some(a), _) | (FetchKind::DstPort, _, Some(a)) => {
+                visit(Sample::Int(i64::from(a.port())));
+            }
+            _ => {}
+        }
+        FetchStatus::Final
+    }
 }
 
 fn eq_name(a: &[u8], lower: &[u8]) -> bool {
@@ -268,6 +298,11 @@ impl SampleSource for View<'_> {
             FetchKind::ResHdrCnt => {
                 if let Some(m) = self.res {
                     visit(Sample::Int(count_values(m, call.name(), false)));
+                }
+            }
+            FetchKind::Var => {
+                if let Some(v) = call.name().and_then(|n| self.vars?.get(n)) {
+                    visit(v);
                 }
             }
         }

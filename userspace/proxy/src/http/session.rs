@@ -19,14 +19,18 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 use weir_config::kw::http::{ConnMode, HttpAction, Reuse};
+use weir_config::kw::rules::TcpAction;
 use weir_core::acl::{Sample, Scratch, Verdict, Visit};
 use weir_core::timer::Ticks;
 use weir_http::{BodyDecoder, Chunk, Framing, HeadParser, Method, Options, Status, Version};
 use weir_runtime::{sys, BufId, OpKind, Ring, UserData};
 
-use super::compose::{self, ConnHdr, Edits, Out};
-use super::plan::{effective_mode, in_net, Common, HttpBackendPlan, HttpFrontendPlan, Part, Rule};
+use super::compose::{self, valid_value, ConnHdr, Edits, LinePart, Out};
+use super::plan::{
+    effective_mode, in_net, Common, HttpBackendPlan, HttpFrontendPlan, Part, Rule, TcpRulePlan,
+};
 use super::sample::{Msg, View};
+use super::vars::{Scope, Vars};
 use crate::plan::Plan;
 use crate::tcp::session::CloseKind;
 
@@ -54,6 +58,8 @@ pub enum Req {
     Done,
     /// Answering locally (error page, `return`, `redirect`).
     Local,
+    /// Held by `http-request tarpit` until its deadline, then answered.
+    Tarpit,
     /// Raw bytes both ways after a 101.
     Tunnel,
 }
@@ -296,6 +302,12 @@ pub struct HttpSession {
     src: Option<SocketAddr>,
     dst: Option<SocketAddr>,
     opts: Options,
+    /// `set-var` variables.
+    vars: Vars,
+    /// `tarpit`: when to answer, and with what.
+    tarpit: (Ticks, u16),
+    /// The server a `use-server` rule chose for the current request.
+    pub forced_server: Option<u16>,
 }
 
 /// Runs `dec` over `input` as far as it goes; returns the bytes accounted
@@ -357,6 +369,9 @@ impl HttpSession {
             src: None,
             dst: None,
             opts,
+            vars: Vars::default(),
+            tarpit: (now, 500),
+            forced_server: None,
         }
     }
 
@@ -390,6 +405,8 @@ impl HttpSession {
         self.req_start = now;
         self.src = None;
         self.dst = None;
+        self.vars.end(|_| true);
+        self.forced_server = None;
     }
 
     fn t(&self) -> &Txn {
@@ -662,7 +679,7 @@ impl HttpSession {
                 self.csent = 0;
                 self.send_srv(ctx, false)
             }
-            Req::Connect | Req::Done | Req::Local => HttpAsk::Wait,
+            Req::Connect | Req::Done | Req::Local | Req::Tarpit => HttpAsk::Wait,
         }
     }
 
@@ -670,7 +687,9 @@ impl HttpSession {
         self.flags |= F_CLI_EOF;
         match self.req {
             // Between requests or mid-head: the client is gone.
-            Req::Head | Req::Connect | Req::Done | Req::Local => HttpAsk::Close(CloseKind::Normal),
+            Req::Head | Req::Connect | Req::Done | Req::Local | Req::Tarpit => {
+                HttpAsk::Close(CloseKind::Normal)
+            }
             // A truncated request body: abort both sides.
             Req::Body => HttpAsk::Close(CloseKind::ClientReset),
             Req::Tunnel => {
@@ -1045,7 +1064,9 @@ impl HttpSession {
 
     /// Evaluates `rules` on the request (`res == None`) or on the response,
     /// collecting edits. Conditions see the message as it arrived: edits of
-    /// earlier rules are applied when the head is written, not before.
+    /// earlier rules are applied when the head is written, not before
+    /// (variables are the exception: a `set-var` is seen by the rules after
+    /// it).
     #[expect(
         clippy::too_many_arguments,
         reason = "disjoint borrows of the worker's scratch"
@@ -1059,23 +1080,11 @@ impl HttpSession {
         edits: &mut Edits,
         tmp: &mut Vec<u8>,
         names: [&str; 2],
+        vars: &mut Vars,
     ) -> RuleOutcome {
         for (i, r) in rules.iter().enumerate() {
             if let Some(c) = &r.cond {
-                let mut view = View {
-                    req: res.is_none().then_some(Msg {
-                        head: self.reqp().head(),
-                        buf: req,
-                    }),
-                    res: res.map(|b| Msg {
-                        head: self.resp().head(),
-                        buf: b,
-                    }),
-                    src: self.src,
-                    dst: self.dst,
-                    first: self.n_req <= 1,
-                    scratch: tmp,
-                };
+                let mut view = self.view(req, res, tmp, vars);
                 if c.eval(&mut view, scratch) != Verdict::True {
                     continue;
                 }
@@ -1086,15 +1095,17 @@ impl HttpSession {
             };
             match &r.action {
                 HttpAction::Allow => return RuleOutcome::Stop,
-                HttpAction::Deny { .. } | HttpAction::Return(_) | HttpAction::Redirect(_) => {
-                    return RuleOutcome::Answer(i)
-                }
+                HttpAction::Deny { .. }
+                | HttpAction::Return(_)
+                | HttpAction::Redirect(_)
+                | HttpAction::Tarpit { .. } => return RuleOutcome::Answer(i),
                 HttpAction::SetHeader { name, .. } | HttpAction::AddHeader { name, .. } => {
                     if matches!(r.action, HttpAction::SetHeader { .. }) {
                         edits.delete(head, buf, name.as_bytes());
                     }
                     let n = edits.part(name.as_bytes());
-                    let v = self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names);
+                    let v =
+                        self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names, vars);
                     if valid_value(&edits.bytes[v.clone()], b"") {
                         edits.added.push(Some((n, v)));
                     } else {
@@ -1103,7 +1114,8 @@ impl HttpSession {
                 }
                 HttpAction::DelHeader { name } => edits.delete(head, buf, name.as_bytes()),
                 HttpAction::SetPath(_) | HttpAction::SetQuery(_) | HttpAction::SetUri(_) => {
-                    let v = self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names);
+                    let v =
+                        self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names, vars);
                     let (slot, banned): (&mut Option<_>, &[u8]) = match r.action {
                         HttpAction::SetPath(_) => (&mut edits.path, b" ?#"),
                         HttpAction::SetQuery(_) => (&mut edits.query, b" #"),
@@ -1115,6 +1127,79 @@ impl HttpSession {
                         *slot = Some(v);
                     }
                 }
+                HttpAction::SetPathQ(_) => {
+                    let v =
+                        self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names, vars);
+                    if valid_value(&edits.bytes[v.clone()], b" #") {
+                        edits.set_pathq(v);
+                    }
+                }
+                HttpAction::ReplaceHeader(x)
+                | HttpAction::ReplaceValue(x)
+                | HttpAction::ReplacePath(x)
+                | HttpAction::ReplacePathQ(x)
+                | HttpAction::ReplaceUri(x) => {
+                    let Some(rw) = &r.rewrite else {
+                        continue;
+                    };
+                    // The replacement's log-format parts first, then the
+                    // regex groups (HAProxy's order).
+                    let v =
+                        self.eval_value(r, req, res, scratch, tmp, &mut edits.bytes, names, vars);
+                    let mut repl = std::mem::take(&mut edits.work);
+                    repl.clear();
+                    repl.extend_from_slice(&edits.bytes[v.clone()]);
+                    edits.bytes.truncate(v.start);
+                    match &r.action {
+                        HttpAction::ReplaceHeader(_) | HttpAction::ReplaceValue(_) => {
+                            let split = matches!(r.action, HttpAction::ReplaceValue(_));
+                            edits.replace_headers(head, buf, x.name.as_bytes(), rw, &repl, split);
+                        }
+                        HttpAction::ReplacePath(_) => {
+                            edits.replace_line(head, buf, LinePart::Path, rw, &repl);
+                        }
+                        HttpAction::ReplacePathQ(_) => {
+                            edits.replace_line(head, buf, LinePart::PathQ, rw, &repl);
+                        }
+                        _ => edits.replace_line(head, buf, LinePart::Uri, rw, &repl),
+                    }
+                    edits.work = repl;
+                }
+                HttpAction::SetVar { var, .. } => {
+                    let Some(e) = &r.expr else {
+                        continue;
+                    };
+                    // The first sample is copied out before the variables
+                    // change (the view borrows them).
+                    let mut got = None;
+                    {
+                        let mut view = self.view(req, res, tmp, vars);
+                        let work = &mut edits.work;
+                        e.eval(&mut view, scratch, &mut |s| {
+                            work.clear();
+                            got = Some(match s {
+                                Sample::Str(b) | Sample::Bin(b) => {
+                                    work.extend_from_slice(b);
+                                    Owned::Bytes(matches!(s, Sample::Bin(_)))
+                                }
+                                Sample::Int(n) => Owned::Int(n),
+                                Sample::Bool(b) => Owned::Bool(b),
+                                Sample::Ip(ip) => Owned::Ip(ip),
+                            });
+                            Visit::Stop
+                        });
+                    }
+                    let name = var.as_bytes();
+                    match got {
+                        Some(Owned::Bytes(false)) => vars.set(name, Sample::Str(&edits.work)),
+                        Some(Owned::Bytes(true)) => vars.set(name, Sample::Bin(&edits.work)),
+                        Some(Owned::Int(n)) => vars.set(name, Sample::Int(n)),
+                        Some(Owned::Bool(b)) => vars.set(name, Sample::Bool(b)),
+                        Some(Owned::Ip(ip)) => vars.set(name, Sample::Ip(ip)),
+                        None => {}
+                    }
+                }
+                HttpAction::UnsetVar { var } => vars.unset(var.as_bytes()),
                 HttpAction::SetMethod(m) => edits.method = Some(edits.part(m.as_bytes())),
                 HttpAction::SetStatus { code, reason } => {
                     let r = reason.as_ref().map(|r| edits.part(r.as_bytes()));
@@ -1123,6 +1208,31 @@ impl HttpSession {
             }
         }
         RuleOutcome::Continue
+    }
+
+    /// What fetches see: the request (`res == None`) or the response.
+    fn view<'v>(
+        &'v self,
+        req: &'v [u8],
+        res: Option<&'v [u8]>,
+        tmp: &'v mut Vec<u8>,
+        vars: &'v Vars,
+    ) -> View<'v> {
+        View {
+            req: res.is_none().then_some(Msg {
+                head: self.reqp().head(),
+                buf: req,
+            }),
+            res: res.map(|b| Msg {
+                head: self.resp().head(),
+                buf: b,
+            }),
+            src: self.src,
+            dst: self.dst,
+            first: self.n_req <= 1,
+            scratch: tmp,
+            vars: Some(vars),
+        }
     }
 
     /// Appends the value of `rule` (its log-format parts evaluated on the
@@ -1140,6 +1250,7 @@ impl HttpSession {
         tmp: &mut Vec<u8>,
         out: &mut Vec<u8>,
         names: [&str; 2],
+        vars: &Vars,
     ) -> std::ops::Range<usize> {
         let start = out.len();
         let Some(value) = &rule.value else {
@@ -1152,20 +1263,7 @@ impl HttpSession {
             match part {
                 Part::Lit(b) => out.extend_from_slice(b),
                 Part::Expr(e) => {
-                    let mut view = View {
-                        req: res.is_none().then_some(Msg {
-                            head: self.reqp().head(),
-                            buf: req,
-                        }),
-                        res: res.map(|b| Msg {
-                            head: self.resp().head(),
-                            buf: b,
-                        }),
-                        src: self.src,
-                        dst: self.dst,
-                        first: self.n_req <= 1,
-                        scratch: tmp,
-                    };
+                    let mut view = self.view(req, res, tmp, vars);
                     e.eval(&mut view, scratch, &mut |s| {
                         write_sample(out, s);
                         Visit::Stop
@@ -1217,7 +1315,7 @@ impl HttpSession {
     }
 
     /// Runs a request rule list; returns the answering rule if any.
-    fn request_rules<'p>(&self, ctx: &mut Ctx<'_>, rules: &'p [Rule]) -> Option<&'p Rule> {
+    fn request_rules<'p>(&mut self, ctx: &mut Ctx<'_>, rules: &'p [Rule]) -> Option<&'p Rule> {
         if rules.is_empty() {
             return None;
         }
@@ -1231,10 +1329,43 @@ impl HttpSession {
             .and_then(|b| ctx.plan.backends.get(b))
             .map_or("", |b| b.name.as_str());
         let names = [ctx.fe_name, be_name];
-        match self.run_rules(rules, bytes, None, ctx.scratch, ctx.edits, ctx.tmp, names) {
+        let mut vars = std::mem::take(&mut self.vars);
+        let out = self.run_rules(
+            rules,
+            bytes,
+            None,
+            ctx.scratch,
+            ctx.edits,
+            ctx.tmp,
+            names,
+            &mut vars,
+        );
+        self.vars = vars;
+        match out {
             RuleOutcome::Answer(i) => Some(&rules[i]),
             RuleOutcome::Continue | RuleOutcome::Stop => None,
         }
+    }
+
+    /// Evaluates a condition on the request.
+    fn request_cond(&self, ctx: &mut Ctx<'_>, c: &weir_core::acl::Condition) -> bool {
+        let bytes = self
+            .cbuf
+            .and_then(|b| ctx.ring.bufs().bytes(b))
+            .unwrap_or(&[]);
+        let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
+        let mut view = self.view(bytes, None, ctx.tmp, &self.vars);
+        c.eval(&mut view, ctx.scratch) == Verdict::True
+    }
+
+    /// Runs `tcp-request content` rules: true when one rejects.
+    fn content_rejects(&self, ctx: &mut Ctx<'_>, rules: &[TcpRulePlan]) -> bool {
+        for r in rules {
+            if r.cond.as_ref().is_none_or(|c| self.request_cond(ctx, c)) {
+                return r.action == TcpAction::Reject;
+            }
+        }
+        false
     }
 
     /// The request head is `cbuf[..n]`.
@@ -1255,6 +1386,13 @@ impl HttpSession {
         let plan: &'a Plan = ctx.plan;
         self.read_addrs(ctx, None);
         ctx.edits.reset(n_headers);
+        // A new transaction: its variables start unset.
+        self.vars.end(|s| s != Scope::Sess);
+        self.forced_server = None;
+        // `tcp-request content reject`: closed, nothing sent.
+        if self.content_rejects(ctx, &fe.common.content) {
+            return HttpAsk::Close(CloseKind::Normal);
+        }
         if let Some(rule) = self.request_rules(ctx, &fe.common.request) {
             return self.answer(ctx, rule, n);
         }
@@ -1263,24 +1401,7 @@ impl HttpSession {
         for (cond, b) in &fe.switching {
             let hit = match cond {
                 None => true,
-                Some(c) => {
-                    let bytes = self
-                        .cbuf
-                        .and_then(|b| ctx.ring.bufs().bytes(b))
-                        .unwrap_or(&[]);
-                    let mut view = View {
-                        req: Some(Msg {
-                            head: self.reqp().head(),
-                            buf: &bytes[..(self.clen as usize).min(bytes.len())],
-                        }),
-                        res: None,
-                        src: self.src,
-                        dst: self.dst,
-                        first: self.n_req <= 1,
-                        scratch: ctx.tmp,
-                    };
-                    c.eval(&mut view, ctx.scratch) == Verdict::True
-                }
+                Some(c) => self.request_cond(ctx, c),
             };
             if hit {
                 be = Some(*b);
@@ -1294,8 +1415,23 @@ impl HttpSession {
         let bh: Option<&'a HttpBackendPlan> = plan.backends.get(be).and_then(|b| b.http.as_deref());
         if let Some(bh) = bh {
             self.read_addrs(ctx, Some(bh));
+            if self.content_rejects(ctx, &bh.common.content) {
+                return HttpAsk::Close(CloseKind::Normal);
+            }
             if let Some(rule) = self.request_rules(ctx, &bh.common.request) {
                 return self.answer(ctx, rule, n);
+            }
+            // `use-server`: the first rule that matches and names a usable
+            // server (weir's servers are usable unless `disabled`).
+            let servers = &plan.backends[be].servers;
+            for (cond, i) in &bh.use_server {
+                if servers.get(usize::from(*i)).is_none_or(|s| s.disabled) {
+                    continue;
+                }
+                if cond.as_ref().is_none_or(|c| self.request_cond(ctx, c)) {
+                    self.forced_server = Some(*i);
+                    break;
+                }
             }
         }
         let mode = effective_mode(&fe.common, bh.map(|b| &b.common));
@@ -1578,6 +1714,8 @@ impl HttpSession {
                 .emit_response(ctx, n, ConnHdr::Upgrade, false)
                 .unwrap_or(HttpAsk::Close(CloseKind::Error));
         }
+        // Response processing: request-scope variables end, response ones start.
+        self.vars.end(|s| matches!(s, Scope::Req | Scope::Res));
         // http-response rules: the backend's, then the frontend's (HAProxy's order).
         let fe: &'a HttpFrontendPlan = ctx.fe;
         let plan: &'a Plan = ctx.plan;
@@ -1600,7 +1738,8 @@ impl HttpSession {
                 .and_then(|b| plan.backends.get(b))
                 .map_or("", |b| b.name.as_str());
             let names = [ctx.fe_name, be_name];
-            match self.run_rules(
+            let mut vars = std::mem::take(&mut self.vars);
+            let out = self.run_rules(
                 rules,
                 &[],
                 Some(sbytes),
@@ -1608,7 +1747,10 @@ impl HttpSession {
                 ctx.edits,
                 ctx.tmp,
                 names,
-            ) {
+                &mut vars,
+            );
+            self.vars = vars;
+            match out {
                 RuleOutcome::Continue => {}
                 RuleOutcome::Stop => break,
                 RuleOutcome::Answer(i) => {
@@ -1793,6 +1935,13 @@ impl HttpSession {
                 != ConnMode::Close;
         match &rule.action {
             HttpAction::Deny { status } => self.local_error(ctx, *status),
+            HttpAction::Tarpit { status } => {
+                // Held without reading until the deadline (see `deadline`),
+                // then answered by `on_timeout`.
+                self.tarpit = (ctx.now.after_ms(rule.tarpit_ms.unwrap_or(0)), *status);
+                self.req = Req::Tarpit;
+                HttpAsk::Wait
+            }
             HttpAction::Return(spec) => {
                 let len = {
                     let mut o = Out::new(&mut ctx.tmp[..]);
@@ -1867,6 +2016,7 @@ impl HttpSession {
                     server.map(|t| srv_last.after_ms(t)),
                 );
             }
+            Req::Tarpit => return Some(self.tarpit.0),
             Req::Connect | Req::Done => {}
         }
         if matches!(self.res, Res::Head | Res::Body) {
@@ -1878,6 +2028,7 @@ impl HttpSession {
     /// The deadline passed.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> HttpAsk {
         match self.req {
+            Req::Tarpit => self.local_error(ctx, self.tarpit.1),
             Req::Head => {
                 if self.n_req > 0 && self.clen == 0 {
                     // `timeout http-keep-alive`: close silently.
@@ -1909,10 +2060,13 @@ fn write_sample(out: &mut Vec<u8>, s: Sample<'_>) {
     }
 }
 
-/// A rewritten value may not carry line breaks, NUL, or `banned` bytes.
-fn valid_value(v: &[u8], banned: &[u8]) -> bool {
-    !v.iter()
-        .any(|b| matches!(b, b'\r' | b'\n' | 0) || banned.contains(b))
+/// A `set-var` sample copied out of the message (text goes to a buffer).
+enum Owned {
+    /// Text (`true`: binary) in the buffer.
+    Bytes(bool),
+    Int(i64),
+    Bool(bool),
+    Ip(std::net::IpAddr),
 }
 
 /// Outcome of a rule list.
