@@ -367,3 +367,38 @@ fn check_prints_warnings_with_file_and_line_and_still_accepts() {
     assert_eq!(q.code(), Some(0));
     assert_eq!(q.stderr, "");
 }
+
+#[test]
+fn tls_defaults_of_stock_configurations_load_with_a_warning() {
+    // The global section of Debian's stock haproxy.cfg: its TLS defaults
+    // apply only to `ssl` binds and servers, which weir has none of.
+    let cfg = format!(
+        "global\n    ca-base /etc/ssl/certs\n    crt-base /etc/ssl/private\n    \
+         ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256\n    \
+         ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256\n    \
+         ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets\n    \
+         tune.ssl.default-dh-param 2048\n{}",
+        VALID.replace("{P0}", "18080").replacen("global\n", "", 1)
+    );
+    let (f, path, _dir) = check_config(&cfg);
+    assert_eq!(f.code(), Some(0), "stderr: {}", f.stderr);
+    for (line, kw) in [
+        (2, "ca-base"),
+        (6, "ssl-default-bind-options"),
+        (7, "tune.ssl.default-dh-param"),
+    ] {
+        let want = format!("{}:{line}: [global] '{kw}' has no effect", path.display());
+        assert!(f.stderr.contains(&want), "want {want}: {}", f.stderr);
+    }
+    // Their shape is still checked.
+    let (f, path, _dir) = check_config("global\n    ssl-default-bind-options\n");
+    assert_eq!(f.code(), Some(1));
+    assert!(
+        f.stderr.contains(&format!("{}:2:", path.display())),
+        "{}",
+        f.stderr
+    );
+    // And TLS itself is refused where it would matter.
+    let (f, _, _dir) = check_config(&VALID.replace("{P0}", "18080 ssl crt /x.pem"));
+    assert_eq!(f.code(), Some(1), "stderr: {}", f.stderr);
+}

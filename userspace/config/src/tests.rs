@@ -518,7 +518,7 @@ const MALFORMED: &[(&str, u32, &str)] = &[
         "unsupported keyword 'option mysql-check' (not supported by weir yet)",
     ),
     (
-        "global\n ssl-default-bind-options no-sslv3\n",
+        "global\n ssl-engine rdrand\n",
         2,
         "not supported by weir yet",
     ),

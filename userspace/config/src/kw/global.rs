@@ -42,9 +42,90 @@ pub static KEYWORDS: &[Keyword] = &[
     ),
     kw("hard-stop-after", kw_hard_stop_after, "3.1 hard-stop-after"),
     kw("setenv", kw_setenv, "3.1 setenv"),
+    // TLS defaults: HAProxy applies them only to `ssl` binds and servers,
+    // which weir refuses, so they can have no effect; accepted with a
+    // warning so that stock configurations (Debian's among them) load.
+    kw(
+        "ca-base",
+        |c, a| tls_default("ca-base", c, a),
+        "3.1 ca-base",
+    ),
+    kw(
+        "crt-base",
+        |c, a| tls_default("crt-base", c, a),
+        "3.1 crt-base",
+    ),
+    kw(
+        "ssl-default-bind-ciphers",
+        |c, a| tls_default("ssl-default-bind-ciphers", c, a),
+        "3.1 ssl-default-bind-ciphers",
+    ),
+    kw(
+        "ssl-default-bind-ciphersuites",
+        |c, a| tls_default("ssl-default-bind-ciphersuites", c, a),
+        "3.1 ssl-default-bind-ciphersuites",
+    ),
+    kw(
+        "ssl-default-bind-options",
+        |c, a| tls_default("ssl-default-bind-options", c, a),
+        "3.1 ssl-default-bind-options",
+    ),
+    kw(
+        "ssl-default-server-ciphers",
+        |c, a| tls_default("ssl-default-server-ciphers", c, a),
+        "3.1 ssl-default-server-ciphers",
+    ),
+    kw(
+        "ssl-default-server-ciphersuites",
+        |c, a| tls_default("ssl-default-server-ciphersuites", c, a),
+        "3.1 ssl-default-server-ciphersuites",
+    ),
+    kw(
+        "ssl-default-server-options",
+        |c, a| tls_default("ssl-default-server-options", c, a),
+        "3.1 ssl-default-server-options",
+    ),
+    kw(
+        "tune.ssl.default-dh-param",
+        |c, a| tls_default("tune.ssl.default-dh-param", c, a),
+        "3.2 tune.ssl.default-dh-param",
+    ),
     kw("presetenv", kw_presetenv, "3.1 presetenv"),
     kw("unsetenv", kw_unsetenv, "3.1 unsetenv"),
 ];
+
+/// `ca-base`, `crt-base`, `ssl-default-{bind,server}-*` and
+/// `tune.ssl.default-dh-param`: checked for the shape HAProxy requires, then
+/// a warning that they apply to nothing (weir has no TLS binds or servers).
+/// Not an error: a setting whose scope is empty behaves as documented.
+fn tls_default(name: &str, ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    match name {
+        "ca-base"
+        | "crt-base"
+        | "ssl-default-bind-ciphers"
+        | "ssl-default-bind-ciphersuites"
+        | "ssl-default-server-ciphers"
+        | "ssl-default-server-ciphersuites" => {
+            expect_args(name, a, 1, "<value> as argument")?;
+        }
+        "tune.ssl.default-dh-param" => {
+            expect_args(name, a, 1, "<number> as argument")?;
+            let bits: u32 = parse_uint(&a[0], name)?;
+            if bits < 1024 {
+                return Err(format!("'{name}' must be at least 1024, got {bits}"));
+            }
+        }
+        _ => {
+            if a.is_empty() {
+                return Err(format!("'{name}' expects at least one option"));
+            }
+        }
+    }
+    ctx.warn(format!(
+        "'{name}' has no effect: weir terminates no TLS ('ssl' on a bind or server is refused)"
+    ));
+    Ok(())
+}
 
 const fn kw(name: &'static str, parse: super::ParseFn, doc: &'static str) -> Keyword {
     Keyword {

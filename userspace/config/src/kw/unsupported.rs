@@ -104,8 +104,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "dispatch",
     "transparent",
     // Global keywords.
-    "ca-base",
-    "crt-base",
     "lua-load",
     "lua-load-per-thread",
     "lua-prepend-path",
