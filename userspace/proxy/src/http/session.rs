@@ -2124,9 +2124,15 @@ mod tests {
         // A strict frontend never gets the lenient parser.
         let mut s = pool.take(strict);
         assert_eq!(pool.spare(), 1);
-        assert!(s.reqp.parse(b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n").is_err());
+        assert!(s
+            .reqp
+            .parse(b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n")
+            .is_err());
         let mut l = pool.take(lax);
-        assert!(l.reqp.parse(b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n").is_ok());
+        assert!(l
+            .reqp
+            .parse(b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n")
+            .is_ok());
         let many: Vec<_> = (0..TXN_SPARE + 10).map(|_| pool.take(strict)).collect();
         for t in many {
             pool.put(strict, t);
