@@ -401,3 +401,15 @@ fn bad_rules_are_refused_with_their_line() {
         f.stderr
     );
 }
+
+#[test]
+fn base_in_a_value_leaves_room_to_rebuild_the_head() {
+    let (b, log) = echo_origin();
+    let fe = "    http-request set-header X-Base %[base]\n";
+    let w = start(fe, "", b.addr);
+    let mut c = Client::new(w.connect(0));
+    let r = c.ask(&get("/p/q?x=1", "site"));
+    assert_eq!((r.status, r.text().as_str()), (200, "GET /p/q?x=1 HTTP/1.1"));
+    let got = log.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(got.header("x-base"), Some("site/p/q"));
+}

@@ -30,7 +30,8 @@ pub struct View<'a> {
     pub dst: Option<SocketAddr>,
     /// First request of the client connection.
     pub first: bool,
-    /// Where `base` is assembled.
+    /// Where `base` is assembled (after its current length, which is
+    /// restored).
     pub scratch: &'a mut Vec<u8>,
     /// The connection's variables (`var()`).
     pub vars: Option<&'a super::vars::Vars>,
@@ -210,10 +211,14 @@ impl SampleSource for View<'_> {
                         .map(|hd| hd.value.slice(m.buf));
                     if let (Some(host), Some(u)) = (host, url) {
                         if let Some((a, b)) = h::base_parts(host, u) {
-                            self.scratch.clear();
+                            // Assembled past the buffer's length and cut
+                            // off again: the caller's bytes (a head being
+                            // rebuilt there) keep their room.
+                            let start = self.scratch.len();
                             self.scratch.extend_from_slice(a);
                             self.scratch.extend_from_slice(b);
-                            visit(Sample::Str(self.scratch));
+                            visit(Sample::Str(&self.scratch[start..]));
+                            self.scratch.truncate(start);
                         }
                     }
                 }
