@@ -409,7 +409,10 @@ fn base_in_a_value_leaves_room_to_rebuild_the_head() {
     let w = start(fe, "", b.addr);
     let mut c = Client::new(w.connect(0));
     let r = c.ask(&get("/p/q?x=1", "site"));
-    assert_eq!((r.status, r.text().as_str()), (200, "GET /p/q?x=1 HTTP/1.1"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "GET /p/q?x=1 HTTP/1.1")
+    );
     let got = log.lock().unwrap().last().cloned().unwrap();
     assert_eq!(got.header("x-base"), Some("site/p/q"));
 }
