@@ -221,6 +221,14 @@ impl<const N: usize> HeadParser<N> {
             | State::Value
             | State::ValueLf
             | State::FinalLf) => self.lines(buf, start, st),
+            st @ (State::Start | State::Method | State::Target | State::ReqVersion)
+                if self.head.kind == Kind::Request =>
+            {
+                self.request_head(buf, start, st)
+            }
+            st @ (State::Start | State::RespVersion | State::StatusCode | State::Reason) => {
+                self.response_head(buf, start, st)
+            }
             _ => self.run(buf, start),
         };
         examined!(self, pos - start);
@@ -314,92 +322,9 @@ impl<const N: usize> HeadParser<N> {
                     p += 1;
                     st = State::Start;
                 }
-                State::Method => {
-                    // The usual methods, when the whole token is here: one
-                    // comparison instead of a scan and a recognition.
-                    if p == self.mark as usize {
-                        let fast = match buf.get(p..p + 5) {
-                            Some([b'G', b'E', b'T', b' ', _]) => Some((Method::Get, 3)),
-                            Some(b"POST ") => Some((Method::Post, 4)),
-                            _ => None,
-                        };
-                        if let Some((m, n)) = fast {
-                            examined!(self, n);
-                            self.head.method = m;
-                            self.head.method_span = Span::new(p as u32, (p + n) as u32);
-                            p += n + 1;
-                            self.mark = p as u32;
-                            st = State::Target;
-                            continue;
-                        }
-                    }
-                    p = classify::skip_token(buf, p, len);
-                    need!(1);
-                    let mark = self.mark as usize;
-                    match buf[p] {
-                        b' ' if p > mark => {
-                            let m = &buf[mark..p];
-                            examined!(self, m.len());
-                            self.head.method = classify::method(m);
-                            self.head.method_span = Span::new(mark as u32, p as u32);
-                            p += 1;
-                            self.mark = p as u32;
-                            st = State::Target;
-                        }
-                        b'\r' | b'\n' if p > mark => fail!(ErrorKind::InvalidRequestLine, p),
-                        _ => fail!(ErrorKind::InvalidMethod, p),
-                    }
-                }
-                State::Target => loop {
-                    p = classify::skip_target(buf, p, len);
-                    need!(1);
-                    let b = buf[p];
-                    if b == b' ' {
-                        let mark = self.mark as usize;
-                        if p == mark {
-                            fail!(ErrorKind::InvalidRequestLine, p);
-                        }
-                        // Origin-form, the usual case, is told by its first
-                        // byte; the other forms go through the full rules.
-                        if buf[mark] == b'/' && self.head.method != Method::Connect {
-                            examined!(self, 1);
-                        } else {
-                            match rules::target(self.head.method, &buf[mark..p]) {
-                                Ok(_n) => examined!(self, _n),
-                                Err((kind, i)) => fail!(kind, mark + i),
-                            }
-                        }
-                        self.head.target = Span::new(mark as u32, p as u32);
-                        p += 1;
-                        st = State::ReqVersion;
-                        break;
-                    }
-                    if lenient && LOOSE_TARGET[b as usize] {
-                        p += 1;
-                        continue;
-                    }
-                    match b {
-                        b'#' => fail!(ErrorKind::FragmentInTarget, p),
-                        b'\r' | b'\n' => fail!(ErrorKind::Http09, p),
-                        _ => fail!(ErrorKind::InvalidTarget, p),
-                    }
-                },
-                State::ReqVersion => {
-                    // Fixed width: wait until all 8 bytes are here, so none is
-                    // looked at twice.
-                    need!(8);
-                    match version(&buf[p..p + 8]) {
-                        Ok(v) => self.head.version = v,
-                        Err(kind) => fail!(kind, p),
-                    }
-                    p += 8;
-                    // The usual CRLF right behind: straight to the header lines.
-                    if buf.get(p..p + 2) == Some(b"\r\n") {
-                        p += 2;
-                        self.state = State::LineStart;
-                        return self.lines(buf, p, State::LineStart);
-                    }
-                    st = State::ReqLineEnd;
+                State::Method | State::Target | State::ReqVersion => {
+                    self.state = st;
+                    return self.request_head(buf, p, st);
                 }
                 State::ReqLineEnd => {
                     need!(1);
@@ -419,74 +344,10 @@ impl<const N: usize> HeadParser<N> {
                     p += 1;
                     st = State::LineStart;
                 }
-                State::RespVersion => {
-                    need!(9);
-                    match version(&buf[p..p + 8]) {
-                        Ok(v) => self.head.version = v,
-                        Err(kind) => fail!(kind, p),
-                    }
-                    if buf[p + 8] != b' ' {
-                        fail!(ErrorKind::InvalidStatusLine, p + 8);
-                    }
-                    p += 9;
-                    st = State::StatusCode;
+                State::RespVersion | State::StatusCode | State::Reason => {
+                    self.state = st;
+                    return self.response_head(buf, p, st);
                 }
-                State::StatusCode => {
-                    need!(4);
-                    let d = &buf[p..p + 3];
-                    if !d.iter().all(u8::is_ascii_digit) || d[0] == b'0' {
-                        fail!(ErrorKind::InvalidStatus, p);
-                    }
-                    self.head.status = u16::from(d[0] - b'0') * 100
-                        + u16::from(d[1] - b'0') * 10
-                        + u16::from(d[2] - b'0');
-                    p += 3;
-                    match buf[p] {
-                        b' ' => {
-                            p += 1;
-                            self.mark = p as u32;
-                            st = State::Reason;
-                        }
-                        b'\r' => {
-                            p += 1;
-                            self.head.reason = Span::new(p as u32, p as u32);
-                            st = State::StatusLineLf;
-                        }
-                        b'\n' if lenient => {
-                            p += 1;
-                            self.head.reason = Span::new(p as u32, p as u32);
-                            st = State::LineStart;
-                        }
-                        b'\n' => fail!(ErrorKind::BareLf, p),
-                        _ => fail!(ErrorKind::InvalidStatus, p),
-                    }
-                }
-                State::Reason => loop {
-                    p = classify::skip_value(buf, p, len);
-                    need!(1);
-                    match buf[p] {
-                        // The usual CRLF: straight to the header lines.
-                        b'\r' if buf.get(p + 1) == Some(&b'\n') => {
-                            self.head.reason = Span::new(self.mark, p as u32);
-                            p += 2;
-                            self.state = State::LineStart;
-                            return self.lines(buf, p, State::LineStart);
-                        }
-                        b'\t' => p += 1,
-                        b'\r' | b'\n' if buf[p] == b'\r' || lenient => {
-                            self.head.reason = Span::new(self.mark, p as u32);
-                            st = if buf[p] == b'\r' {
-                                State::StatusLineLf
-                            } else {
-                                State::LineStart
-                            };
-                            p += 1;
-                            break;
-                        }
-                        b'\n' => fail!(ErrorKind::BareLf, p),
-                        _ => fail!(ErrorKind::InvalidStatusLine, p),
-                    }
-                },
                 // Header lines have their own function: see `lines`.
                 State::LineStart
                 | State::Name
@@ -497,6 +358,268 @@ impl<const N: usize> HeadParser<N> {
                 State::Done => return (p, Ok(Some(self.head.head_len as usize))),
                 State::Failed => fail!(ErrorKind::BufferShrunk, p),
             }
+        }
+    }
+
+    /// A request head from state `st` (`Start`, `Method`, `Target` or
+    /// `ReqVersion`) at `p`: the request line's phases in a straight line,
+    /// then the header lines. Leading empty lines and an unusual line end are
+    /// left to [`Self::run`].
+    #[inline(never)]
+    fn request_head(
+        &mut self,
+        buf: &[u8],
+        p: usize,
+        mut st: State,
+    ) -> (usize, Result<Option<usize>, Fail>) {
+        if st == State::Start {
+            match buf.get(p) {
+                Some(b'\r' | b'\n') | None => return self.run(buf, p),
+                Some(_) => {
+                    self.mark = p as u32;
+                    st = State::Method;
+                }
+            }
+        }
+        let r = self.request_line(buf, p, st);
+        self.after_start_line(buf, r)
+    }
+
+    /// A response head from state `st` (`Start`, `RespVersion`, `StatusCode`
+    /// or `Reason`) at `p`: the status line's phases in a straight line, then
+    /// the header lines. Leading empty lines and an unusual line end are left
+    /// to [`Self::run`].
+    #[inline(never)]
+    fn response_head(
+        &mut self,
+        buf: &[u8],
+        p: usize,
+        mut st: State,
+    ) -> (usize, Result<Option<usize>, Fail>) {
+        if st == State::Start {
+            match buf.get(p) {
+                Some(b'\r' | b'\n') | None => return self.run(buf, p),
+                Some(_) => {
+                    self.mark = p as u32;
+                    st = State::RespVersion;
+                }
+            }
+        }
+        let r = self.status_line(buf, p, st);
+        self.after_start_line(buf, r)
+    }
+
+    /// Where the start line's phases ended: the header lines, the state
+    /// machine, or a stop.
+    #[inline(always)]
+    fn after_start_line(
+        &mut self,
+        buf: &[u8],
+        r: Result<StartLine, Stop>,
+    ) -> (usize, Result<Option<usize>, Fail>) {
+        match r {
+            Ok(StartLine::Headers(q)) => {
+                self.state = State::LineStart;
+                self.lines(buf, q, State::LineStart)
+            }
+            Ok(StartLine::Machine(q, st)) => {
+                self.state = st;
+                self.run(buf, q)
+            }
+            Err(stop) => {
+                self.state = stop.state;
+                match stop.what {
+                    Stopped::Fail(kind, at) => (stop.p, Err((kind, at))),
+                    _ => (stop.p, Ok(None)),
+                }
+            }
+        }
+    }
+
+    /// The status line from state `st` (`RespVersion`, `StatusCode` or
+    /// `Reason`) at `p`, as straight-line phases.
+    #[inline(always)]
+    fn status_line(&mut self, buf: &[u8], mut p: usize, st: State) -> Result<StartLine, Stop> {
+        if st == State::RespVersion {
+            const ST: State = State::RespVersion;
+            // `HTTP/1.x` and SP: wait until all 9 bytes are here.
+            let Some(v) = buf.get(p..p + 9) else {
+                return Err(Stop::new(p, ST, Stopped::Partial));
+            };
+            match version(&v[..8]) {
+                Ok(v) => self.head.version = v,
+                Err(kind) => return Err(Stop::fail(p, ST, kind, p)),
+            }
+            if v[8] != b' ' {
+                return Err(Stop::fail(p, ST, ErrorKind::InvalidStatusLine, p + 8));
+            }
+            p += 9;
+        }
+        if st != State::Reason {
+            const ST: State = State::StatusCode;
+            // Three digits and the byte after them.
+            let Some(&[d0, d1, d2, after]) = buf.get(p..p + 4).and_then(|d| d.first_chunk::<4>())
+            else {
+                return Err(Stop::new(p, ST, Stopped::Partial));
+            };
+            if !(b'1'..=b'9').contains(&d0) || !d1.is_ascii_digit() || !d2.is_ascii_digit() {
+                return Err(Stop::fail(p, ST, ErrorKind::InvalidStatus, p));
+            }
+            self.head.status =
+                u16::from(d0 - b'0') * 100 + u16::from(d1 - b'0') * 10 + u16::from(d2 - b'0');
+            p += 3;
+            match after {
+                b' ' => {
+                    p += 1;
+                    self.mark = p as u32;
+                }
+                b'\r' => {
+                    self.head.reason = Span::new(p as u32 + 1, p as u32 + 1);
+                    return Ok(StartLine::Machine(p + 1, State::StatusLineLf));
+                }
+                b'\n' if self.opts.accept_invalid => {
+                    self.head.reason = Span::new(p as u32 + 1, p as u32 + 1);
+                    return Ok(StartLine::Machine(p + 1, State::LineStart));
+                }
+                b'\n' => return Err(Stop::fail(p, ST, ErrorKind::BareLf, p)),
+                _ => return Err(Stop::fail(p, ST, ErrorKind::InvalidStatus, p)),
+            }
+        }
+        const ST: State = State::Reason;
+        loop {
+            p = classify::skip_value(buf, p, buf.len());
+            let Some(&b) = buf.get(p) else {
+                return Err(Stop::new(p, ST, Stopped::Partial));
+            };
+            match b {
+                b'\r' => {
+                    self.head.reason = Span::new(self.mark, p as u32);
+                    // The usual CRLF: straight to the header lines.
+                    return Ok(if buf.get(p + 1) == Some(&b'\n') {
+                        StartLine::Headers(p + 2)
+                    } else {
+                        StartLine::Machine(p + 1, State::StatusLineLf)
+                    });
+                }
+                b'\t' => p += 1,
+                b'\n' if self.opts.accept_invalid => {
+                    self.head.reason = Span::new(self.mark, p as u32);
+                    return Ok(StartLine::Machine(p + 1, State::LineStart));
+                }
+                b'\n' => return Err(Stop::fail(p, ST, ErrorKind::BareLf, p)),
+                _ => return Err(Stop::fail(p, ST, ErrorKind::InvalidStatusLine, p)),
+            }
+        }
+    }
+
+    /// The request line from state `st` (`Method`, `Target` or `ReqVersion`)
+    /// at `p`, as straight-line phases: method, target, version. The usual
+    /// CRLF after the version goes straight to the header lines; anything
+    /// else there is left to the state machine (`ReqLineEnd`).
+    #[inline(always)]
+    fn request_line(&mut self, buf: &[u8], mut p: usize, st: State) -> Result<StartLine, Stop> {
+        if st == State::Method {
+            p = self.method_phase(buf, p)?;
+        }
+        if st != State::ReqVersion {
+            p = self.target_phase(buf, p)?;
+        }
+        const ST: State = State::ReqVersion;
+        // Fixed width: wait until all 8 bytes are here, so none is looked at
+        // twice.
+        let Some(v) = buf.get(p..p + 8) else {
+            return Err(Stop::new(p, ST, Stopped::Partial));
+        };
+        match version(v) {
+            Ok(v) => self.head.version = v,
+            Err(kind) => return Err(Stop::fail(p, ST, kind, p)),
+        }
+        p += 8;
+        if buf.get(p..p + 2) == Some(b"\r\n") {
+            Ok(StartLine::Headers(p + 2))
+        } else {
+            Ok(StartLine::Machine(p, State::ReqLineEnd))
+        }
+    }
+
+    /// `Method`: the method token and the SP after it.
+    #[inline(always)]
+    fn method_phase(&mut self, buf: &[u8], mut p: usize) -> Result<usize, Stop> {
+        const ST: State = State::Method;
+        let mark = self.mark as usize;
+        // The usual methods, when the whole token is here: one comparison
+        // instead of a scan and a recognition.
+        if p == mark {
+            let fast = match buf.get(p..p + 5) {
+                Some([b'G', b'E', b'T', b' ', _]) => Some((Method::Get, 3)),
+                Some(b"POST ") => Some((Method::Post, 4)),
+                _ => None,
+            };
+            if let Some((m, n)) = fast {
+                examined!(self, n);
+                self.head.method = m;
+                self.head.method_span = Span::new(p as u32, (p + n) as u32);
+                p += n + 1;
+                self.mark = p as u32;
+                return Ok(p);
+            }
+        }
+        p = classify::skip_token(buf, p, buf.len());
+        let Some(&b) = buf.get(p) else {
+            return Err(Stop::new(p, ST, Stopped::Partial));
+        };
+        match b {
+            b' ' if p > mark => {
+                let m = &buf[mark..p];
+                examined!(self, m.len());
+                self.head.method = classify::method(m);
+                self.head.method_span = Span::new(mark as u32, p as u32);
+                p += 1;
+                self.mark = p as u32;
+                Ok(p)
+            }
+            b'\r' | b'\n' if p > mark => Err(Stop::fail(p, ST, ErrorKind::InvalidRequestLine, p)),
+            _ => Err(Stop::fail(p, ST, ErrorKind::InvalidMethod, p)),
+        }
+    }
+
+    /// `Target`: the request target and the SP after it.
+    #[inline(always)]
+    fn target_phase(&mut self, buf: &[u8], mut p: usize) -> Result<usize, Stop> {
+        const ST: State = State::Target;
+        loop {
+            p = classify::skip_target(buf, p, buf.len());
+            let Some(&b) = buf.get(p) else {
+                return Err(Stop::new(p, ST, Stopped::Partial));
+            };
+            if b == b' ' {
+                let mark = self.mark as usize;
+                if p == mark {
+                    return Err(Stop::fail(p, ST, ErrorKind::InvalidRequestLine, p));
+                }
+                // Origin-form, the usual case, is told by its first byte; the
+                // other forms go through the full rules.
+                if buf[mark] == b'/' && self.head.method != Method::Connect {
+                    examined!(self, 1);
+                } else {
+                    match rules::target(self.head.method, &buf[mark..p]) {
+                        Ok(_n) => examined!(self, _n),
+                        Err((kind, i)) => return Err(Stop::fail(p, ST, kind, mark + i)),
+                    }
+                }
+                self.head.target = Span::new(mark as u32, p as u32);
+                return Ok(p + 1);
+            }
+            if self.opts.accept_invalid && LOOSE_TARGET[b as usize] {
+                p += 1;
+                continue;
+            }
+            let kind = match b {
+                b'#' => ErrorKind::FragmentInTarget,
+                b'\r' | b'\n' => ErrorKind::Http09,
+                _ => ErrorKind::InvalidTarget,
+            };
+            return Err(Stop::fail(p, ST, kind, p));
         }
     }
 
@@ -952,6 +1075,15 @@ impl Stop {
     fn fail(p: usize, state: State, kind: ErrorKind, at: usize) -> Self {
         Self::new(p, state, Stopped::Fail(kind, at))
     }
+}
+
+/// How a start line's straight-line phases ended, when not stopped.
+enum StartLine {
+    /// The line ended in CRLF: the header lines start here.
+    Headers(usize),
+    /// The state machine takes over here, in this state (an unusual line
+    /// end: a CR not yet followed by its LF, a bare LF, an invalid byte).
+    Machine(usize, State),
 }
 
 /// What a header line turned out to be at its first byte.
