@@ -416,3 +416,26 @@ fn base_in_a_value_leaves_room_to_rebuild_the_head() {
     let got = log.lock().unwrap().last().cloned().unwrap();
     assert_eq!(got.header("x-base"), Some("site/p/q"));
 }
+
+#[test]
+fn listen_rules_run_once() {
+    let (b, log) = echo_origin();
+    let w = Weir::start(&format!(
+        "{HTTP_DEFAULTS}\
+listen web
+    bind 127.0.0.1:{{P0}}
+    http-request add-header X-Once 1
+    http-request replace-value X-Count ^(.*)$ \\1+
+    http-response add-header X-Back 1
+    server s1 {}
+",
+        b.addr
+    ));
+    let mut c = Client::new(w.connect(0));
+    let r = c.ask(b"GET / HTTP/1.1\r\nHost: h\r\nX-Count: 0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.head.matches("X-Back").count(), 1, "{}", r.head);
+    let got = log.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(got.headers("x-once"), ["1"]);
+    assert_eq!(got.header("x-count"), Some("0+"));
+}

@@ -153,6 +153,9 @@ pub struct Common {
 pub struct HttpFrontendPlan {
     /// `use_backend` rules in order: condition (None: unconditional) and backend index.
     pub switching: Vec<(Option<Condition>, usize)>,
+    /// For a `listen`, its own backend half: the rules of the section run
+    /// once, as the frontend's, when a request stays in it.
+    pub own_backend: Option<usize>,
     /// `default_backend`.
     pub default_backend: Option<usize>,
     /// Rules, options, error pages.
@@ -375,8 +378,16 @@ pub fn frontend(
         &fe.timeouts,
     )?;
     let http_request_ms = ms(fe.timeouts.http_request);
+    let own_backend = if fe.from_listen {
+        cfg.backends
+            .iter()
+            .position(|b| b.from_listen && b.name == fe.name)
+    } else {
+        None
+    };
     Ok(HttpFrontendPlan {
         switching,
+        own_backend,
         default_backend,
         common,
         http_request_ms,

@@ -1415,12 +1415,18 @@ impl HttpSession {
         let bh: Option<&'a HttpBackendPlan> = plan.backends.get(be).and_then(|b| b.http.as_deref());
         if let Some(bh) = bh {
             self.read_addrs(ctx, Some(bh));
+        }
+        // A `listen` serving its own request: its rules already ran.
+        let own = fe.own_backend == Some(be);
+        if let Some(bh) = bh.filter(|_| !own) {
             if self.content_rejects(ctx, &bh.common.content) {
                 return HttpAsk::Close(CloseKind::Normal);
             }
             if let Some(rule) = self.request_rules(ctx, &bh.common.request) {
                 return self.answer(ctx, rule, n);
             }
+        }
+        if let Some(bh) = bh {
             // `use-server`: the first rule that matches and names a usable
             // server (weir's servers are usable unless `disabled`).
             let servers = &plan.backends[be].servers;
@@ -1723,7 +1729,12 @@ impl HttpSession {
             .be
             .and_then(|b| plan.backends.get(b))
             .and_then(|b| b.http.as_deref());
-        let lists = [bh.map(|b| &b.common.response), Some(&fe.common.response)];
+        // A `listen` serving its own request runs its rules once.
+        let own = self.be.is_some() && self.be == fe.own_backend;
+        let lists = [
+            bh.filter(|_| !own).map(|b| &b.common.response),
+            Some(&fe.common.response),
+        ];
         for rules in lists.into_iter().flatten() {
             if rules.is_empty() {
                 continue;
