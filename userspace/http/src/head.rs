@@ -710,7 +710,9 @@ impl<const N: usize> HeadParser<N> {
         let Some(&b) = buf.get(p) else {
             return Err(Stop::new(p, ST, Stopped::Partial));
         };
-        if b == b' ' || b == b'\t' {
+        // Each test on `b` starts with one comparison that a name's first
+        // byte (above SP) fails.
+        if b <= b' ' && (b == b' ' || b == b'\t') {
             if !l.pending {
                 return Err(Stop::fail(p, ST, ErrorKind::WhitespaceAfterStartLine, p));
             }
@@ -740,18 +742,22 @@ impl<const N: usize> HeadParser<N> {
             }
             l.count += 1;
         }
-        match b {
-            b'\r' => Err(Stop::new(p + 1, State::FinalLf, Stopped::FinalCr)),
-            b'\n' if self.opts.accept_invalid => Err(Stop::new(p + 1, ST, Stopped::LfEnd)),
-            b'\n' => Err(Stop::fail(p, ST, ErrorKind::BareLf, p)),
-            _ => {
-                if l.count >= N {
-                    return Err(Stop::fail(p, ST, ErrorKind::TooManyHeaders, p));
+        if b <= b'\r' {
+            match b {
+                b'\r' => return Err(Stop::new(p + 1, State::FinalLf, Stopped::FinalCr)),
+                b'\n' if self.opts.accept_invalid => {
+                    return Err(Stop::new(p + 1, ST, Stopped::LfEnd))
                 }
-                self.head.headers[l.count].name.start = p as u32;
-                Ok(Next::Name(p))
+                b'\n' => return Err(Stop::fail(p, ST, ErrorKind::BareLf, p)),
+                // Another control byte: the name phase rejects it.
+                _ => {}
             }
         }
+        if l.count >= N {
+            return Err(Stop::fail(p, ST, ErrorKind::TooManyHeaders, p));
+        }
+        self.head.headers[l.count].name.start = p as u32;
+        Ok(Next::Name(p))
     }
 
     /// `Name`: up to and including the colon; records name and id.
