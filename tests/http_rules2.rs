@@ -358,7 +358,7 @@ fn bad_rules_are_refused_with_their_line() {
             "only src, src_port, dst, dst_port",
         ),
         (
-            "    http-request capture req.hdr(host) len 10",
+            "    http-request capture req.hdr(host) id 0",
             "not supported by weir yet",
         ),
         (
@@ -438,4 +438,49 @@ listen web
     let got = log.lock().unwrap().last().cloned().unwrap();
     assert_eq!(got.headers("x-once"), ["1"]);
     assert_eq!(got.header("x-count"), Some("0+"));
+}
+
+#[test]
+fn captures_are_kept_for_the_transaction() {
+    let (b, log) = echo_origin();
+    let fe = "\
+    http-request capture req.hdr(user-agent) len 5
+    http-request capture path len 64
+    http-request set-header X-Agent %[capture.req.hdr(0)]
+    http-request deny deny_status 429 if { capture.req.hdr(1) -m beg /deny }
+    http-response set-header X-Path %[capture.req.hdr(1)]
+    http-response set-header X-Agent-Back %[capture.req.hdr(0)]
+";
+    let w = start(fe, "", b.addr);
+    let mut c = Client::new(w.connect(0));
+    let r = c.ask(b"GET /a/b HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/8.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-path"),
+        Some("/a/b"),
+        "read back in the response"
+    );
+    assert_eq!(r.header("x-agent-back"), Some("curl/"));
+    let got = log.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(got.header("x-agent"), Some("curl/"), "cut to len 5");
+    // The next transaction starts with empty slots.
+    let r = c.ask(&get("/c", "h"));
+    assert_eq!(r.header("x-agent-back"), Some(""));
+    assert_eq!(
+        log.lock().unwrap().last().unwrap().header("x-agent"),
+        Some("")
+    );
+    assert_eq!(c.ask(&get("/deny/x", "h")).status, 429);
+    // A capture slot belongs to a frontend.
+    let (f, path, _dir) = check_config(&format!(
+        "{HTTP_DEFAULTS}backend be\n    http-request capture path len 10\n    server s1 127.0.0.1:1\n"
+    ));
+    assert_eq!(f.code(), Some(1));
+    let line = HTTP_DEFAULTS.lines().count() + 2;
+    assert!(
+        f.stderr.contains(&format!("{}:{line}:", path.display()))
+            && f.stderr.contains("only allowed in a frontend or listen"),
+        "{}",
+        f.stderr
+    );
 }

@@ -115,6 +115,15 @@ pub enum HttpAction {
         /// `scope.name`.
         var: String,
     },
+    /// `capture SAMPLE len N`: the first sample of SAMPLE as text, cut to
+    /// N bytes, kept in the frontend's next capture slot for the rest of
+    /// the transaction (read with `capture.req.hdr(SLOT)`).
+    Capture {
+        /// The sample expression.
+        expr: String,
+        /// Longest value kept.
+        len: u32,
+    },
     /// `tarpit [deny_status N]`: hold the request for `timeout tarpit`
     /// (default: `timeout connect`), then answer N (500).
     Tarpit {
@@ -668,6 +677,13 @@ fn parse_rule(
     };
     let full = format!("{kw} {action}");
     let action = parse_action(&full, action, args, request)?;
+    if matches!(action, HttpAction::Capture { .. })
+        && ctx.section.kind == crate::error::SectionKind::Backend
+    {
+        return Err(format!(
+            "'{full} … len' is only allowed in a frontend or listen section (it adds a capture slot to the frontend)"
+        ));
+    }
     if let Some(c) = &cond {
         (crate::registry::CONDITION_CHECK)(ctx, c)?;
     }
@@ -863,9 +879,34 @@ fn parse_action(
                 }
             }
         }
+        "capture" if request => {
+            let (expr, len) = match args {
+                [e, k, v] if k == "len" => (e, v),
+                [_, k, _] if k == "id" => {
+                    return Err(format!(
+                        "'{kw} … id' needs 'declare capture', which is not supported by weir yet; use 'len'"
+                    ))
+                }
+                _ => return Err(format!("'{kw}' expects <sample> len <length>")),
+            };
+            let len: u32 = len
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("'{kw}': length '{len}' is not a positive integer"))?;
+            let loader = weir_core::acl::Loader {
+                read_file: &|p: &str| std::fs::read_to_string(p),
+                env: &|n: &str| std::env::var(n).ok(),
+            };
+            weir_core::acl::SampleExpr::parse(expr, &loader).map_err(|e| format!("'{kw}': {e}"))?;
+            HttpAction::Capture {
+                expr: expr.clone(),
+                len,
+            }
+        }
         "capture" => {
             return Err(format!(
-                "'{kw}' is not supported by weir yet: weir keeps no request log and no capture slots, so the captured value could not be used"
+                "'{kw}' needs 'id' and 'declare capture', which are not supported by weir yet"
             ))
         }
         "set-log-level" => {
@@ -877,7 +918,7 @@ fn parse_action(
             let list = if request {
                 "allow, deny, tarpit, return, redirect, set-header, add-header, del-header, \
                  replace-header, replace-value, set-path, set-pathq, set-query, set-uri, \
-                 replace-path, replace-pathq, replace-uri, set-method, set-var, unset-var"
+                 replace-path, replace-pathq, replace-uri, set-method, set-var, unset-var, capture"
             } else {
                 "allow, deny, return, set-header, add-header, del-header, replace-header, \
                  replace-value, set-status, set-var, unset-var"
@@ -1150,7 +1191,9 @@ mod tests {
             " http-request set-var(txn.x,ifexists) src\n",
             " http-request unset-var(txn.x) src\n",
             " http-request tarpit deny_status 999\n",
-            " http-request capture req.hdr(host) len 10\n",
+            " http-request capture req.hdr(host) id 0\n",
+            " http-request capture req.hdr(host) len 0\n",
+            " http-response capture res.hdr(server) len 10\n",
             " http-request set-log-level silent\n",
             " http-request set-header X %[var(proc.x)]\n",
         ] {

@@ -38,6 +38,8 @@ enum ArgSpec {
     EnvVar,
     /// `var(scope.name)`.
     VarName,
+    /// A slot number from 0 (`capture.req.hdr`).
+    Index,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +183,7 @@ const FETCHES: &[FetchDef] = &[
     ),
     def("res.fhdr", C(K::ResFhdr), A::NameOcc, T::Str),
     def("var", C(K::Var), A::VarName, T::Str),
+    def("capture.req.hdr", C(K::CaptureReqHdr), A::Index, T::Str),
     def("always_true", Target::True, A::None, T::Bool),
     def("always_false", Target::False, A::None, T::Bool),
     def("env", Target::Env, A::EnvVar, T::Str),
@@ -436,6 +439,18 @@ fn compile_args(keyword: &str, spec: ArgSpec, args: &[String]) -> Result<Vec<Arg
             }
         }
         ArgSpec::IntLit | ArgSpec::StrLit | ArgSpec::EnvVar => count(1, 1)?,
+        ArgSpec::Index => {
+            count(1, 1)?;
+            match args[0].trim().parse::<i64>() {
+                Ok(n) if n >= 0 => out.push(Arg::Int(n)),
+                _ => {
+                    return Err(bad_args(
+                        keyword,
+                        format!("'{}' is not a slot number (0, 1…)", args[0]),
+                    ))
+                }
+            }
+        }
         ArgSpec::VarName => {
             count(1, 1)?;
             let v = args[0].trim();

@@ -258,6 +258,9 @@ pub enum FetchKind {
     /// `var(scope.name)`: a variable set by `set-var` (any type; declared
     /// as a string, the value keeps the type it was stored with).
     Var,
+    /// `capture.req.hdr(slot)`: what the frontend's capture slot `slot`
+    /// (from 0) holds for this transaction (str).
+    CaptureReqHdr,
 }
 
 /// One argument of a fetch, as compiled.

@@ -32,6 +32,8 @@ pub struct Rule {
     /// `tarpit`: how long to hold the request (`timeout tarpit`, else
     /// `timeout connect`, of the rule's section).
     pub tarpit_ms: Option<u64>,
+    /// `capture … len N`: the frontend's slot (in rule order) and N.
+    pub capture: Option<(usize, usize)>,
 }
 
 /// A compiled `tcp-request connection|content` rule.
@@ -227,8 +229,16 @@ fn rules(
     needs: &mut Needs,
     tarpit_ms: Option<u64>,
 ) -> Result<Vec<Rule>, ProxyError> {
+    let mut slots = 0usize;
     list.iter()
         .map(|r| {
+            let capture = match &r.action {
+                HttpAction::Capture { len, .. } => {
+                    slots += 1;
+                    Some((slots - 1, usize::try_from(*len).unwrap_or(usize::MAX)))
+                }
+                _ => None,
+            };
             let mut rewrite = None;
             let text = match &r.action {
                 HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => {
@@ -252,7 +262,7 @@ fn rules(
                 _ => None,
             };
             let expr = match &r.action {
-                HttpAction::SetVar { expr, .. } => {
+                HttpAction::SetVar { expr, .. } | HttpAction::Capture { expr, .. } => {
                     let loader = Loader {
                         read_file: &|p: &str| std::fs::read_to_string(p),
                         env: &env,
@@ -290,6 +300,7 @@ fn rules(
                 rewrite,
                 expr,
                 tarpit_ms,
+                capture,
             })
         })
         .collect()

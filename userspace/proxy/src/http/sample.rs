@@ -305,6 +305,12 @@ impl SampleSource for View<'_> {
                     visit(Sample::Int(count_values(m, call.name(), false)));
                 }
             }
+            FetchKind::CaptureReqHdr => {
+                let slot = call.occurrence().and_then(|n| usize::try_from(n).ok());
+                if let Some(v) = slot.and_then(|i| self.vars?.captured(i)) {
+                    visit(Sample::Str(v));
+                }
+            }
             FetchKind::Var => {
                 if let Some(v) = call.name().and_then(|n| self.vars?.get(n)) {
                     visit(v);

@@ -1200,6 +1200,28 @@ impl HttpSession {
                     }
                 }
                 HttpAction::UnsetVar { var } => vars.unset(var.as_bytes()),
+                HttpAction::Capture { .. } => {
+                    let (Some(e), Some((slot, len))) = (&r.expr, r.capture) else {
+                        continue;
+                    };
+                    // As text, cut to `len` bytes; the slot stays unset
+                    // when the sample does not exist.
+                    let work = &mut edits.work;
+                    work.clear();
+                    let mut found = false;
+                    {
+                        let mut view = self.view(req, res, tmp, vars);
+                        e.eval(&mut view, scratch, &mut |s| {
+                            write_sample(work, s);
+                            found = true;
+                            Visit::Stop
+                        });
+                    }
+                    if found {
+                        let n = edits.work.len().min(len);
+                        vars.capture_slot(slot).extend_from_slice(&edits.work[..n]);
+                    }
+                }
                 HttpAction::SetMethod(m) => edits.method = Some(edits.part(m.as_bytes())),
                 HttpAction::SetStatus { code, reason } => {
                     let r = reason.as_ref().map(|r| edits.part(r.as_bytes()));

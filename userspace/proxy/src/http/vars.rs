@@ -4,6 +4,9 @@
 //! response, `req` while the request is processed, `res` while the
 //! response is. A value keeps the type it was stored with.
 //!
+//! The frontend's capture slots (`http-request capture … len N`, read by
+//! `capture.req.hdr(SLOT)`) live here too: per transaction, like `txn`.
+//!
 //! Entries are kept when a scope ends (only marked unset), so a connection
 //! that sets the same variables on every request reuses their storage and
 //! allocates nothing in steady state.
@@ -63,6 +66,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Vars {
     list: Vec<Entry>,
+    /// Capture slots: whether set, and the text.
+    captures: Vec<(bool, Vec<u8>)>,
 }
 
 impl Vars {
@@ -121,13 +126,39 @@ impl Vars {
         })
     }
 
-    /// Ends the variables of the scopes `ended` accepts.
+    /// Ends the variables of the scopes `ended` accepts (the capture
+    /// slots end with `txn`).
     pub fn end(&mut self, ended: impl Fn(Scope) -> bool) {
         for e in &mut self.list {
             if ended(e.scope) {
                 e.kind = None;
             }
         }
+        if ended(Scope::Txn) {
+            for c in &mut self.captures {
+                c.0 = false;
+            }
+        }
+    }
+
+    /// The storage of capture slot `slot`, emptied and marked set.
+    pub fn capture_slot(&mut self, slot: usize) -> &mut Vec<u8> {
+        if self.captures.len() <= slot {
+            self.captures.resize_with(slot + 1, || (false, Vec::new()));
+        }
+        let c = &mut self.captures[slot];
+        c.0 = true;
+        c.1.clear();
+        &mut c.1
+    }
+
+    /// What capture slot `slot` holds, if it was set in this transaction.
+    #[must_use]
+    pub fn captured(&self, slot: usize) -> Option<&[u8]> {
+        self.captures
+            .get(slot)
+            .filter(|c| c.0)
+            .map(|c| c.1.as_slice())
     }
 }
 
@@ -152,5 +183,12 @@ mod tests {
         assert_eq!(v.list.len(), 2);
         v.unset(b"sess.b");
         assert_eq!(v.get(b"sess.b"), None);
+        v.capture_slot(1).extend_from_slice(b"cap");
+        assert_eq!(v.captured(1), Some(&b"cap"[..]));
+        assert_eq!(v.captured(0), None);
+        v.end(|s| s == Scope::Res);
+        assert_eq!(v.captured(1), Some(&b"cap"[..]));
+        v.end(|s| s != Scope::Sess);
+        assert_eq!(v.captured(1), None);
     }
 }
