@@ -48,6 +48,17 @@ use self::session::{HttpSession, Report, TxnPool};
 /// No HTTP session in this connection slot.
 const NONE: u32 = u32::MAX;
 
+/// A session borrowed with the worker-wide state its handlers use: scratch
+/// space, pending edits, a temporary buffer, counters and the parser pool.
+pub type SessionParts<'a> = (
+    &'a mut HttpSession,
+    &'a mut Scratch,
+    &'a mut Edits,
+    &'a mut Vec<u8>,
+    &'a mut Report,
+    &'a mut TxnPool,
+);
+
 /// The HTTP part of one worker: the sessions (found by the slot index of
 /// their connection session) and the scratch space every transaction
 /// reuses, so that steady state allocates nothing.
@@ -171,17 +182,7 @@ impl HttpWorker {
     }
 
     /// The HTTP session of slot `index` and the shared scratch space.
-    pub fn get(
-        &mut self,
-        index: u32,
-    ) -> Option<(
-        &mut HttpSession,
-        &mut Scratch,
-        &mut Edits,
-        &mut Vec<u8>,
-        &mut Report,
-        &mut TxnPool,
-    )> {
+    pub fn get(&mut self, index: u32) -> Option<SessionParts<'_>> {
         let i = *self.map.get(index as usize)?;
         let h = self.slab.get_mut(i as usize)?;
         Some((
