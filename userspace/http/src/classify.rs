@@ -147,11 +147,22 @@ pub fn skip_value(buf: &[u8], mut pos: usize, end: usize) -> usize {
 /// else is looked at by the caller), or `end`.
 #[inline(always)]
 pub fn skip_target(buf: &[u8], mut pos: usize, end: usize) -> usize {
-    while let Some(b) = buf.get(pos..end).and_then(<[u8]>::first_chunk::<16>) {
-        if target_block_stops(b) {
-            break;
+    // A short target (`/`, `/index.html`) ends within the first word.
+    if pos + 8 <= end {
+        let x = word(buf, pos);
+        let m = below(x, 0x21) | equal(x, 0x7f) | equal(x, b'#') | (x & HI);
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
         }
-        pos += 16;
+        pos += 8;
+    }
+    if let Some(rest) = buf.get(pos..end) {
+        for b in rest.as_chunks::<16>().0 {
+            if target_block_stops(b) {
+                break;
+            }
+            pos += 16;
+        }
     }
     while pos + 8 <= end {
         let x = word(buf, pos);
