@@ -484,3 +484,43 @@ fn captures_are_kept_for_the_transaction() {
         f.stderr
     );
 }
+
+#[test]
+fn use_server_in_mode_tcp_reads_addresses() {
+    let one = Backend::whoami("one");
+    let two = Backend::whoami("two");
+    let w = Weir::start(&format!(
+        "{HTTP_DEFAULTS}\
+listen raw
+    mode tcp
+    bind 127.0.0.1:{{P0}}
+    balance roundrobin
+    use-server s2 if {{ src 127.0.0.2 }}
+    server s1 {}
+    server s2 {}
+",
+        one.addr, two.addr
+    ));
+    for _ in 0..4 {
+        assert_eq!(
+            common::backends::ask_from(Ipv4Addr::new(127, 0, 0, 2), w.addr(0)).unwrap(),
+            "two"
+        );
+    }
+    let seen: Vec<String> = (0..4)
+        .map(|_| common::backends::ask(w.addr(0)).unwrap())
+        .collect();
+    assert!(seen.iter().any(|s| s == "one"), "{seen:?}");
+    // In mode tcp there is no request to read.
+    let (f, path, _dir) = check_config(&format!(
+        "{HTTP_DEFAULTS}backend be\n    mode tcp\n    use-server s1 if {{ path / }}\n    server s1 127.0.0.1:1\n"
+    ));
+    assert_eq!(f.code(), Some(1));
+    let line = HTTP_DEFAULTS.lines().count() + 3;
+    assert!(
+        f.stderr.contains(&format!("{}:{line}:", path.display()))
+            && f.stderr.contains("may only read src"),
+        "{}",
+        f.stderr
+    );
+}

@@ -624,11 +624,11 @@ impl<'e> Parser<'e> {
                      (weir does not inspect the payload of 'mode tcp' connections yet)",
                 ));
             }
-            if let (Some(u), Mode::Tcp) = (d.rules.use_server.first(), d.mode) {
+            if let (Some(u), Mode::Tcp) = (d.rules.use_server.iter().find(|u| !u.layer4), d.mode) {
                 return Err(at(
                     &u.loc,
                     &sref,
-                    "'use-server' is only supported by weir in 'mode http' backends yet",
+                    "'use-server' in a 'mode tcp' section: the condition may only read src, src_port, dst and dst_port",
                 ));
             }
             if let Some(u) = d

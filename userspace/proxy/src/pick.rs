@@ -194,6 +194,7 @@ mod tests {
             algorithm: Algorithm::RoundRobin,
             hash_type: HashType::default(),
             http: None,
+            use_server: Vec::new(),
         }
     }
 

@@ -118,6 +118,9 @@ pub struct BackendPlan {
     pub hash_type: weir_core::balance::HashType,
     /// mode http: rules and options of the backend (`None`: mode tcp).
     pub http: Option<Box<crate::http::plan::HttpBackendPlan>>,
+    /// `use-server` rules: condition and server index (in `mode tcp` the
+    /// conditions read addresses only).
+    pub use_server: Vec<(Option<weir_core::acl::Condition>, u16)>,
 }
 
 /// A server.
@@ -430,6 +433,7 @@ impl Plan {
             allbackups: be.allbackups,
             algorithm: crate::pick::algorithm(&be.balance),
             hash_type: crate::pick::hash_type(&be.hash_type),
+            use_server: crate::http::plan::use_server(be)?,
             // mode http: the backend's rules and options.
             http: if be.mode == Mode::Http {
                 Some(Box::new(crate::http::plan::backend(be)?))

@@ -538,7 +538,33 @@ impl Worker {
         } else {
             None
         };
-        let mut pick = self.pickers[be].pick(avoid, client, |i| gauges[usize::from(i)].is_full());
+        // `use-server` (mode tcp: conditions on addresses only); a server
+        // being avoided (redispatch) or at its maxconn leaves the choice to
+        // the balancer.
+        let rules = &self.plan.backends[be].use_server;
+        let mut forced = None;
+        if !rules.is_empty() {
+            let mut view = crate::http::sample::L4 {
+                src: sys::peer_addr(s.cli).ok(),
+                dst: sys::local_addr(s.cli).ok(),
+            };
+            let servers = &self.plan.backends[be].servers;
+            let scratch = &mut self.http.scratch;
+            forced = rules
+                .iter()
+                .find(|(c, i)| {
+                    !servers[usize::from(*i)].disabled
+                        && c.as_ref().is_none_or(|c| {
+                            c.eval(&mut view, scratch) == weir_core::acl::Verdict::True
+                        })
+                })
+                .map(|(_, i)| *i)
+                .filter(|i| avoid != Some(*i) && !gauges[usize::from(*i)].is_full());
+        }
+        let mut pick = match forced {
+            Some(i) => Pick::Server(i),
+            None => self.pickers[be].pick(avoid, client, |i| gauges[usize::from(i)].is_full()),
+        };
         if let Pick::Server(i) = pick {
             if !gauges[usize::from(i)].reserve() {
                 // Another worker took the last slot meanwhile.

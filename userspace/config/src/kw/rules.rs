@@ -61,6 +61,8 @@ pub struct UseServer {
     pub server: String,
     /// `if`/`unless` condition.
     pub cond: Option<Condition>,
+    /// The condition reads addresses only (it can run in `mode tcp`).
+    pub layer4: bool,
 }
 
 /// The keywords.
@@ -159,7 +161,11 @@ fn kw_tcp_request(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
             };
             if connection {
                 if let Some(c) = &cond {
-                    check_layer4(ctx, &kw, c)?;
+                    if let Some(k) = non_layer4(ctx, c)? {
+                        return Err(format!(
+                            "'{kw}': the condition reads '{k:?}', which does not exist when a connection is accepted (only src, src_port, dst, dst_port do)"
+                        ));
+                    }
                 }
             }
             let rule = TcpRule {
@@ -181,9 +187,9 @@ fn kw_tcp_request(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     }
 }
 
-/// Refuses conditions of `tcp-request connection` that read more than the
-/// addresses: nothing else exists when the connection is accepted.
-fn check_layer4(ctx: &mut Ctx<'_, '_>, kw: &str, c: &Condition) -> Result<(), String> {
+/// The first fetch of `c` that reads more than the addresses (nothing
+/// else exists when a connection is accepted, nor in `mode tcp`).
+fn non_layer4(ctx: &mut Ctx<'_, '_>, c: &Condition) -> Result<Option<FetchKind>, String> {
     let env = &*ctx.env;
     let lookup = |v: &str| env.get(v);
     let acls = match ctx.proxy.as_deref() {
@@ -191,13 +197,8 @@ fn check_layer4(ctx: &mut Ctx<'_, '_>, kw: &str, c: &Condition) -> Result<(), St
         None => &[],
     };
     let compiled = super::acl::compile_condition(acls, c, &lookup)?;
-    if let Some(f) = compiled.fetches().find(|f| !layer4(f.kind)) {
-        return Err(format!(
-            "'{kw}': the condition reads '{:?}', which does not exist when a connection is accepted (only src, src_port, dst, dst_port do)",
-            f.kind
-        ));
-    }
-    Ok(())
+    let k = compiled.fetches().map(|f| f.kind).find(|k| !layer4(*k));
+    Ok(k)
 }
 
 fn kw_use_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
@@ -205,10 +206,15 @@ fn kw_use_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     let [server] = words else {
         return Err("'use-server' expects <server> [if|unless <condition>]".into());
     };
+    let layer4 = match &cond {
+        Some(c) => non_layer4(ctx, c)?.is_none(),
+        None => true,
+    };
     let rule = UseServer {
         loc: ctx.loc.clone(),
         server: server.clone(),
         cond,
+        layer4,
     };
     ctx.px()?.rules.use_server.push(rule);
     Ok(())

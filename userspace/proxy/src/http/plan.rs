@@ -45,6 +45,39 @@ pub struct TcpRulePlan {
     pub action: TcpAction,
 }
 
+/// Compiles the `use-server` rules of `be`: condition and server index.
+///
+/// # Errors
+/// [`ProxyError::Unsupported`] for a condition that does not compile or an
+/// unknown server.
+pub fn use_server(be: &Backend) -> Result<Vec<(Option<Condition>, u16)>, ProxyError> {
+    let mut needs = Needs::default();
+    be.rules
+        .use_server
+        .iter()
+        .map(|u| {
+            let i = be
+                .servers
+                .iter()
+                .position(|s| s.name == u.server)
+                .and_then(|i| u16::try_from(i).ok())
+                .ok_or_else(|| {
+                    unsupported(
+                        &u.loc,
+                        "backend",
+                        &be.name,
+                        format!("no server '{}'", u.server),
+                    )
+                })?;
+            let cond = match &u.cond {
+                Some(c) => Some(compile(&be.acls, c, "backend", &be.name, &mut needs)?),
+                None => None,
+            };
+            Ok((cond, i))
+        })
+        .collect()
+}
+
 /// Compiles `tcp-request` rules; `needs` learns what they read.
 ///
 /// # Errors
@@ -177,8 +210,6 @@ pub struct HttpFrontendPlan {
 pub struct HttpBackendPlan {
     /// Rules, options, error pages.
     pub common: Common,
-    /// `use-server` rules: condition and server index.
-    pub use_server: Vec<(Option<Condition>, u16)>,
     /// `http-reuse` (`never` disables reuse across requests).
     pub reuse: Reuse,
     /// What the conditions read.
@@ -426,30 +457,13 @@ pub fn backend(be: &Backend) -> Result<HttpBackendPlan, ProxyError> {
         &mut needs,
         &be.timeouts,
     )?;
-    let mut use_server = Vec::with_capacity(be.rules.use_server.len());
     for u in &be.rules.use_server {
-        let i = be
-            .servers
-            .iter()
-            .position(|s| s.name == u.server)
-            .and_then(|i| u16::try_from(i).ok())
-            .ok_or_else(|| {
-                unsupported(
-                    &u.loc,
-                    "backend",
-                    &be.name,
-                    format!("no server '{}'", u.server),
-                )
-            })?;
-        let cond = match &u.cond {
-            Some(c) => Some(compile(&be.acls, c, "backend", &be.name, &mut needs)?),
-            None => None,
-        };
-        use_server.push((cond, i));
+        if let Some(c) = &u.cond {
+            compile(&be.acls, c, "backend", &be.name, &mut needs)?;
+        }
     }
     Ok(HttpBackendPlan {
         common,
-        use_server,
         reuse: be.http.reuse.unwrap_or(Reuse::Safe),
         needs,
     })

@@ -259,7 +259,7 @@ static NO_TXN: std::sync::LazyLock<Txn> = std::sync::LazyLock::new(|| Txn::new(O
 
 /// The transaction in `t`, or a blank one (see [`NO_TXN`]).
 fn txn_of(t: &Option<Box<Txn>>) -> &Txn {
-    t.as_deref().unwrap_or(&NO_TXN)
+    t.as_deref().unwrap_or_else(|| &NO_TXN)
 }
 
 /// The HTTP state of one client connection.
@@ -1448,11 +1448,11 @@ impl HttpSession {
                 return self.answer(ctx, rule, n);
             }
         }
-        if let Some(bh) = bh {
+        {
             // `use-server`: the first rule that matches and names a usable
             // server (weir's servers are usable unless `disabled`).
             let servers = &plan.backends[be].servers;
-            for (cond, i) in &bh.use_server {
+            for (cond, i) in &plan.backends[be].use_server {
                 if servers.get(usize::from(*i)).is_none_or(|s| s.disabled) {
                     continue;
                 }
