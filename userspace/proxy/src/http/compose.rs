@@ -753,6 +753,76 @@ mod tests {
         );
     }
 
+    fn render(req: &[u8], edit: impl FnOnce(&mut Edits, &H)) -> String {
+        let p = parse(req);
+        let mut e = Edits::default();
+        e.reset(p.head().headers().len());
+        edit(&mut e, p.head());
+        let mut b = vec![0u8; 1024];
+        let mut o = Out::new(&mut b);
+        request(&mut o, p.head(), req, &e, ConnHdr::None, None).unwrap();
+        let n = o.len();
+        String::from_utf8(b[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn replace_rules_chain_and_reach_added_headers() {
+        let req = b"GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-V: a1, b2,a3\r\nX-V: c4\r\n\r\n";
+        let out = render(req, |e, head| {
+            let rw = Rewrite::new("^a(.)$").unwrap();
+            e.replace_headers(head, req, b"x-v", &rw, b"z\\1", true);
+            // The second rule sees the first one's result.
+            let rw = Rewrite::new("^(z1), (.*)$").unwrap();
+            e.replace_headers(head, req, b"x-v", &rw, b"\\2, \\1", false);
+            e.add(b"X-New", b"old-1");
+            let rw = Rewrite::new("old-(.*)").unwrap();
+            e.replace_headers(head, req, b"x-new", &rw, b"new-\\1", false);
+            // A replacement with a line break is not applied.
+            let rw = Rewrite::new("c4").unwrap();
+            e.replace_headers(head, req, b"x-v", &rw, b"x\r\ny", false);
+        });
+        assert_eq!(
+            out,
+            "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-V: b2, z3, z1\r\nX-V: c4\r\nX-New: new-1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn replace_line_parts() {
+        let req = b"GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+        let line = |edit: &dyn Fn(&mut Edits, &H)| {
+            render(req, |e, h| edit(e, h))
+                .lines()
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let rw = |re: &str| Rewrite::new(re).unwrap();
+        assert_eq!(
+            line(&|e, h| e.replace_line(h, req, LinePart::Path, &rw("^/a/(.*)$"), b"/z/\\1")),
+            "GET /z/b?x=1 HTTP/1.1"
+        );
+        assert_eq!(
+            line(&|e, h| e.replace_line(h, req, LinePart::Path, &rw("(.*)"), b"/p?q")),
+            "GET /a/b?x=1 HTTP/1.1",
+            "a '?' in a path is refused"
+        );
+        assert_eq!(
+            line(&|e, h| e.replace_line(h, req, LinePart::PathQ, &rw("^(.*)\\?x=(.*)$"), b"\\1")),
+            "GET /a/b HTTP/1.1",
+            "the query is dropped"
+        );
+        assert_eq!(
+            line(&|e, h| {
+                let r = e.part(b"/set");
+                e.path = Some(r);
+                e.replace_line(h, req, LinePart::Uri, &rw("^(.*)$"), b"\\1&y=2");
+            }),
+            "GET /set?x=1&y=2 HTTP/1.1",
+            "replace-uri sees the earlier set-path"
+        );
+    }
+
     #[test]
     fn redirects() {
         let spec = RedirectSpec {
