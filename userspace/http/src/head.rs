@@ -936,71 +936,46 @@ impl<const N: usize> HeadParser<N> {
     /// Inlined into its one caller: a call here cost more than the rules.
     #[inline(always)]
     fn finish_head(&mut self, buf: &[u8], end: usize) -> Result<Option<usize>, Fail> {
-        let h = &mut self.head;
-        let v11 = h.version == Version::Http11;
-        if h.te.present && !v11 {
-            return Err((ErrorKind::TransferEncodingHttp10, h.te_at as usize));
-        }
-        // With both framing fields, Transfer-Encoding wins: the CL is flagged
-        // so the proxy drops it, and the connection closes after this message
-        // (RFC 9112 §6.1) so that no later byte can be read two ways.
-        let chunked = h.te.present && h.te.chunked;
-        if h.te.present && h.content_length.is_some() {
-            h.close_forced = true;
-            for f in &mut h.headers[..h.count] {
-                if f.id == HeaderId::ContentLength {
-                    f.flags |= header_flags::SUPERSEDED;
-                }
-            }
-        }
-        let by_length = match h.content_length {
-            Some(0) | None => Framing::None,
-            Some(n) => Framing::Length(n),
-        };
-        match h.kind {
-            Kind::Request => {
-                if v11 && h.host_count == 0 {
-                    return Err((ErrorKind::MissingHost, end));
-                }
-                h.framing = if h.te.present {
-                    if !chunked {
-                        return Err((ErrorKind::TransferEncodingNotChunked, h.te_at as usize));
-                    }
-                    Framing::Chunked
-                } else {
-                    by_length
-                };
-                // RFC 9110 §10.1.1 and §7.8: HTTP/1.0 expectations and
-                // upgrades are ignored.
-                h.expect_continue &= v11;
-                h.upgrade = v11 && h.has_upgrade && h.conn.upgrade;
-            }
-            Kind::Response => {
-                let s = h.status;
-                h.framing = if s == 101 {
-                    Framing::Tunnel
-                } else if s < 200 || s == 204 || s == 304 || h.request_method == Method::Head {
-                    Framing::None
-                } else if h.request_method == Method::Connect && s < 300 {
-                    Framing::Tunnel
-                } else if h.te.present {
-                    if chunked {
-                        Framing::Chunked
-                    } else {
-                        Framing::UntilClose
-                    }
-                } else if h.content_length.is_some() {
-                    by_length
-                } else {
-                    Framing::UntilClose
-                };
-            }
-        }
-        let persistent = if v11 {
-            !h.conn.close
+        let v11 = self.head.version == Version::Http11;
+        let request = self.head.kind == Kind::Request;
+        // The framing the framing fields alone give (for a request,
+        // `UntilClose` stands for codings that do not end in chunked).
+        let body = if self.head.te.present {
+            self.te_body(v11)?
         } else {
-            h.conn.keep_alive && !h.conn.close
+            match self.head.content_length {
+                Some(0) => Framing::None,
+                Some(n) => Framing::Length(n),
+                None if request => Framing::None,
+                None => Framing::UntilClose,
+            }
         };
+        let h = &mut self.head;
+        h.framing = if request {
+            if v11 && h.host_count == 0 {
+                return Err((ErrorKind::MissingHost, end));
+            }
+            if body == Framing::UntilClose {
+                return Err((ErrorKind::TransferEncodingNotChunked, h.te_at as usize));
+            }
+            // RFC 9110 §10.1.1 and §7.8: HTTP/1.0 expectations and upgrades
+            // are ignored.
+            h.expect_continue &= v11;
+            h.upgrade = v11 && h.has_upgrade && h.conn.upgrade;
+            body
+        } else {
+            let s = h.status;
+            if s == 101 {
+                Framing::Tunnel
+            } else if s < 200 || s == 204 || s == 304 || h.request_method == Method::Head {
+                Framing::None
+            } else if h.request_method == Method::Connect && s < 300 {
+                Framing::Tunnel
+            } else {
+                body
+            }
+        };
+        let persistent = !h.conn.close && (v11 || h.conn.keep_alive);
         h.keep_alive = persistent
             && !h.close_forced
             && !matches!(h.framing, Framing::UntilClose | Framing::Tunnel);
@@ -1010,6 +985,34 @@ impl<const N: usize> HeadParser<N> {
         self.head.head_len = end as u32;
         self.state = State::Done;
         Ok(Some(end))
+    }
+
+    /// The framing Transfer-Encoding gives, with its rules: HTTP/1.1 only;
+    /// codings that do not end in chunked give `UntilClose` (a response's
+    /// body then runs until close; the caller rejects such a request); with
+    /// both framing fields Transfer-Encoding wins, the CL
+    /// is flagged so the proxy drops it, and the connection closes after
+    /// this message (RFC 9112 §6.1) so that no later byte can be read two
+    /// ways. Out of line: most heads have no Transfer-Encoding.
+    #[inline(never)]
+    fn te_body(&mut self, v11: bool) -> Result<Framing, Fail> {
+        let h = &mut self.head;
+        if !v11 {
+            return Err((ErrorKind::TransferEncodingHttp10, h.te_at as usize));
+        }
+        if h.content_length.is_some() {
+            h.close_forced = true;
+            for f in &mut h.headers[..h.count] {
+                if f.id == HeaderId::ContentLength {
+                    f.flags |= header_flags::SUPERSEDED;
+                }
+            }
+        }
+        Ok(if h.te.chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        })
     }
 
     /// Flags as hop-by-hop every field named by a Connection option (RFC 9110
