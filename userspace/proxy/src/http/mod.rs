@@ -5,13 +5,19 @@
 //! ([`crate::tcp::session::Session`]: sockets, backend, server, retries,
 //! limits, timer) and an [`session::HttpSession`]. The HTTP session reads
 //! the request head with the checkpointed parser of `weir-http`
-//! ([`session::Req::Head`]); once complete it runs the `http-request` rules
-//! ([`plan::Rule`], conditions by the ACL engine over [`sample::View`]),
-//! picks the backend (`use_backend … if`, then `default_backend`), rebuilds
-//! the head ([`compose`]: hop-by-hop fields removed, edits applied,
-//! `X-Forwarded-For`) and asks the worker to [`session::HttpAsk::Route`] it.
+//! ([`session::Req::Head`]); once complete it runs the frontend's
+//! `tcp-request content` rules ([`plan::TcpRulePlan`]: `reject` closes)
+//! and `http-request` rules ([`plan::Rule`], conditions by the ACL engine
+//! over [`sample::View`]; `set-var` and `capture` write the connection's
+//! [`vars::Vars`]), picks the backend (`use_backend … if`, then
+//! `default_backend`), runs the backend's rules the same way (not again
+//! for a `listen` serving itself) and its `use-server` rules, rebuilds the
+//! head ([`compose`]: hop-by-hop fields removed, edits applied,
+//! `X-Forwarded-For`) and asks the worker to [`session::HttpAsk::Route`] it
+//! (a `tarpit` rule instead holds it in [`session::Req::Tarpit`] until its
+//! deadline, then answers 500 or its `deny_status`).
 //! The worker reuses the server connection of the previous transaction when
-//! it serves the same backend (`http-reuse safe`: only requests that follow
+//! it serves the same backend (and the server `use-server` chose, if any) (`http-reuse safe`: only requests that follow
 //! the first one of a client connection ride on it, and one that fails
 //! before any answer is sent again on a new connection), or picks a server
 //! and connects with the tcp machinery (queue, retries, redispatch), then
