@@ -13,10 +13,26 @@ use crate::types::Method;
 /// are errors; leading zeros are digits like any other.
 pub fn content_length(v: &[u8]) -> Result<u64, (ErrorKind, usize)> {
     // The usual value: one plain number short enough that it cannot
-    // overflow (18 digits < 2^64), read in one pass.
-    if !v.is_empty() && v.len() <= 18 && v.iter().all(u8::is_ascii_digit) {
-        return Ok(v.iter().fold(0u64, |n, &b| n * 10 + u64::from(b - b'0')));
+    // overflow (18 digits < 2^64), checked and summed in one pass.
+    if !v.is_empty() && v.len() <= 18 {
+        let mut n = 0u64;
+        for &b in v {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return content_length_list(v);
+            }
+            n = n * 10 + u64::from(d);
+        }
+        return Ok(n);
     }
+    content_length_list(v)
+}
+
+/// [`content_length`] for anything but a short plain number: a list, a
+/// long number, or an invalid value.
+#[cold]
+#[inline(never)]
+fn content_length_list(v: &[u8]) -> Result<u64, (ErrorKind, usize)> {
     let mut out: Option<u64> = None;
     let mut at = 0usize;
     for m in v.split(|&b| b == b',') {
