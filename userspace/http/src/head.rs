@@ -213,8 +213,9 @@ impl<const N: usize> HeadParser<N> {
         let buf = if full { &buf[..max] } else { buf };
         let start = self.pos as usize;
         // Between header lines (where a message split in pieces usually
-        // resumes) go straight to the line parser.
-        let (pos, r) = match self.state {
+        // resumes) go straight to the line parser. Each of these functions
+        // concludes the call itself (see `conclude`), so this is a tail call.
+        match self.state {
             st @ (State::LineStart
             | State::Name
             | State::ValueWs
@@ -230,31 +231,48 @@ impl<const N: usize> HeadParser<N> {
                 self.response_head(buf, start, st)
             }
             _ => self.run(buf, start),
-        };
-        examined!(self, pos - start);
+        }
+    }
+
+    /// Ends a call to [`Self::parse`] whose scan stopped at `pos` with `r`:
+    /// `Some(head length)` when complete, `None` when out of bytes, or the
+    /// error and its offset. `buf_len` is the length of the (clamped) buffer.
+    #[inline(always)]
+    fn conclude(
+        &mut self,
+        buf_len: usize,
+        pos: usize,
+        r: Result<Option<usize>, Fail>,
+    ) -> Result<Status, ParseError> {
+        examined!(self, pos - self.pos as usize);
         self.pos = pos as u32;
         match r {
             Ok(Some(n)) => Ok(Status::Complete(n)),
-            Ok(None) if full => {
-                let kind = match self.state {
-                    State::Start
-                    | State::StartLf
-                    | State::Method
-                    | State::Target
-                    | State::ReqVersion
-                    | State::ReqLineEnd
-                    | State::ReqLineLf
-                        if self.head.kind == Kind::Request =>
-                    {
-                        ErrorKind::RequestLineTooLong
-                    }
-                    _ => ErrorKind::HeadTooLarge,
-                };
-                Err(self.fail(kind, pos))
-            }
+            Ok(None) if buf_len >= self.opts.max_head as usize => Err(self.too_large(pos)),
             Ok(None) => Ok(Status::Partial),
             Err((kind, at)) => Err(self.fail(kind, at)),
         }
+    }
+
+    /// `max_head` bytes are here and the head has not ended.
+    #[cold]
+    #[inline(never)]
+    fn too_large(&mut self, pos: usize) -> ParseError {
+        let kind = match self.state {
+            State::Start
+            | State::StartLf
+            | State::Method
+            | State::Target
+            | State::ReqVersion
+            | State::ReqLineEnd
+            | State::ReqLineLf
+                if self.head.kind == Kind::Request =>
+            {
+                ErrorKind::RequestLineTooLong
+            }
+            _ => ErrorKind::HeadTooLarge,
+        };
+        self.fail(kind, pos)
     }
 
     fn fail(&mut self, kind: ErrorKind, at: usize) -> ParseError {
@@ -268,13 +286,12 @@ impl<const N: usize> HeadParser<N> {
         e
     }
 
-    /// The state machine. Returns the position reached and `Some(head length)`
-    /// when complete, `None` when out of bytes, or the error and its offset.
-    /// Each state runs its own tight loop; the outer loop only dispatches
-    /// between tokens.
+    /// The state machine, from `p`: concludes the call to [`Self::parse`]
+    /// (see [`Self::conclude`]). Each state runs its own tight loop; the
+    /// outer loop only dispatches between tokens.
     #[inline(never)]
     #[allow(clippy::too_many_lines)] // one state machine, kept in one place on purpose
-    fn run(&mut self, buf: &[u8], mut p: usize) -> (usize, Result<Option<usize>, Fail>) {
+    fn run(&mut self, buf: &[u8], mut p: usize) -> Result<Status, ParseError> {
         let len = buf.len();
         let lenient = self.opts.accept_invalid;
         // The state lives in a local while running (so the compiler can keep
@@ -284,14 +301,14 @@ impl<const N: usize> HeadParser<N> {
             ($n:expr) => {
                 if p + $n > len {
                     self.state = st;
-                    return (p, Ok(None));
+                    return self.conclude(len, p, Ok(None));
                 }
             };
         }
         macro_rules! fail {
             ($kind:expr, $at:expr) => {{
                 self.state = st;
-                return (p, Err(($kind, $at)));
+                return self.conclude(len, p, Err(($kind, $at)));
             }};
         }
         loop {
@@ -355,7 +372,7 @@ impl<const N: usize> HeadParser<N> {
                 | State::Value
                 | State::ValueLf
                 | State::FinalLf => return self.lines(buf, p, st),
-                State::Done => return (p, Ok(Some(self.head.head_len as usize))),
+                State::Done => return self.conclude(len, p, Ok(Some(self.head.head_len as usize))),
                 State::Failed => fail!(ErrorKind::BufferShrunk, p),
             }
         }
@@ -366,12 +383,7 @@ impl<const N: usize> HeadParser<N> {
     /// then the header lines. Leading empty lines and an unusual line end are
     /// left to [`Self::run`].
     #[inline(never)]
-    fn request_head(
-        &mut self,
-        buf: &[u8],
-        p: usize,
-        mut st: State,
-    ) -> (usize, Result<Option<usize>, Fail>) {
+    fn request_head(&mut self, buf: &[u8], p: usize, mut st: State) -> Result<Status, ParseError> {
         if st == State::Start {
             match buf.get(p) {
                 Some(b'\r' | b'\n') | None => return self.run(buf, p),
@@ -390,12 +402,7 @@ impl<const N: usize> HeadParser<N> {
     /// the header lines. Leading empty lines and an unusual line end are left
     /// to [`Self::run`].
     #[inline(never)]
-    fn response_head(
-        &mut self,
-        buf: &[u8],
-        p: usize,
-        mut st: State,
-    ) -> (usize, Result<Option<usize>, Fail>) {
+    fn response_head(&mut self, buf: &[u8], p: usize, mut st: State) -> Result<Status, ParseError> {
         if st == State::Start {
             match buf.get(p) {
                 Some(b'\r' | b'\n') | None => return self.run(buf, p),
@@ -416,7 +423,7 @@ impl<const N: usize> HeadParser<N> {
         &mut self,
         buf: &[u8],
         r: Result<StartLine, Stop>,
-    ) -> (usize, Result<Option<usize>, Fail>) {
+    ) -> Result<Status, ParseError> {
         match r {
             Ok(StartLine::Headers(q)) => {
                 self.state = State::LineStart;
@@ -428,10 +435,11 @@ impl<const N: usize> HeadParser<N> {
             }
             Err(stop) => {
                 self.state = stop.state;
-                match stop.what {
-                    Stopped::Fail(kind, at) => (stop.p, Err((kind, at))),
-                    _ => (stop.p, Ok(None)),
-                }
+                let r = match stop.what {
+                    Stopped::Fail(kind, at) => Err((kind, at)),
+                    _ => Ok(None),
+                };
+                self.conclude(buf.len(), stop.p, r)
             }
         }
     }
@@ -629,7 +637,7 @@ impl<const N: usize> HeadParser<N> {
     /// progress is finished first, then each further line runs through the
     /// phases below in a straight line, with no dispatch on the state.
     #[inline(never)]
-    fn lines(&mut self, buf: &[u8], p: usize, st: State) -> (usize, Result<Option<usize>, Fail>) {
+    fn lines(&mut self, buf: &[u8], p: usize, st: State) -> Result<Status, ParseError> {
         let mut l = Line {
             count: self.head.count,
             pending: self.pending,
@@ -639,17 +647,17 @@ impl<const N: usize> HeadParser<N> {
         self.pending = l.pending;
         self.state = stop.state;
         let p = stop.p;
-        let end = match stop.what {
-            Stopped::Partial => return (p, Ok(None)),
-            Stopped::Fail(kind, at) => return (p, Err((kind, at))),
-            Stopped::LfEnd => p,
+        let (end, r) = match stop.what {
+            Stopped::Partial => (p, Ok(None)),
+            Stopped::Fail(kind, at) => (p, Err((kind, at))),
+            Stopped::LfEnd => (p, self.finish_head(buf, p)),
             Stopped::FinalCr => match buf.get(p) {
-                None => return (p, Ok(None)),
-                Some(b'\n') => p + 1,
-                Some(_) => return (p, Err((ErrorKind::BareCr, p))),
+                None => (p, Ok(None)),
+                Some(b'\n') => (p + 1, self.finish_head(buf, p + 1)),
+                Some(_) => (p, Err((ErrorKind::BareCr, p))),
             },
         };
-        (end, self.finish_head(buf, end))
+        self.conclude(buf.len(), end, r)
     }
 
     /// Runs header lines until the parser has to stop (out of bytes, an
@@ -933,7 +941,7 @@ impl<const N: usize> HeadParser<N> {
     /// Applies the message-level rules once the head is complete: version and
     /// Transfer-Encoding, Host, framing, persistence, hop-by-hop fields named
     /// by Connection. `end` is the head length.
-    /// Inlined into its one caller: a call here cost more than the rules.
+    /// Inlined into [`Self::lines`]: a call here cost more than the rules.
     #[inline(always)]
     fn finish_head(&mut self, buf: &[u8], end: usize) -> Result<Option<usize>, Fail> {
         let v11 = self.head.version == Version::Http11;
