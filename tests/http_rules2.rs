@@ -378,14 +378,15 @@ fn bad_rules_are_refused_with_their_line() {
             f.stderr
         );
     }
-    // Content rules need mode http; use-server names a server.
+    // Content rules in mode tcp read the payload, not HTTP; use-server
+    // names a server.
     let (f, path, _dir) = check_config(
         "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
-         listen l\n    bind 127.0.0.1:1\n    tcp-request content reject\n    server s 127.0.0.1:2\n",
+         listen l\n    bind 127.0.0.1:1\n    tcp-request content reject if { path / }\n    server s 127.0.0.1:2\n",
     );
     assert_eq!(f.code(), Some(1));
     assert!(
-        f.stderr.contains(&format!("{}:7:", path.display())) && f.stderr.contains("mode http"),
+        f.stderr.contains(&format!("{}:7:", path.display())) && f.stderr.contains("may only read"),
         "{}",
         f.stderr
     );
@@ -523,4 +524,64 @@ listen raw
         "{}",
         f.stderr
     );
+}
+
+#[test]
+fn tcp_request_content_in_mode_tcp_inspects_the_first_bytes() {
+    let echo = Backend::echo();
+    let w = Weir::start(&format!(
+        "{HTTP_DEFAULTS}\
+frontend raw
+    mode tcp
+    bind 127.0.0.1:{{P0}}
+    tcp-request inspect-delay 600ms
+    tcp-request content reject if {{ req.payload(0,4) -m str EVIL }}
+    tcp-request content accept if {{ req.len ge 4 }}
+    default_backend echo
+frontend quick
+    mode tcp
+    bind 127.0.0.1:{{P1}}
+    tcp-request content reject if {{ req.len lt 1 }}
+    default_backend echo
+backend echo
+    mode tcp
+    server e {}
+",
+        echo.addr
+    ));
+    let echoed = |s: &mut std::net::TcpStream, want: &[u8]| {
+        let mut got = vec![0u8; want.len()];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(got, want);
+    };
+    // Decided on the first bytes, which are then forwarded untouched.
+    let mut s = w.connect(0);
+    let t = Instant::now();
+    s.write_all(b"GOOD data").unwrap();
+    echoed(&mut s, b"GOOD data");
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "no wait once decided"
+    );
+    // The bad prefix arrives in two pieces: the rules wait for the rest.
+    let mut s = w.connect(0);
+    s.write_all(b"EV").unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    s.write_all(b"IL!").unwrap();
+    assert_eq!(read_all(&mut s), Some(vec![]), "rejected, nothing sent");
+    // Too short to decide: after the inspect delay the rules run on what
+    // is there, no rule matches, and the connection goes through.
+    let mut s = w.connect(0);
+    let t = Instant::now();
+    s.write_all(b"ok").unwrap();
+    echoed(&mut s, b"ok");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(550) && took < Duration::from_secs(3),
+        "waited {took:?}"
+    );
+    // Without an inspect delay the rules run at once on what is there.
+    let mut s = w.connect(1);
+    assert_eq!(read_all(&mut s), Some(vec![]), "nothing yet: rejected");
+    assert_eq!(echo.accepted(), 2);
 }

@@ -617,12 +617,22 @@ impl<'e> Parser<'e> {
             // kw::rules: content rules need a parsed request (mode http);
             // use-server names one of this section's servers.
             if let (Some(r), Mode::Tcp) = (d.rules.tcp_content.first(), d.mode) {
-                return Err(at(
-                    &r.loc,
-                    &sref,
-                    "'tcp-request content' rules are only supported by weir in 'mode http' \
-                     (weir does not inspect the payload of 'mode tcp' connections yet)",
-                ));
+                if d.kind == SectionKind::Backend {
+                    return Err(at(
+                        &r.loc,
+                        &sref,
+                        "'tcp-request content' in a 'mode tcp' backend is not supported by weir yet \
+                         (put the rules in the frontend)",
+                    ));
+                }
+                if let Some(r) = d.rules.tcp_content.iter().find(|r| !r.payload_only) {
+                    return Err(at(
+                        &r.loc,
+                        &sref,
+                        "'tcp-request content' in 'mode tcp': the condition may only read src, \
+                         src_port, dst, dst_port, req.len, req.payload and wait_end",
+                    ));
+                }
             }
             if let (Some(u), Mode::Tcp) = (d.rules.use_server.iter().find(|u| !u.layer4), d.mode) {
                 return Err(at(

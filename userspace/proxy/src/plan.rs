@@ -67,6 +67,11 @@ pub struct FrontendPlan {
     pub http: Option<Box<crate::http::plan::HttpFrontendPlan>>,
     /// `tcp-request connection` rules (conditions on addresses only).
     pub tcp_connection: Vec<crate::http::plan::TcpRulePlan>,
+    /// mode tcp: `tcp-request content` rules (addresses and payload; in
+    /// mode http they are part of the http plan).
+    pub tcp_content: Vec<crate::http::plan::TcpRulePlan>,
+    /// `tcp-request inspect-delay`.
+    pub inspect_ms: Option<u64>,
 }
 
 /// One listening address.
@@ -298,6 +303,8 @@ impl Plan {
                     binds,
                     http: Some(Box::new(http)),
                     tcp_connection,
+                    tcp_content: Vec::new(),
+                    inspect_ms: ms(fe.rules.inspect_delay),
                 });
                 continue;
             }
@@ -348,6 +355,14 @@ impl Plan {
                 binds,
                 http: None,
                 tcp_connection,
+                tcp_content: crate::http::plan::tcp_rules(
+                    &fe.rules.tcp_content,
+                    &fe.acls,
+                    section(fe),
+                    &fe.name,
+                    &mut crate::http::plan::Needs::default(),
+                )?,
+                inspect_ms: ms(fe.rules.inspect_delay),
             });
         }
         Ok(Plan {

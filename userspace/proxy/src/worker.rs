@@ -35,6 +35,9 @@ use crate::ProxyError;
 // subsystem; as a child module it reaches the worker's fields.
 #[path = "http/glue.rs"]
 mod http_glue;
+// mode tcp: `tcp-request content` rules over the client's first bytes.
+#[path = "tcp/inspect.rs"]
+mod tcp_inspect;
 
 /// Op kind of a listener's multishot accept (slot = listener index).
 const ACCEPT: OpKind = OpKind(1);
@@ -108,6 +111,8 @@ struct Worker {
     log_accept: RateLimit,
     /// mode http: HTTP sessions and their scratch space.
     http: crate::http::HttpWorker,
+    /// mode tcp: where `tcp-request content` peeks (sized on first use).
+    peek_buf: Vec<u8>,
 }
 
 fn clock_ms(origin: u64) -> Ticks {
@@ -227,6 +232,7 @@ impl Worker {
             log_pool: RateLimit::default(),
             log_accept: RateLimit::default(),
             http: crate::http::HttpWorker::new(cap, plan.bufsize, &plan),
+            peek_buf: Vec::new(),
             plan,
         })
     }
@@ -410,6 +416,10 @@ impl Worker {
             self.on_http(key, kind, result);
             return;
         }
+        if kind == tcp_inspect::INSPECT {
+            self.on_inspect(key, result, false);
+            return;
+        }
         let now = self.now;
         let tag = (key.index(), key.generation());
         let Worker {
@@ -491,6 +501,15 @@ impl Worker {
         // mode http: its deadlines depend on where the transaction is.
         if self.is_http(key) {
             self.http_refresh_timer(key);
+            return;
+        }
+        if let Some(d) = self.inspect_deadline(key) {
+            if let Some(s) = self.sessions.get_mut(key) {
+                s.deadline = d;
+                if let Some(d) = d {
+                    self.timers.arm(&mut s.timer, key, d);
+                }
+            }
             return;
         }
         let Some(s) = self.sessions.get_mut(key) else {
@@ -793,6 +812,10 @@ impl Worker {
         };
         self.keys[key.index() as usize] = Some(key);
         bump(&c.active, 1);
+        if !self.plan.frontends[usize::from(fe)].tcp_content.is_empty() {
+            self.start_inspect(key);
+            return;
+        }
         self.dispatch_session(key, None);
         self.refresh_timer(key);
     }
@@ -810,6 +833,10 @@ impl Worker {
             // mode http: HTTP timeouts answer 408/504 or close.
             if self.is_http(key) {
                 self.http_timeout(key);
+                continue;
+            }
+            if self.inspect_deadline(key).is_some() {
+                self.on_inspect(key, 0, true);
                 continue;
             }
             let Some(s) = self.sessions.get_mut(key) else {

@@ -85,6 +85,44 @@ pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
     cvt(unsafe { libc::shutdown(fd, libc::SHUT_WR) }).map(drop)
 }
 
+/// Copies up to `buf.len()` of the bytes the peer sent into `buf` without
+/// consuming them (MSG_PEEK) and without blocking: `Ok(0)` is end of
+/// stream, `ErrorKind::WouldBlock` means nothing is queued.
+pub fn peek(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole
+    // call; recv(2) writes at most that many.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Sets SO_RCVLOWAT: a poll reports the socket readable only once `n`
+/// bytes are queued (or at end of stream).
+pub fn set_rcvlowat(fd: RawFd, n: i32) -> io::Result<()> {
+    let v: libc::c_int = n.max(1);
+    // SAFETY: the option value points to a live c_int of the given size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            std::ptr::from_ref(&v).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
 /// Makes the next close send a RST instead of a FIN (SO_LINGER with 0 s).
 pub fn set_linger_zero(fd: RawFd) -> io::Result<()> {
     with_socket(fd, |s| s.set_linger(Some(std::time::Duration::ZERO)))

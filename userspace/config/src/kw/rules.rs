@@ -7,10 +7,12 @@
 //! byte is read: its conditions may only use the layer-4 fetches (`src`,
 //! `src_port`, `dst`, `dst_port`), which is checked here. `tcp-request
 //! content` rules are evaluated, in `mode http`, once the request head is
-//! parsed (the inspect delay then has nothing left to wait for); weir does
-//! not inspect `mode tcp` payloads, so a `mode tcp` proxy with content
-//! rules is refused when the configuration is read (see
-//! [`crate::parser`]).
+//! parsed (the inspect delay then has nothing left to wait for); in `mode
+//! tcp`, on the bytes the client sent, waiting for more up to the inspect
+//! delay while a rule cannot decide yet. There they may read the addresses,
+//! `req.len`, `req.payload` and `wait_end` (checked at the end of the
+//! section, once its mode is known: see [`crate::parser`]), and only a
+//! frontend's or listen's rules run.
 
 use std::time::Duration;
 
@@ -41,6 +43,9 @@ pub struct TcpRule {
     pub action: TcpAction,
     /// `if`/`unless` condition.
     pub cond: Option<Condition>,
+    /// The condition reads only what a `mode tcp` connection has: the
+    /// addresses, `req.len`, `req.payload` and `wait_end`.
+    pub payload_only: bool,
 }
 
 /// A `tcp-request` action.
@@ -161,17 +166,22 @@ fn kw_tcp_request(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
             };
             if connection {
                 if let Some(c) = &cond {
-                    if let Some(k) = non_layer4(ctx, c)? {
+                    if let Some(k) = non_layer4(ctx, c, false)? {
                         return Err(format!(
                             "'{kw}': the condition reads '{k:?}', which does not exist when a connection is accepted (only src, src_port, dst, dst_port do)"
                         ));
                     }
                 }
             }
+            let payload_only = match &cond {
+                Some(c) => non_layer4(ctx, c, true)?.is_none(),
+                None => true,
+            };
             let rule = TcpRule {
                 loc: ctx.loc.clone(),
                 action,
                 cond,
+                payload_only,
             };
             let r = &mut ctx.px()?.rules;
             if connection {
@@ -188,8 +198,13 @@ fn kw_tcp_request(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
 }
 
 /// The first fetch of `c` that reads more than the addresses (nothing
-/// else exists when a connection is accepted, nor in `mode tcp`).
-fn non_layer4(ctx: &mut Ctx<'_, '_>, c: &Condition) -> Result<Option<FetchKind>, String> {
+/// else exists when a connection is accepted), or with `payload`, more
+/// than the addresses and the buffered bytes (`mode tcp` content rules).
+fn non_layer4(
+    ctx: &mut Ctx<'_, '_>,
+    c: &Condition,
+    payload: bool,
+) -> Result<Option<FetchKind>, String> {
     let env = &*ctx.env;
     let lookup = |v: &str| env.get(v);
     let acls = match ctx.proxy.as_deref() {
@@ -197,7 +212,14 @@ fn non_layer4(ctx: &mut Ctx<'_, '_>, c: &Condition) -> Result<Option<FetchKind>,
         None => &[],
     };
     let compiled = super::acl::compile_condition(acls, c, &lookup)?;
-    let k = compiled.fetches().map(|f| f.kind).find(|k| !layer4(*k));
+    let k = compiled.fetches().map(|f| f.kind).find(|k| {
+        !(layer4(*k)
+            || payload
+                && matches!(
+                    k,
+                    FetchKind::ReqLen | FetchKind::ReqPayload | FetchKind::WaitEnd
+                ))
+    });
     Ok(k)
 }
 
@@ -207,7 +229,7 @@ fn kw_use_server(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         return Err("'use-server' expects <server> [if|unless <condition>]".into());
     };
     let layer4 = match &cond {
-        Some(c) => non_layer4(ctx, c)?.is_none(),
+        Some(c) => non_layer4(ctx, c, false)?.is_none(),
         None => true,
     };
     let rule = UseServer {
@@ -295,13 +317,26 @@ mod tests {
     }
 
     #[test]
-    fn content_rules_need_mode_http() {
-        let e = parse(
-            "defaults\n timeout client 1s\n timeout server 1s\n timeout connect 1s\nbackend b\n server s 127.0.0.1:1\n\
-             frontend f\n bind 127.0.0.1:8080\n default_backend b\n tcp-request content reject\n",
-        )
+    fn content_rules_in_mode_tcp_read_the_payload_only() {
+        let head = "defaults\n timeout client 1s\n timeout server 1s\n timeout connect 1s\nbackend b\n server s 127.0.0.1:1\n\
+             frontend f\n bind 127.0.0.1:8080\n default_backend b\n";
+        let cfg = parse(&format!(
+            "{head} tcp-request content reject if {{ req.payload(0,3) -m str GET }} {{ req.len ge 3 }} || WAIT_END\n"
+        ))
+        .unwrap();
+        assert!(cfg.frontends[0].rules.tcp_content[0].payload_only);
+        let e = parse(&format!(
+            "{head} tcp-request content reject if {{ path / }}\n"
+        ))
         .unwrap_err();
-        assert!(e.contains("t.cfg:10:"), "{e}");
-        assert!(e.contains("mode tcp"), "{e}");
+        assert!(
+            e.contains("t.cfg:10:") && e.contains("may only read"),
+            "{e}"
+        );
+        let e = parse(&format!("{head}backend c\n tcp-request content reject\n")).unwrap_err();
+        assert!(
+            e.contains("t.cfg:11:") && e.contains("mode tcp' backend"),
+            "{e}"
+        );
     }
 }

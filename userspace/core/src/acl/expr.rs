@@ -40,6 +40,8 @@ enum ArgSpec {
     VarName,
     /// A slot number from 0 (`capture.req.hdr`).
     Index,
+    /// `offset,length`, both from 0 (`req.payload`).
+    OffsetLen,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +186,7 @@ const FETCHES: &[FetchDef] = &[
     def("res.fhdr", C(K::ResFhdr), A::NameOcc, T::Str),
     def("var", C(K::Var), A::VarName, T::Str),
     def("capture.req.hdr", C(K::CaptureReqHdr), A::Index, T::Str),
+    def("req.payload", C(K::ReqPayload), A::OffsetLen, T::Bin),
     def("always_true", Target::True, A::None, T::Bool),
     def("always_false", Target::False, A::None, T::Bool),
     def("env", Target::Env, A::EnvVar, T::Str),
@@ -439,6 +442,20 @@ fn compile_args(keyword: &str, spec: ArgSpec, args: &[String]) -> Result<Vec<Arg
             }
         }
         ArgSpec::IntLit | ArgSpec::StrLit | ArgSpec::EnvVar => count(1, 1)?,
+        ArgSpec::OffsetLen => {
+            count(2, 2)?;
+            for a in args {
+                match a.trim().parse::<i64>() {
+                    Ok(n) if n >= 0 => out.push(Arg::Int(n)),
+                    _ => {
+                        return Err(bad_args(
+                            keyword,
+                            format!("'{a}' is not an offset or length (0, 1…)"),
+                        ))
+                    }
+                }
+            }
+        }
         ArgSpec::Index => {
             count(1, 1)?;
             match args[0].trim().parse::<i64>() {

@@ -261,6 +261,9 @@ pub enum FetchKind {
     /// `capture.req.hdr(slot)`: what the frontend's capture slot `slot`
     /// (from 0) holds for this transaction (str).
     CaptureReqHdr,
+    /// `req.payload(offset,length)`: bytes of the request buffer (bin; a
+    /// length of 0 means up to the end of what is buffered).
+    ReqPayload,
 }
 
 /// One argument of a fetch, as compiled.
@@ -298,6 +301,14 @@ impl FetchCall {
             Arg::Int(n) => Some(*n),
             Arg::Str(_) => None,
         })
+    }
+
+    /// The two integer arguments of `req.payload(offset,length)`.
+    pub fn offset_len(&self) -> Option<(i64, i64)> {
+        match &*self.args {
+            [Arg::Int(o), Arg::Int(l)] => Some((*o, *l)),
+            _ => None,
+        }
     }
 
     /// The delimiter argument of `url_param(name,delim)`, if given.

@@ -37,6 +37,83 @@ pub struct View<'a> {
     pub vars: Option<&'a super::vars::Vars>,
 }
 
+/// `req.payload(off,len)` of `buf` (`len` 0: to the end), if all there.
+#[must_use]
+pub fn payload(buf: &[u8], off: i64, len: i64) -> Option<&[u8]> {
+    let off = usize::try_from(off).ok()?;
+    let len = usize::try_from(len).ok()?;
+    let end = if len == 0 {
+        buf.len()
+    } else {
+        off.checked_add(len)?
+    };
+    buf.get(off..end)
+}
+
+/// What the `tcp-request content` rules of a `mode tcp` frontend see: the
+/// addresses and the bytes the client sent so far (peeked, not consumed).
+pub struct Peeked<'a> {
+    /// Client address.
+    pub src: Option<SocketAddr>,
+    /// Local address.
+    pub dst: Option<SocketAddr>,
+    /// The bytes queued on the client socket.
+    pub data: &'a [u8],
+    /// Nothing more will count: the inspect delay expired, the client
+    /// closed, or the buffer is full.
+    pub fin: bool,
+}
+
+impl SampleSource for Peeked<'_> {
+    fn fetch(
+        &mut self,
+        call: &FetchCall,
+        visit: &mut dyn FnMut(Sample<'_>) -> Visit,
+    ) -> FetchStatus {
+        let more = if self.fin {
+            FetchStatus::Final
+        } else {
+            FetchStatus::MayChange
+        };
+        match call.kind {
+            FetchKind::ReqLen => {
+                visit(Sample::Int(
+                    i64::try_from(self.data.len()).unwrap_or(i64::MAX),
+                ));
+                more
+            }
+            FetchKind::ReqPayload => {
+                match call
+                    .offset_len()
+                    .and_then(|(o, l)| payload(self.data, o, l))
+                {
+                    // A length of 0 (to the end) may still grow.
+                    Some(b) => {
+                        visit(Sample::Bin(b));
+                        if call.offset_len().is_some_and(|(_, l)| l == 0) {
+                            more
+                        } else {
+                            FetchStatus::Final
+                        }
+                    }
+                    None => more,
+                }
+            }
+            FetchKind::WaitEnd => {
+                if self.fin {
+                    visit(Sample::Bool(true));
+                }
+                more
+            }
+            _ => L4 {
+                src: self.src,
+                dst: self.dst,
+            }
+            .fetch(call, visit),
+        }
+    }
+}
+
 /// What a `tcp-request connection` condition sees: the addresses only.
 pub struct L4 {
     /// Client address.
@@ -303,6 +380,13 @@ impl SampleSource for View<'_> {
             FetchKind::ResHdrCnt => {
                 if let Some(m) = self.res {
                     visit(Sample::Int(count_values(m, call.name(), false)));
+                }
+            }
+            FetchKind::ReqPayload => {
+                if let (Some(m), Some((off, len))) = (self.req, call.offset_len()) {
+                    if let Some(b) = payload(m.buf, off, len) {
+                        visit(Sample::Bin(b));
+                    }
                 }
             }
             FetchKind::CaptureReqHdr => {

@@ -91,6 +91,9 @@ pub const F_SERVER_SLOT: u8 = 1;
 pub const F_CONNECT_TIMED_OUT: u8 = 2;
 /// Flag: the session holds a frontend and a global connection slot.
 pub const F_CONN_SLOT: u8 = 4;
+/// Flag: the `tcp-request content` rules are inspecting the client's first
+/// bytes; no server is picked yet (see the worker's `tcp/inspect.rs`).
+pub const F_INSPECT: u8 = 8;
 
 /// One proxied TCP connection. See the module LIFECYCLE.
 #[derive(Debug)]
