@@ -503,18 +503,18 @@ impl Worker {
             self.http_refresh_timer(key);
             return;
         }
-        if let Some(d) = self.inspect_deadline(key) {
-            if let Some(s) = self.sessions.get_mut(key) {
-                s.deadline = d;
-                if let Some(d) = d {
-                    self.timers.arm(&mut s.timer, key, d);
-                }
-            }
-            return;
-        }
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
+        if s.flags & crate::tcp::session::F_INSPECT != 0 {
+            // `tcp-request content` inspection: the inspect delay.
+            let ms = self.plan.frontends[usize::from(s.fe)].inspect_ms;
+            s.deadline = ms.map(|t| s.since.after_ms(t));
+            if let Some(d) = s.deadline {
+                self.timers.arm(&mut s.timer, key, d);
+            }
+            return;
+        }
         let d = s.deadline(
             &self.plan.frontends[usize::from(s.fe)],
             &self.plan.backends[usize::from(s.be)],
@@ -835,7 +835,7 @@ impl Worker {
                 self.http_timeout(key);
                 continue;
             }
-            if self.inspect_deadline(key).is_some() {
+            if self.inspecting(key) {
                 self.on_inspect(key, 0, true);
                 continue;
             }

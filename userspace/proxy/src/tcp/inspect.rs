@@ -61,24 +61,17 @@ impl Worker {
         }
     }
 
-    /// The inspect deadline of session `key`, if it is being inspected.
-    pub(super) fn inspect_deadline(&self, key: SlotKey) -> Option<Option<weir_core::timer::Ticks>> {
-        let s = self.sessions.get(key)?;
-        if s.flags & F_INSPECT == 0 {
-            return None;
-        }
-        let ms = self.plan.frontends[usize::from(s.fe)].inspect_ms;
-        Some(ms.map(|t| s.since.after_ms(t)))
+    /// Whether session `key` is being inspected.
+    pub(super) fn inspecting(&self, key: SlotKey) -> bool {
+        self.sessions
+            .get(key)
+            .is_some_and(|s| s.flags & F_INSPECT != 0)
     }
 
     /// The client of inspected session `key` became readable (`result`:
     /// the poll's), or (`fin`) the inspect delay expired.
     pub(super) fn on_inspect(&mut self, key: SlotKey, result: i32, fin: bool) {
-        let inspecting = self
-            .sessions
-            .get(key)
-            .is_some_and(|s| s.flags & F_INSPECT != 0);
-        if !inspecting || result == -libc::ECANCELED {
+        if !self.inspecting(key) || result == -libc::ECANCELED {
             return;
         }
         if result < 0 {
