@@ -156,7 +156,14 @@ def main():
             )
     finally:
         with open(nginx_pid) as f:
-            os.kill(int(f.read().strip()), signal.SIGTERM)
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGTERM)
+        # Wait until it removed its pid file (5 s at most), so that a next
+        # run's NGINX does not lose its pid file to this one's exit.
+        for _ in range(50):
+            if not os.path.exists(nginx_pid):
+                break
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":

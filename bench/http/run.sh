@@ -3,10 +3,11 @@
 # the origin, everything on 127.0.0.1. Bounded: each wrk run lasts 5 s, each
 # callgrind run N requests. Proxy pinned to CPU 0; wrk and NGINX to CPU 1.
 #
-#   WEIR=target/release/weir bench/http/run.sh [rounds]
+#   WEIR=target/release/weir bench/http/run.sh [rounds]    (CALLGRIND=0: wrk only)
 #
-# Prints, per round: keep-alive req/s (wrk -c50), Connection: close req/s,
-# then userspace instructions per keep-alive request under callgrind
+# Prints, per round: keep-alive req/s (wrk -c50) with the p50/p99 request
+# latency wrk measured (--latency, microseconds), the same for
+# Connection: close, then userspace instructions per keep-alive request under callgrind
 # ((I(2N) - I(N)) / N over one h2load --h1 connection, counters zeroed
 # before each run), three times per proxy.
 set -eu
@@ -16,7 +17,11 @@ rounds=${1:-3}
 tmp=/tmp/weir-bench-http
 mkdir -p $tmp
 taskset -c 1 nginx -c "$here/nginx.conf"
-trap 'kill $(cat $tmp/nginx.pid) 2>/dev/null || true' EXIT
+sleep 0.2
+nginx_pid=$(cat $tmp/nginx.pid)
+# Stop NGINX and wait until it removed its pid file (a next run's NGINX
+# would otherwise lose its pid file to this one's exit).
+trap 'kill $nginx_pid 2>/dev/null || true; for i in $(seq 1 50); do [ -e $tmp/nginx.pid ] || break; sleep 0.1; done' EXIT
 sleep 0.5
 
 start() {
@@ -27,16 +32,28 @@ start() {
   for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18091/ && return; sleep 0.2; done
 }
 
+# Requests per second, and percentile $1 of the latency in microseconds
+# (wrk prints e.g. "99%    1.23ms"), from wrk --latency output file.
+rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+pct() {
+  awk -v p="$1%" '$1 == p {
+    v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+    m = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1000000 : 60000000
+    printf "%d\n", v * m + 0.5; exit }' "$2"
+}
+
 for r in $(seq 1 "$rounds"); do
   for p in weir haproxy; do
     start $p ""
-    ka=$(taskset -c 1 wrk -t1 -c50 -d5s http://127.0.0.1:18091/ | awk '/Requests\/sec/ {print $2}')
-    cl=$(taskset -c 1 wrk -t1 -c50 -d5s -H "Connection: close" http://127.0.0.1:18091/ | awk '/Requests\/sec/ {print $2}')
+    taskset -c 1 wrk --latency -t1 -c50 -d5s http://127.0.0.1:18091/ > $tmp/wrk.ka
+    taskset -c 1 wrk --latency -t1 -c50 -d5s -H "Connection: close" http://127.0.0.1:18091/ > $tmp/wrk.cl
     kill $pid; wait $pid 2>/dev/null || true
-    echo "round $r $p keepalive_rps $ka close_rps $cl"
+    echo "round $r $p keepalive_rps $(rps $tmp/wrk.ka) p50_us $(pct 50 $tmp/wrk.ka) p99_us $(pct 99 $tmp/wrk.ka)" \
+      "close_rps $(rps $tmp/wrk.cl) p50_us $(pct 50 $tmp/wrk.cl) p99_us $(pct 99 $tmp/wrk.cl)"
   done
 done
 
+[ "${CALLGRIND:-1}" = 0 ] && exit 0
 n=2000
 for p in weir haproxy; do
   start $p "valgrind --tool=callgrind --callgrind-out-file=$tmp/cg.$p"
