@@ -91,10 +91,10 @@ pub struct FlowValue {
     pub nat_port: u16,
     /// Explicit padding, always zero.
     pub _pad: u16,
-    /// `bpf_ktime_get_coarse_ns()` (CLOCK_MONOTONIC, tick resolution) of
-    /// the last packet, refreshed at most once a second so a busy flow does
-    /// not write shared memory per packet.
-    pub last_seen_ns: u64,
+    /// `bpf_jiffies64()` (kernel ticks since boot) of the last packet,
+    /// refreshed at most every 250 jiffies so a busy flow does not write
+    /// shared memory per packet.
+    pub last_seen: u64,
 }
 
 /// The server accepts packets. Without it, flows stuck to the server are
