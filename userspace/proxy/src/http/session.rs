@@ -183,8 +183,12 @@ impl Ctx<'_> {
 pub struct Txn {
     reqp: HeadParser,
     resp: HeadParser,
+    /// Set from the request head before it is read.
     req_body: BodyDecoder,
+    /// Set from the response head before it is read.
     res_body: BodyDecoder,
+    /// The parsers' settings.
+    opts: Options,
 }
 
 impl Txn {
@@ -194,61 +198,54 @@ impl Txn {
             resp: HeadParser::response(opts),
             req_body: BodyDecoder::Empty,
             res_body: BodyDecoder::Empty,
+            opts,
         }
     }
 }
 
-/// Spare [`Txn`]s a worker keeps per parser setting; more are freed (a
-/// burst of concurrent transactions does not stay resident for ever).
+/// Spare [`Txn`]s a worker keeps; more are freed (a burst of concurrent
+/// transactions does not stay resident for ever).
 pub const TXN_SPARE: usize = 256;
 
 /// A worker's spare [`Txn`]s, most recently returned first (still in the
-/// cache), one list per parser setting (`tune.bufsize`,
-/// `option accept-invalid-http-request` of the frontend).
+/// cache). A frontend gets one made with its parser settings
+/// (`tune.bufsize`, `option accept-invalid-http-request`).
 #[derive(Debug, Default)]
 pub struct TxnPool {
-    free: Vec<(Options, Vec<Box<Txn>>)>,
+    free: Vec<Box<Txn>>,
 }
 
 impl TxnPool {
     /// A transaction's worth of parsers for `opts`, ready for a request.
     #[must_use]
     pub fn take(&mut self, opts: Options) -> Box<Txn> {
-        let spare = self
-            .free
-            .iter_mut()
-            .find(|(o, _)| *o == opts)
-            .and_then(|(_, l)| l.pop());
-        match spare {
-            Some(mut t) => {
+        let i = match self.free.last() {
+            Some(t) if t.opts == opts => Some(self.free.len() - 1),
+            // Frontends with different settings: the most recent match.
+            Some(_) => self.free.iter().rposition(|t| t.opts == opts),
+            None => None,
+        };
+        match i {
+            Some(i) => {
+                let mut t = self.free.swap_remove(i);
                 t.reqp.reset_request();
-                t.req_body = BodyDecoder::Empty;
-                t.res_body = BodyDecoder::Empty;
                 t
             }
             None => Box::new(Txn::new(opts)),
         }
     }
 
-    /// Gives `t` (made with `opts`) back.
-    pub fn put(&mut self, opts: Options, t: Box<Txn>) {
-        let i = match self.free.iter().position(|(o, _)| *o == opts) {
-            Some(i) => i,
-            None => {
-                self.free.push((opts, Vec::new()));
-                self.free.len() - 1
-            }
-        };
-        let list = &mut self.free[i].1;
-        if list.len() < TXN_SPARE {
-            list.push(t);
+    /// Gives `t` back.
+    pub fn put(&mut self, t: Box<Txn>) {
+        if self.free.len() < TXN_SPARE {
+            self.free.push(t);
         }
     }
 
-    /// Spare transactions held (all settings).
+    /// Spare transactions held.
     #[must_use]
     pub fn spare(&self) -> usize {
-        self.free.iter().map(|(_, l)| l.len()).sum()
+        self.free.len()
     }
 }
 
@@ -421,16 +418,10 @@ impl HttpSession {
         &self.t().resp
     }
 
-    /// Whether this session holds parsers now (tests and measurements).
-    #[must_use]
-    pub fn holds_txn(&self) -> bool {
-        self.txn.is_some()
-    }
-
     /// Gives the parsers back to the pool (the connection is idle).
     fn put_txn(&mut self, pool: &mut TxnPool) {
         if let Some(t) = self.txn.take() {
-            pool.put(self.opts, t);
+            pool.put(t);
         }
     }
 
@@ -1875,7 +1866,11 @@ impl HttpSession {
     }
 
     fn next_request(&mut self, ctx: &mut Ctx<'_>) -> HttpAsk {
-        if let Some(t) = self.txn.as_deref_mut() {
+        if self.clen == 0 {
+            // Nothing of the next request yet: the parsers go back to the
+            // pool (the next request's first bytes take them again).
+            self.put_txn(ctx.txns);
+        } else if let Some(t) = self.txn.as_deref_mut() {
             t.reqp.reset_request();
         }
         self.req = Req::Head;
@@ -2133,8 +2128,8 @@ mod tests {
         ));
         assert_eq!(a.reqp.head().headers().len(), 1);
         let (pa, pb) = (addr(&a), addr(&b));
-        pool.put(o, b);
-        pool.put(o, a);
+        pool.put(b);
+        pool.put(a);
         assert_eq!(pool.spare(), 2);
         // Most recently returned first, its request parser fresh.
         let a = pool.take(o);
@@ -2153,7 +2148,7 @@ mod tests {
             ..Options::DEFAULT
         };
         let t = pool.take(lax);
-        pool.put(lax, t);
+        pool.put(t);
         // A strict frontend never gets the lenient parser.
         let mut s = pool.take(strict);
         assert_eq!(pool.spare(), 1);
@@ -2168,7 +2163,7 @@ mod tests {
             .is_ok());
         let many: Vec<_> = (0..TXN_SPARE + 10).map(|_| pool.take(strict)).collect();
         for t in many {
-            pool.put(strict, t);
+            pool.put(t);
         }
         assert_eq!(pool.spare(), TXN_SPARE);
     }
