@@ -4,6 +4,9 @@
 
 /// `HashMap<VipKey, VipMeta>`: configured VIPs.
 pub const VIPS: &str = "VIPS";
+/// `Array<VipSlot>`, `VIP_TABLE_SLOTS` entries: the XDP program's
+/// open-addressed copy of `VIPS` (not pinned: each load fills its own).
+pub const VIP_TABLE: &str = "VIP_TABLE";
 /// `Array<u32>`: two Maglev ring slots per VIP, entries are server indices.
 /// Created with `MAP_F_MMAPABLE`: userspace writes a whole ring through a
 /// memory mapping instead of one system call per entry.

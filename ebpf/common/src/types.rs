@@ -26,6 +26,34 @@ pub struct VipKey {
     pub family: u8,
 }
 
+/// Slots of `VIP_TABLE`, the data path's copy of `VIPS` (a power of two).
+pub const VIP_TABLE_SLOTS: u32 = 1024;
+/// Slots the XDP program probes from a key's home slot (`vip_slot`).
+pub const VIP_TABLE_PROBES: u32 = 4;
+
+/// A `VIP_TABLE` entry: an open-addressed copy of a `VIPS` element. The
+/// program finds a VIP with inlined array loads and its own key compare;
+/// a hash-map lookup is a helper call with three more calls inside it.
+/// An empty slot has `key.family == 0` and ends the probe.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VipSlot {
+    /// The VIP, as in `VIPS`.
+    pub key: VipKey,
+    /// Its meta, as in `VIPS` (updated together with it).
+    pub meta: VipMeta,
+}
+
+/// Home slot of `key` in `VIP_TABLE`: a multiplicative hash of every key
+/// field, the same on both sides.
+#[inline(always)]
+pub const fn vip_slot(key: &VipKey) -> u32 {
+    let a = key.addr;
+    let x = a[0] ^ a[1].rotate_left(8) ^ a[2].rotate_left(16) ^ a[3].rotate_left(24);
+    let y = x ^ ((key.port as u32) << 16 | (key.proto as u32) << 8 | key.family as u32);
+    y.wrapping_mul(0x9E37_79B1) >> (32 - VIP_TABLE_SLOTS.trailing_zeros())
+}
+
 /// Pick the server from a hash of the source address only (every connection
 /// of a client lands on the same server), instead of the whole 5-tuple.
 pub const VIP_F_HASH_SRC_ONLY: u32 = 1 << 0;
@@ -127,6 +155,9 @@ pub const CFG_F_SRC_FILTER: u32 = 1 << 2;
 /// also try port 0. Without it the second lookup is skipped, which halves
 /// the VIP cost of traffic that is not for a VIP.
 pub const CFG_F_PORTLESS_VIPS: u32 = 1 << 3;
+/// Some VIP did not fit in `VIP_TABLE` within `VIP_TABLE_PROBES` slots: a
+/// table miss falls back to the `VIPS` hash.
+pub const CFG_F_VIP_HASH: u32 = 1 << 4;
 
 /// Load-wide settings, the single entry of the `CONFIG` array.
 #[repr(C)]
@@ -247,6 +278,8 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::VipMeta {}
     // SAFETY: as above.
+    unsafe impl aya::Pod for super::VipSlot {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::FlowKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::FlowValue {}
@@ -272,6 +305,8 @@ mod pod {
 const _: () = {
     assert!(core::mem::size_of::<VipKey>() == 20);
     assert!(core::mem::size_of::<VipMeta>() == 16);
+    assert!(core::mem::size_of::<VipSlot>() == 36);
+    assert!(VIP_TABLE_SLOTS.is_power_of_two());
     assert!(core::mem::size_of::<FlowKey>() == 40);
     assert!(core::mem::size_of::<FlowValue>() == 16);
     assert!(core::mem::size_of::<Server>() == 24);

@@ -1,14 +1,14 @@
 //! VIP lookup, connection table and Maglev pick.
 
 use crate::{
-    maps::{FLOWS, RINGS, SERVERS, VIPS},
+    maps::{FLOWS, RINGS, SERVERS, VIPS, VIP_TABLE},
     parse::{Packet, TCP_ACK, TCP_SYN},
     stats,
 };
 use aya_ebpf::helpers::bpf_jiffies64;
 use weir_common::{
-    flow_hash, ring_index, Event, FlowKey, FlowValue, Server, VipKey, VipMeta, PROTO_TCP,
-    RING_EMPTY, SERVER_F_UP, VIP_F_HASH_SRC_ONLY,
+    flow_hash, ring_index, vip_slot, Event, FlowKey, FlowValue, Server, VipKey, VipMeta, PROTO_TCP,
+    RING_EMPTY, SERVER_F_UP, VIP_F_HASH_SRC_ONLY, VIP_TABLE_PROBES, VIP_TABLE_SLOTS,
 };
 
 /// The flow's last-seen stamp is rewritten at most this often, in jiffies
@@ -27,27 +27,44 @@ fn now_jiffies() -> u64 {
 }
 
 /// Looks the packet's destination up as a VIP: exact port first, then the
-/// address-wide entry (port 0).
+/// address-wide entry (port 0). `fallback`: some VIP is only in the `VIPS`
+/// hash (`CFG_F_VIP_HASH`).
 #[inline(always)]
-pub fn vip(p: &Packet, portless: bool) -> Option<VipMeta> {
+pub fn vip(p: &Packet, portless: bool, fallback: bool) -> Option<VipMeta> {
     let mut key = VipKey {
         addr: p.dst,
         port: p.dport,
         proto: p.proto,
         family: p.family,
     };
-    if let Some(m) = unsafe_get_vip(&key) {
+    if let Some(m) = get_vip(&key, fallback) {
         return Some(m);
     }
     if !portless {
         return None;
     }
     key.port = 0;
-    unsafe_get_vip(&key)
+    get_vip(&key, fallback)
 }
 
+/// `VIP_TABLE` first: up to `VIP_TABLE_PROBES` slots from the key's home,
+/// an empty slot ends the search; then, with `fallback`, the `VIPS` hash.
 #[inline(always)]
-fn unsafe_get_vip(key: &VipKey) -> Option<VipMeta> {
+fn get_vip(key: &VipKey, fallback: bool) -> Option<VipMeta> {
+    let home = vip_slot(key);
+    let mut i = 0;
+    while i < VIP_TABLE_PROBES {
+        let slot = (home + i) & (VIP_TABLE_SLOTS - 1);
+        match VIP_TABLE.get(slot) {
+            Some(e) if e.key == *key => return Some(e.meta),
+            Some(e) if e.key.family != 0 => {}
+            _ => break,
+        }
+        i += 1;
+    }
+    if !fallback {
+        return None;
+    }
     // SAFETY: VIPS is a preallocated hash written only by userspace; a
     // concurrent update replaces the element whole, and we copy it out.
     unsafe { VIPS.get(key).copied() }

@@ -7,12 +7,17 @@ use aya_ebpf::{
 };
 use weir_common::{
     maps::*, Config, FlowKey, FlowValue, NatKey, NatValue, RateState, ReuseportConfig, Server,
-    SrcKey, Traffic, VipKey, VipMeta, EVENT_COUNT,
+    SrcKey, Traffic, VipKey, VipMeta, VipSlot, EVENT_COUNT, VIP_TABLE_SLOTS,
 };
 
 /// Configured VIPs.
 #[map]
 pub static VIPS: HashMap<VipKey, VipMeta> = HashMap::with_max_entries(DEFAULT_MAX_VIPS, 0);
+
+/// The data path's open-addressed copy of VIPS: found with inlined array
+/// loads instead of a hash-map helper call.
+#[map]
+pub static VIP_TABLE: Array<VipSlot> = Array::with_max_entries(VIP_TABLE_SLOTS, 0);
 
 /// Two Maglev ring slots per VIP; entries are server indices. Mmapable so
 /// userspace writes a whole ring with one memory copy.

@@ -11,8 +11,8 @@ use crate::{
 };
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use weir_common::{
-    Config, Event, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, FAMILY_V4, PROTO_TCP,
-    VIP_F_FULLNAT,
+    Config, Event, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, CFG_F_VIP_HASH,
+    FAMILY_V4, PROTO_TCP, VIP_F_FULLNAT,
 };
 
 /// Runs the program and turns the outcome into an XDP action.
@@ -76,8 +76,12 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
             }
         }
     }
-    let meta = balance::vip(&p, cfg.flags & CFG_F_PORTLESS_VIPS != 0)
-        .ok_or(Verdict::Pass(Event::PassNotVip))?;
+    let meta = balance::vip(
+        &p,
+        cfg.flags & CFG_F_PORTLESS_VIPS != 0,
+        cfg.flags & CFG_F_VIP_HASH != 0,
+    )
+    .ok_or(Verdict::Pass(Event::PassNotVip))?;
     if meta.flags & VIP_F_FULLNAT != 0 {
         return full_nat(ctx, &p, cfg, &meta, limit, bytes);
     }

@@ -38,6 +38,7 @@ pub(crate) fn load_small(sizes: &[(&'static str, u32)]) -> Result<aya::Ebpf, Ker
         m::SRC_V4,
         m::SRC_V6,
         m::VIPS,
+        m::VIP_TABLE,
         m::SERVERS,
         m::VIP_STATS,
         m::SERVER_STATS,

@@ -222,6 +222,65 @@ fn non_vip_traffic_passes_untouched() {
     assert_eq!(c.event(Event::PassNonIp), 1);
 }
 
+/// Six TCP VIPs whose keys share one home slot in the program's VIP table:
+/// four fit in its probe window, two are only in the VIPS hash. Every one is
+/// forwarded to its own ring's pick, and a seventh port with the same home
+/// slot that is no VIP passes.
+#[test]
+fn vips_sharing_a_table_slot_are_all_found() {
+    require_root!();
+    let key = |port: u16| weir_common::VipKey {
+        addr: addr_words(IpAddr::V4(VIP4)),
+        port: port.to_be(),
+        proto: 6,
+        family: FAMILY_V4,
+    };
+    let home = weir_common::vip_slot(&key(1));
+    let ports: Vec<u16> = (1..=u16::MAX)
+        .filter(|&p| weir_common::vip_slot(&key(p)) == home)
+        .take(7)
+        .collect();
+    assert_eq!(ports.len(), 7, "the slot hash spreads ports over the table");
+    let mut cfg = config();
+    let servers = cfg.vips[0].servers.clone();
+    cfg.vips = ports[..6]
+        .iter()
+        .map(|&port| VipConfig {
+            addr: IpAddr::V4(VIP4),
+            port,
+            proto: Proto::Tcp,
+            hash: VipHash::FiveTuple,
+            servers: servers.clone(),
+        })
+        .collect();
+    let lb = load(&cfg);
+    for (i, &port) in ports[..6].iter().enumerate() {
+        let inner = ipv4(CLIENT4, VIP4, 6, &[], 0, &tcp(40000, port, TCP_SYN, &[]));
+        let (verdict, out, _) = lb.test_run(&frame(eth(0x0800, &[]), &inner), 1).unwrap();
+        assert_eq!(verdict, XDP_TX, "VIP port {port}");
+        let to = check_encap(&out, 14, &inner, IpAddr::V4(SRC4));
+        assert_eq!(to, expected(&lb, &cfg, i, IpAddr::V4(CLIENT4), 40000, 6));
+    }
+    let stray = frame(
+        eth(0x0800, &[]),
+        &ipv4(
+            CLIENT4,
+            VIP4,
+            6,
+            &[],
+            0,
+            &tcp(40000, ports[6], TCP_SYN, &[]),
+        ),
+    );
+    let (verdict, out, _) = lb.test_run(&stray, 1).unwrap();
+    assert_eq!(verdict, XDP_PASS);
+    assert_eq!(out, stray);
+    let c = lb.counters().unwrap();
+    assert_eq!(c.event(Event::Forwarded), 6);
+    assert_eq!(c.event(Event::PassNotVip), 1);
+    assert!(c.vips.iter().all(|t| t.packets == 1));
+}
+
 #[test]
 fn vlan_and_qinq_tags_are_parsed_and_kept() {
     require_root!();

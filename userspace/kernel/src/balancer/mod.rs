@@ -52,6 +52,40 @@ fn words(addr: IpAddr) -> ([u32; 4], u8) {
     }
 }
 
+/// The `VIPS` key of a configured VIP.
+fn vip_key(v: &crate::config::VipConfig) -> VipKey {
+    let (addr, family) = words(v.addr);
+    VipKey {
+        addr,
+        port: v.port.to_be(),
+        proto: v.proto.number(),
+        family,
+    }
+}
+
+/// `VIP_TABLE` slots for `keys`, in order: linear probing from `vip_slot`
+/// over at most `VIP_TABLE_PROBES` slots, as the XDP program searches.
+/// `None` for a VIP that does not fit; the program then finds it in the
+/// `VIPS` hash (`CFG_F_VIP_HASH`).
+fn plan_vip_table(keys: &[VipKey]) -> Vec<Option<u32>> {
+    let mut used = vec![false; VIP_TABLE_SLOTS as usize];
+    let mut plan = Vec::with_capacity(keys.len());
+    for k in keys {
+        let home = vip_slot(k);
+        let mut found = None;
+        for i in 0..VIP_TABLE_PROBES {
+            let slot = (home + i) & (VIP_TABLE_SLOTS - 1);
+            if !used[slot as usize] {
+                used[slot as usize] = true;
+                found = Some(slot);
+                break;
+            }
+        }
+        plan.push(found);
+    }
+    plan
+}
+
 impl XdpBalancer {
     /// Validates `cfg`, loads the object with maps sized by `cfg.limits`
     /// (pinned and reused when `cfg.pin` is set), loads the XDP program and
@@ -163,6 +197,10 @@ impl XdpBalancer {
         }
         if c.vips.iter().any(|v| v.port == 0) {
             flags |= CFG_F_PORTLESS_VIPS;
+        }
+        let keys: Vec<VipKey> = c.vips.iter().map(vip_key).collect();
+        if plan_vip_table(&keys).contains(&None) {
+            flags |= CFG_F_VIP_HASH;
         }
         let (rate, burst) = match c.new_flow_rate {
             Some(r) => {
@@ -284,18 +322,8 @@ impl XdpBalancer {
                 .collect()
         };
         let vips = self.cfg.vips.clone();
-        let keys: Vec<VipKey> = vips
-            .iter()
-            .map(|v| {
-                let (addr, family) = words(v.addr);
-                VipKey {
-                    addr,
-                    port: v.port.to_be(),
-                    proto: v.proto.number(),
-                    family,
-                }
-            })
-            .collect();
+        let keys: Vec<VipKey> = vips.iter().map(vip_key).collect();
+        let slots = plan_vip_table(&keys);
         // VIP indices: kept for VIPs that stay, lowest free ones for new VIPs.
         let kept: Vec<Option<VipMeta>> = keys
             .iter()
@@ -385,6 +413,7 @@ impl XdpBalancer {
             }
             self.vips.push(VipState {
                 key: keys[vi],
+                slot: slots[vi],
                 addr: v.addr,
                 port: v.port,
                 meta,
@@ -490,6 +519,13 @@ impl XdpBalancer {
         let mut h: HashMap<&mut MapData, VipKey, VipMeta> =
             HashMap::try_from(map).map_err(KernelError::map(m::VIPS))?;
         h.insert(key, meta, 0).map_err(KernelError::map(m::VIPS))?;
+        // The program's copy: an array update copies the value in place, and
+        // only `ring_slot` (one aligned word) differs from what was there.
+        if let Some(slot) = self.vips[vi].slot {
+            self.array::<VipSlot>(m::VIP_TABLE)?
+                .set(slot, VipSlot { key, meta }, 0)
+                .map_err(KernelError::map(m::VIP_TABLE))?;
+        }
         self.vips[vi].meta = meta;
         Ok(())
     }

@@ -89,3 +89,36 @@ fn rings_written_through_the_mapping_are_what_the_kernel_reads() {
     // The other VIP's slots were not touched.
     assert_eq!(ring_by_syscalls(&lb, vip(0)), other);
 }
+
+#[test]
+fn vip_table_plan_probes_like_the_program_and_overflows_to_the_hash() {
+    let key = |port: u16| VipKey {
+        addr: [u32::from_ne_bytes([10, 0, 0, 1]), 0, 0, 0],
+        port: port.to_be(),
+        proto: 6,
+        family: FAMILY_V4,
+    };
+    let home = vip_slot(&key(1));
+    let same: Vec<VipKey> = (1..=u16::MAX)
+        .map(key)
+        .filter(|k| vip_slot(k) == home)
+        .take(VIP_TABLE_PROBES as usize + 1)
+        .collect();
+    assert_eq!(same.len(), VIP_TABLE_PROBES as usize + 1);
+    let plan = plan_vip_table(&same);
+    for (i, slot) in plan[..VIP_TABLE_PROBES as usize].iter().enumerate() {
+        assert_eq!(*slot, Some((home + i as u32) & (VIP_TABLE_SLOTS - 1)));
+    }
+    assert_eq!(plan[VIP_TABLE_PROBES as usize], None);
+    // Distinct homes take their own slots.
+    let spread: Vec<VipKey> = (1..=64).map(key).collect();
+    let plan = plan_vip_table(&spread);
+    let mut slots: Vec<u32> = plan.iter().flatten().copied().collect();
+    slots.sort_unstable();
+    slots.dedup();
+    assert_eq!(
+        slots.len(),
+        plan.iter().flatten().count(),
+        "no slot used twice"
+    );
+}

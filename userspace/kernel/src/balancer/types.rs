@@ -38,6 +38,8 @@ pub(super) struct ServerSlot {
 #[derive(Debug)]
 pub(super) struct VipState {
     pub(super) key: VipKey,
+    /// Its `VIP_TABLE` slot; `None`: found through the `VIPS` hash only.
+    pub(super) slot: Option<u32>,
     pub(super) addr: IpAddr,
     pub(super) port: u16,
     pub(super) meta: VipMeta,
