@@ -78,11 +78,13 @@ forward out of the same veth (ICMP redirects off). Only what the balancer
 namespace does differs:
 
 - **xdp**: `weir_kernel::XdpBalancer`, native XDP on the balancer's veth, one
-  UDP VIP, two servers (Maglev, 65,537-entry ring, per-CPU LRU flow table),
-  IPIP towards the server (DSR).
+  UDP VIP, two servers (Maglev, 65,537-entry ring, LRU flow table shared
+  by the CPUs), IPIP towards the server (DSR).
 - **nftables**: DNAT to the same two servers, `jhash` of source address and
-  port; conntrack keeps each flow on its server (IPVS is not built into this
-  kernel; nftables NAT is the in-kernel L4 peer).
+  port; conntrack keeps each flow on its server. IPVS, the kernel's own L4
+  balancer, is not available on this kernel (`CONFIG_IP_VS` is not set and
+  the kernel has no loadable modules, `CONFIG_MODULES` is not set), which
+  is why nftables NAT stands in as the in-kernel L4 peer.
 - **xdp-tx-floor**: a few-line C XDP program that only rewrites the MACs
   and returns XDP_TX: what veth, NAPI and XDP_TX cost on this machine before
   any balancing work (the ceiling of any XDP balancer in this topology).
@@ -1440,7 +1442,23 @@ fn testrun() -> anyhow::Result<String> {
     if !out.status.success() {
         bail!("xdp_bench: {}", String::from_utf8_lossy(&out.stderr));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    // When and from what: the figures move with the program.
+    let line = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .current_dir(crate::workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    let date = line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let commit = line("git", &["rev-parse", "--short", "HEAD"]);
+    Ok(format!(
+        "run {date}, commit {commit}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    ))
 }
 
 /// Blocks SIGINT/SIGTERM/SIGHUP in every thread (children inherit the mask,
