@@ -40,6 +40,8 @@ const EXPLAINED: &[&str] = &[
     "missing LF on last line",
     // The ACL engine's wording (HAProxy's) for a fetch it does not know.
     "unknown fetch method",
+    // The same for a converter (`digest`, `sha2`…).
+    "unknown converter",
     // An ACL whose declaration failed above, used in a condition.
     "no such ACL",
     // Map and pattern files are not part of the corpus (HAProxy's check of
