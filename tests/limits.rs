@@ -147,9 +147,35 @@ fn frontend_maxconn_makes_excess_connections_wait() {
     assert!(echoes_within(&mut b, Duration::from_secs(5)));
 }
 
+/// An echo server that counts the connections it is serving, from its own
+/// point of view: a connection stops counting just before the server sends
+/// its FIN. weir can only free the server's slot after that FIN, so the
+/// peak is exact (the shared `Backend::echo` counts until its thread ends,
+/// which races with weir's next connect).
+fn counting_echo() -> (Backend, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let active = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (a, p) = (Arc::clone(&active), Arc::clone(&peak));
+    let backend = Backend::serve(move |mut s| {
+        let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(now, Ordering::SeqCst);
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = s.read(&mut buf) {
+            if s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        a.fetch_sub(1, Ordering::SeqCst);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    });
+    (backend, peak)
+}
+
 #[test]
 fn server_maxconn_queues_and_serves_in_turn() {
-    let echo = Backend::echo();
+    let (echo, peak) = counting_echo();
     let w = Weir::start(&config(
         "    timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n    timeout queue 10s",
         "",
@@ -169,7 +195,11 @@ fn server_maxconn_queues_and_serves_in_turn() {
         matches!(b.read(&mut byte), Ok(1)),
         "queued connection never served"
     );
-    assert_eq!(echo.peak(), 1, "server maxconn 1 exceeded");
+    assert_eq!(
+        peak.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "server maxconn 1 exceeded"
+    );
 }
 
 #[test]
