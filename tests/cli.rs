@@ -402,3 +402,33 @@ fn tls_defaults_of_stock_configurations_load_with_a_warning() {
     let (f, _, _dir) = check_config(&VALID.replace("{P0}", "18080 ssl crt /x.pem"));
     assert_eq!(f.code(), Some(1), "stderr: {}", f.stderr);
 }
+
+#[test]
+fn accepted_lines_that_cannot_act_are_warned_about() {
+    let cfg = VALID
+        .replace("{P0}", "18080")
+        .replace(
+            "    default_backend be\n",
+            "    http-request deny\n    default_backend be\n",
+        )
+        .replace("weight 2\n", "weight 2 check\n");
+    let (f, path, _dir) = check_config(&cfg);
+    assert_eq!(f.code(), Some(0), "stderr: {}", f.stderr);
+    let line_of = |needle: &str| cfg.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for (needle, what) in [
+        (
+            "http-request deny",
+            "'http-request' rules ignored for frontend 'fe'",
+        ),
+        ("server s1", "health checks are not performed by weir yet"),
+    ] {
+        let want = format!("{}:{}:", path.display(), line_of(needle));
+        assert!(
+            f.stderr
+                .lines()
+                .any(|l| l.contains(&want) && l.contains(what)),
+            "want '{what}' at {want}: {}",
+            f.stderr
+        );
+    }
+}

@@ -614,6 +614,42 @@ impl<'e> Parser<'e> {
                 kind: d.kind,
                 name: Some(name.clone()),
             });
+            // Accepted lines that cannot act, said as HAProxy says them (it
+            // warns the same way about HTTP rules in a TCP proxy).
+            if d.mode == Mode::Tcp {
+                for (rules, kw) in [
+                    (&d.http.request_rules, "http-request"),
+                    (&d.http.response_rules, "http-response"),
+                ] {
+                    if let Some(r) = rules.first() {
+                        self.warnings.push(Warning {
+                            loc: r.loc.clone(),
+                            section: sref.clone(),
+                            msg: format!(
+                                "'{kw}' rules ignored for {} '{name}': they require 'mode http'",
+                                d.kind.keyword()
+                            ),
+                        });
+                    }
+                }
+            }
+            let checked: Vec<&str> = d
+                .servers
+                .iter()
+                .filter(|s| s.check.is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            if let Some(first) = d.servers.iter().find(|s| s.check.is_some()) {
+                self.warnings.push(Warning {
+                    loc: first.loc.clone(),
+                    section: sref.clone(),
+                    msg: format!(
+                        "health checks are not performed by weir yet: 'check' on {} has no \
+                         effect, these servers are always considered up",
+                        checked.join(", ")
+                    ),
+                });
+            }
             // kw::rules: content rules need a parsed request (mode http);
             // use-server names one of this section's servers.
             if let (Some(r), Mode::Tcp) = (d.rules.tcp_content.first(), d.mode) {

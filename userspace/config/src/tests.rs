@@ -105,7 +105,15 @@ listen mysql
 #[test]
 fn full_configuration() {
     let c = parse(FULL);
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // The only caveat: `check` is parsed, no check runs yet.
+    assert!(
+        !c.warnings.is_empty()
+            && c.warnings.iter().all(|w| w
+                .msg
+                .starts_with("health checks are not performed by weir yet")),
+        "{:?}",
+        c.warnings
+    );
     let g = &c.global;
     assert_eq!(g.nbthread, Some(4));
     assert_eq!(g.cpu_map.len(), 1);
