@@ -8,9 +8,11 @@
 //! worker, before privileges are dropped), [`Bound::run`] (spawns the pinned
 //! workers), then [`Running`]/[`Controller`] to stop them (soft or hard) and
 //! read counters. It must not parse configuration text or share mutable
-//! state between workers other than the atomics in [`shared`].
+//! state between workers other than the atomics in [`shared`] (and the
+//! error captures of [`capture`], written only on a rejected message).
 #![forbid(unsafe_code)]
 
+pub mod capture;
 mod error;
 pub mod http;
 mod log;
@@ -170,6 +172,7 @@ impl Bound {
             counters: (0..n).map(|_| Counters::default()).collect(),
             wakers: wakers.into_boxed_slice(),
             stop: AtomicU8::new(RUN),
+            captures: capture::Captures::new(plan.frontends.len(), plan.backends.len()),
         });
         let (tx, rx) = mpsc::channel::<(usize, Result<(), String>)>();
         let mut threads = Vec::with_capacity(n);
@@ -198,7 +201,10 @@ impl Bound {
         }
         drop(tx);
         let running = Running {
-            ctl: Controller { shared },
+            ctl: Controller {
+                shared,
+                plan: Arc::clone(&plan),
+            },
             threads,
         };
         for _ in 0..n {
@@ -228,6 +234,7 @@ impl Bound {
 #[derive(Debug, Clone)]
 pub struct Controller {
     shared: Arc<Shared>,
+    plan: Arc<Plan>,
 }
 
 impl Controller {
@@ -246,6 +253,26 @@ impl Controller {
     #[must_use]
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// The stats socket's `show errors [PROXY] [request|response]` answer:
+    /// the last invalid request of each frontend and the last invalid
+    /// response of each backend (see [`capture`]).
+    ///
+    /// # Errors
+    /// The answer text when `proxy` names no proxy.
+    pub fn show_errors(
+        &self,
+        proxy: Option<&str>,
+        dir: Option<capture::Direction>,
+    ) -> Result<String, String> {
+        capture::show_errors(
+            &self.plan,
+            &self.shared.captures,
+            proxy,
+            dir,
+            std::time::SystemTime::now(),
+        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! The little state workers share, all of it atomics touched once per
 //! connection (never per packet): connection counts for the global,
 //! frontend and server `maxconn` limits, the stop request, and per-worker
-//! counters that only their worker writes.
+//! counters that only their worker writes. The one exception, the error
+//! captures of `show errors`, is written only when a message is rejected.
 //!
 //! Why shared counts rather than per-worker shares of each limit: HAProxy's
 //! limits are process-wide, and splitting `maxconn 10` between two workers
@@ -167,6 +168,9 @@ pub struct Shared {
     pub wakers: Box<[Waker]>,
     /// [`RUN`], [`SOFT_STOP`] or [`HARD_STOP`].
     pub stop: AtomicU8,
+    /// Last invalid request/response per proxy (written only on a parse
+    /// error, under a mutex: see [`crate::capture`]).
+    pub captures: crate::capture::Captures,
 }
 
 impl Shared {

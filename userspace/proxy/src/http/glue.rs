@@ -33,6 +33,7 @@ impl Worker {
     ) -> Option<R> {
         let s = self.sessions.get(key)?;
         let (cli, srv, fe) = (s.cli, s.srv, usize::from(s.fe));
+        let server = (srv >= 0).then_some(usize::from(s.server));
         let plan = &*self.plan;
         let fplan = plan.frontends.get(fe)?;
         let fh = fplan.http.as_deref()?;
@@ -51,6 +52,9 @@ impl Worker {
             tmp,
             report,
             txns,
+            captures: &self.shared.captures,
+            fe_idx: fe,
+            server,
         };
         Some(f(h, &mut ctx))
     }

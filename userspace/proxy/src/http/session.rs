@@ -31,6 +31,7 @@ use super::plan::{
 };
 use super::sample::{Msg, View};
 use super::vars::{Scope, Vars};
+use crate::capture::{Captures, Rejected};
 use crate::plan::Plan;
 use crate::tcp::session::CloseKind;
 
@@ -161,6 +162,12 @@ pub struct Ctx<'a> {
     pub report: &'a mut Report,
     /// Spare parsers.
     pub txns: &'a mut TxnPool,
+    /// Where rejected messages are kept for `show errors`.
+    pub captures: &'a Captures,
+    /// The frontend's index.
+    pub fe_idx: usize,
+    /// The connected server's index in the current backend, if any.
+    pub server: Option<usize>,
 }
 
 impl Ctx<'_> {
@@ -1024,6 +1031,18 @@ impl HttpSession {
         match t.reqp.parse(&bytes[..self.clen as usize]) {
             Ok(Status::Partial) => {
                 if self.clen as usize >= size {
+                    self.read_addrs_always(ctx);
+                    ctx.captures.request(&Rejected {
+                        frontend: ctx.fe_idx,
+                        backend: None,
+                        server: None,
+                        src: self.src,
+                        state: &"incomplete head",
+                        reason: &"request head larger than tune.bufsize",
+                        offset: u64::from(self.clen),
+                        bytes: &bytes[..self.clen as usize],
+                        bufsize: size,
+                    });
                     return self.local_error(ctx, 431);
                 }
                 self.arm_cli_recv(ctx)
@@ -1032,6 +1051,17 @@ impl HttpSession {
             Err(e) => {
                 ctx.report.rejected += 1;
                 self.read_addrs_always(ctx);
+                ctx.captures.request(&Rejected {
+                    frontend: ctx.fe_idx,
+                    backend: None,
+                    server: None,
+                    src: self.src,
+                    state: &e.state,
+                    reason: &e.kind,
+                    offset: u64::from(e.offset),
+                    bytes: &bytes[..self.clen as usize],
+                    bufsize: size,
+                });
                 eprintln!(
                     "[WARNING] weir: frontend '{}': {} {} from {}: {} at offset {} (parser state {:?})",
                     ctx.fe_name,
@@ -1531,6 +1561,18 @@ impl HttpSession {
                 Ok(k) => k,
                 Err(e) => {
                     ctx.report.rejected += 1;
+                    self.read_addrs_always(ctx);
+                    ctx.captures.request(&Rejected {
+                        frontend: ctx.fe_idx,
+                        backend: self.be,
+                        server: None,
+                        src: self.src,
+                        state: &e.state,
+                        reason: &e.kind,
+                        offset: n as u64 + e.offset,
+                        bytes,
+                        bufsize: ctx.ring.bufs().buf_size(),
+                    });
                     eprintln!(
                         "[WARNING] weir: frontend '{}': bad request body: {} at body offset {} ({:?})",
                         ctx.fe_name, e.kind, e.offset, e.state
@@ -1639,6 +1681,18 @@ impl HttpSession {
             Ok(Status::Partial) => {
                 if self.slen as usize >= size {
                     ctx.report.bad_responses += 1;
+                    self.read_addrs_always(ctx);
+                    ctx.captures.response(&Rejected {
+                        frontend: ctx.fe_idx,
+                        backend: self.be,
+                        server: ctx.server,
+                        src: self.src,
+                        state: &"incomplete head",
+                        reason: &"response head larger than tune.bufsize",
+                        offset: u64::from(self.slen),
+                        bytes: &bytes[..self.slen as usize],
+                        bufsize: size,
+                    });
                     eprintln!(
                         "[WARNING] weir: frontend '{}': response head from server larger than tune.bufsize",
                         ctx.fe_name
@@ -1651,6 +1705,18 @@ impl HttpSession {
             Ok(Status::Complete(n)) => self.on_response_head(ctx, n),
             Err(e) => {
                 ctx.report.bad_responses += 1;
+                self.read_addrs_always(ctx);
+                ctx.captures.response(&Rejected {
+                    frontend: ctx.fe_idx,
+                    backend: self.be,
+                    server: ctx.server,
+                    src: self.src,
+                    state: &e.state,
+                    reason: &e.kind,
+                    offset: u64::from(e.offset),
+                    bytes: &bytes[..self.slen as usize],
+                    bufsize: size,
+                });
                 eprintln!(
                     "[WARNING] weir: frontend '{}': 502 Bad Gateway: invalid response from server: {} at offset {} (parser state {:?})",
                     ctx.fe_name, e.kind, e.offset, e.state
