@@ -411,7 +411,9 @@ fn accepted_lines_that_cannot_act_are_warned_about() {
             "    default_backend be\n",
             "    http-request deny\n    default_backend be\n",
         )
-        .replace("weight 2\n", "weight 2 check\n");
+        .replace("weight 2\n", "weight 2 check\n")
+        .replace("127.0.0.1:18080\n", "127.0.0.1:18080 tfo\n")
+        .replace(" backup\n", " backup minconn 2\n");
     let (f, path, _dir) = check_config(&cfg);
     assert_eq!(f.code(), Some(0), "stderr: {}", f.stderr);
     let line_of = |needle: &str| cfg.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -421,6 +423,8 @@ fn accepted_lines_that_cannot_act_are_warned_about() {
             "'http-request' rules ignored for frontend 'fe'",
         ),
         ("server s1", "health checks are not performed by weir yet"),
+        ("bind 127.0.0.1", "'bind' option(s) tfo have no effect"),
+        ("server s2", "server 's2': option(s) minconn have no effect"),
     ] {
         let want = format!("{}:{}:", path.display(), line_of(needle));
         assert!(

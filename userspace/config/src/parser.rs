@@ -633,6 +633,53 @@ impl<'e> Parser<'e> {
                     }
                 }
             }
+            for b in &d.binds {
+                let inert: Vec<&str> = [
+                    (b.maxconn.is_some(), "maxconn"),
+                    (b.interface.is_some(), "interface"),
+                    (b.v4v6, "v4v6"),
+                    (b.v6only, "v6only"),
+                    (b.transparent, "transparent"),
+                    (b.defer_accept, "defer-accept"),
+                    (b.tfo, "tfo"),
+                ]
+                .into_iter()
+                .filter_map(|(set, o)| set.then_some(o))
+                .collect();
+                if !inert.is_empty() {
+                    self.warnings.push(Warning {
+                        loc: b.loc.clone(),
+                        section: sref.clone(),
+                        msg: format!(
+                            "'bind' option(s) {} have no effect in weir yet",
+                            inert.join(", ")
+                        ),
+                    });
+                }
+            }
+            for sv in &d.servers {
+                let inert: Vec<&str> = [
+                    (sv.minconn.is_some(), "minconn"),
+                    (sv.maxqueue.is_some(), "maxqueue"),
+                    (sv.slowstart.is_some(), "slowstart"),
+                    (sv.shutdown_on_down, "on-marked-down"),
+                    (sv.shutdown_backup_on_up, "on-marked-up"),
+                ]
+                .into_iter()
+                .filter_map(|(set, o)| set.then_some(o))
+                .collect();
+                if !inert.is_empty() {
+                    self.warnings.push(Warning {
+                        loc: sv.loc.clone(),
+                        section: sref.clone(),
+                        msg: format!(
+                            "server '{}': option(s) {} have no effect in weir yet",
+                            sv.name,
+                            inert.join(", ")
+                        ),
+                    });
+                }
+            }
             let checked: Vec<&str> = d
                 .servers
                 .iter()
