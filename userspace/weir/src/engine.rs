@@ -52,6 +52,11 @@ pub fn run(bound: Bound) -> anyhow::Result<Engine> {
 }
 
 impl Engine {
+    /// A handle for other threads (the stats socket).
+    pub fn controller(&self) -> Controller {
+        self.ctl.clone()
+    }
+
     /// The workers' exit status, once `wait_for` returned true.
     pub fn finish(self) -> Result<(), ProxyError> {
         match self.result.into_inner() {

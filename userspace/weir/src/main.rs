@@ -14,6 +14,7 @@ mod files;
 mod kernel;
 mod limits;
 mod privileges;
+mod stats;
 mod supervise;
 
 use std::path::PathBuf;
@@ -131,9 +132,10 @@ fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
 }
 
 /// The start-up order matters: configuration (nothing bound on error) →
-/// open-files limit → bind (errors name the bind line) → load and attach the
-/// `xdp` sections (kernel.rs) → drop privileges →
-/// daemonize (a fork: before any worker thread exists) → pidfile → workers →
+/// open-files limit → bind (errors name the bind line) → stats sockets
+/// (stats.rs: created with their mode and owner) → load and attach the
+/// `xdp` sections (kernel.rs) → drop privileges → daemonize (a fork: before
+/// any worker thread exists) → pidfile → workers → stats sockets served →
 /// old processes of a reload signalled (`-sf`/`-st`) → signal loop.
 fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     let (config, files) = load(opts)?;
@@ -167,6 +169,9 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     for line in engine::listening(&bound) {
         log.debug(&line);
     }
+    // Stats sockets: created with their mode and owner while privileges
+    // still allow it; served once the workers run.
+    let stats_sockets = stats::bind(&config)?;
     // XDP sections load here: after binding, while privileges still allow it.
     let mut xdp = kernel::start(&config, log, opts.old_pids.is_some())?;
 
@@ -186,6 +191,8 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new(supervise::SIGNALS)
         .context("cannot install signal handlers")?;
     let running = engine::run(bound)?;
+    // Dropped at the end of `run`: the socket files are removed on stop.
+    let _stats = stats_sockets.serve(&running.controller())?;
     log.info(&format!(
         "started, pid {}, {} frontend(s)",
         std::process::id(),
