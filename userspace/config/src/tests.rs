@@ -1144,3 +1144,29 @@ fn extra_words_on_a_backend_line() {
     let e = parse_err("backend b extra\n");
     assert_eq!(e, "t.cfg:1: [backend 'b'] 'backend' takes a name and optionally 'from <defaults name>'; unexpected 'extra'");
 }
+
+#[test]
+fn steer_connections() {
+    assert_eq!(parse("global\n").global.steer_connections, None);
+    for (w, m) in [
+        ("cpu", SteerConnections::Cpu),
+        ("source", SteerConnections::Source),
+        ("off", SteerConnections::Off),
+    ] {
+        let c = parse(&format!("global\n steer-connections {w}\n"));
+        assert_eq!(c.global.steer_connections, Some(m));
+    }
+    assert_eq!(
+        parse_err("global\n steer-connections rss\n"),
+        "t.cfg:2: [global] 'steer-connections' expects 'cpu', 'source' or 'off', got 'rss'"
+    );
+    assert_eq!(
+        parse_err("global\n steer-connections\n"),
+        "t.cfg:2: [global] 'steer-connections' expects 'cpu', 'source' or 'off' as argument"
+    );
+    assert_eq!(
+        parse_err("global\n steer-connections cpu\n steer-connections off\n"),
+        "t.cfg:3: [global] 'steer-connections' is already set"
+    );
+    assert!(parse_err("frontend f\n steer-connections cpu\n").starts_with("t.cfg:2: "));
+}

@@ -98,6 +98,22 @@ pub struct Global {
     pub hard_stop_after: Option<Duration>,
     /// `log …` lines of the global section (used by proxies with `log global`).
     pub logs: Vec<LogTarget>,
+    /// `steer-connections cpu|source|off` (weir's own keyword): how a new
+    /// connection picks a worker's listener. `None`: `cpu` when every
+    /// worker is pinned to a CPU of its own, else the kernel's spreading.
+    pub steer_connections: Option<SteerConnections>,
+}
+
+/// How new connections are spread over the workers' SO_REUSEPORT listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SteerConnections {
+    /// To the worker pinned to the CPU that received the packet.
+    Cpu,
+    /// By a hash of the connection's addresses and ports (the same client
+    /// port lands on the same worker).
+    Source,
+    /// The kernel's own reuseport spreading.
+    Off,
 }
 
 impl Default for Global {
@@ -121,6 +137,7 @@ impl Default for Global {
             tune_maxpollevents: None,
             hard_stop_after: None,
             logs: Vec::new(),
+            steer_connections: None,
         }
     }
 }

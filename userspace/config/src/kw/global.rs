@@ -41,6 +41,12 @@ pub static KEYWORDS: &[Keyword] = &[
         "3.2 tune.maxpollevents",
     ),
     kw("hard-stop-after", kw_hard_stop_after, "3.1 hard-stop-after"),
+    // weir's own (no HAProxy equivalent): SK_REUSEPORT steering.
+    kw(
+        "steer-connections",
+        kw_steer_connections,
+        "weir: README, steer-connections",
+    ),
     kw("setenv", kw_setenv, "3.1 setenv"),
     // TLS defaults: HAProxy applies them only to `ssl` binds and servers,
     // which weir refuses, so they can have no effect; accepted with a
@@ -316,6 +322,30 @@ fn kw_chroot(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
 fn kw_daemon(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     expect_args("daemon", a, 0, "no argument")?;
     ctx.global.daemon = true;
+    Ok(())
+}
+
+fn kw_steer_connections(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    expect_args(
+        "steer-connections",
+        a,
+        1,
+        "'cpu', 'source' or 'off' as argument",
+    )?;
+    let mode = match a[0].as_str() {
+        "cpu" => SteerConnections::Cpu,
+        "source" => SteerConnections::Source,
+        "off" => SteerConnections::Off,
+        x => {
+            return Err(format!(
+                "'steer-connections' expects 'cpu', 'source' or 'off', got '{x}'"
+            ))
+        }
+    };
+    if ctx.global.steer_connections.is_some() {
+        return Err("'steer-connections' is already set".into());
+    }
+    ctx.global.steer_connections = Some(mode);
     Ok(())
 }
 
