@@ -717,6 +717,25 @@ impl<'e> Parser<'e> {
                     ));
                 }
             }
+            // kw::http: `redirect` and `monitor-uri` act on HTTP requests;
+            // HAProxy ignores them in mode tcp with a warning.
+            if d.mode == Mode::Tcp {
+                let fe_side = matches!(d.kind, SectionKind::Frontend | SectionKind::Listen);
+                if let Some(r) = d.http.redirect_rules.first() {
+                    self.warnings.push(Warning {
+                        loc: r.loc.clone(),
+                        section: sref.clone(),
+                        msg: "'redirect' rules ignored: they require 'mode http'".into(),
+                    });
+                }
+                if d.http.monitor_uri.is_some() && fe_side {
+                    self.warnings.push(Warning {
+                        loc: d.loc.clone(),
+                        section: sref.clone(),
+                        msg: "'monitor-uri' ignored: it requires 'mode http'".into(),
+                    });
+                }
+            }
             if let (Some(u), Mode::Tcp) = (d.rules.use_server.iter().find(|u| !u.layer4), d.mode) {
                 return Err(at(
                     &u.loc,

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 /// Files accepted today; raise it when support grows so that regressions fail.
-const ACCEPTED_FLOOR: usize = 1;
+const ACCEPTED_FLOOR: usize = 2;
 
 /// Genuine errors in the corpus: (file number, line, message fragment).
 const GENUINE: &[(&str, u32, &str)] = &[

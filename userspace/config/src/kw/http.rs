@@ -32,8 +32,17 @@ pub struct HttpSettings {
     pub conn_mode: Option<ConnMode>,
     /// `http-reuse` (`None`: HAProxy's default, `safe`).
     pub reuse: Option<Reuse>,
-    /// `errorfile CODE FILE`: the file's bytes, a complete HTTP response.
+    /// `errorfile CODE FILE` and `http-error status CODE …`: the page
+    /// weir sends instead of its own for that status (the last one wins).
     pub errorfiles: Vec<ErrorFile>,
+    /// Proxy-level `redirect …` rules in file order (evaluated after the
+    /// `http-request` rules of the same section; their action is always
+    /// [`HttpAction::Redirect`]).
+    pub redirect_rules: Vec<HttpRule>,
+    /// `monitor-uri URI` (frontend side).
+    pub monitor_uri: Option<String>,
+    /// `monitor fail if|unless COND` lines (frontend side).
+    pub monitor_fail: Vec<Condition>,
 }
 
 /// One `http-request` / `http-response` line.
@@ -215,7 +224,8 @@ pub enum RedirectKind {
     Scheme,
 }
 
-/// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash]`.
+/// `redirect location|prefix|scheme TARGET [code N] [drop-query]
+/// [append-slash] [set-cookie NAME[=VALUE] | clear-cookie NAME[=]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectSpec {
     /// The form.
@@ -228,6 +238,9 @@ pub struct RedirectSpec {
     pub drop_query: bool,
     /// Add a `/` to a path that does not end with one.
     pub append_slash: bool,
+    /// The value of a `Set-Cookie` header added to the answer: `NAME[=VALUE]`
+    /// for `set-cookie`, `NAME[=]; Max-Age=0` for `clear-cookie`.
+    pub cookie: Option<String>,
 }
 
 /// `option forwardfor [except NET] [header NAME] [if-none]`.
@@ -265,13 +278,27 @@ pub enum Reuse {
     Always,
 }
 
-/// `errorfile CODE FILE`.
+/// `errorfile CODE FILE` or `http-error status CODE …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorFile {
     /// The status it replaces.
     pub code: u16,
-    /// The file's bytes (sent as-is: a complete HTTP response).
-    pub bytes: Vec<u8>,
+    /// What is sent instead.
+    pub page: ErrorPage,
+}
+
+/// A custom error page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorPage {
+    /// A file's bytes, sent as-is: a complete HTTP response (`errorfile`,
+    /// `http-error … errorfile F`).
+    Raw(Vec<u8>),
+    /// A response built like `http-request return` builds one (`http-error
+    /// … [content-type T] [string S | file F] [hdr N V]*`).
+    Reply(ReturnSpec),
+    /// weir's own page (`http-error … default-errorfiles`): it still
+    /// takes precedence over a frontend's page when set in a backend.
+    Default,
 }
 
 /// Status codes `errorfile` and `deny_status` accept (HAProxy's list).
@@ -310,6 +337,34 @@ pub static KEYWORDS: &[Keyword] = &[
         negatable: false,
         parse: kw_errorfile,
         doc: "4.2 errorfile",
+    },
+    Keyword {
+        name: "http-error",
+        sections: Sections::PROXIES,
+        negatable: false,
+        parse: kw_http_error,
+        doc: "4.2 http-error",
+    },
+    Keyword {
+        name: "redirect",
+        sections: Sections(Sections::FE_NODEF.0 | Sections::BE_NODEF.0),
+        negatable: false,
+        parse: kw_redirect,
+        doc: "4.2 redirect",
+    },
+    Keyword {
+        name: "monitor-uri",
+        sections: Sections::FE,
+        negatable: false,
+        parse: kw_monitor_uri,
+        doc: "4.2 monitor-uri",
+    },
+    Keyword {
+        name: "monitor",
+        sections: Sections::FE_NODEF,
+        negatable: false,
+        parse: kw_monitor,
+        doc: "4.2 monitor fail",
     },
 ];
 
@@ -490,7 +545,153 @@ fn kw_errorfile(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     let bytes = read_file(file, "'errorfile'")?;
     let http = &mut ctx.px()?.http;
     http.errorfiles.retain(|e| e.code != code);
-    http.errorfiles.push(ErrorFile { code, bytes });
+    http.errorfiles.push(ErrorFile {
+        code,
+        page: ErrorPage::Raw(bytes),
+    });
+    Ok(())
+}
+
+/// `http-error status CODE [content-type T] [default-errorfiles |
+/// errorfile F | file F | string S] [hdr N V]*`: like `errorfile`, the
+/// page replaces weir's own for CODE (the last of the two keywords wins).
+/// `errorfiles NAME` (an `http-errors` section) and the log-format bodies
+/// `lf-file` / `lf-string` are refused.
+fn kw_http_error(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    const KW: &str = "http-error";
+    let (Some(k), Some(code)) = (a.first(), a.get(1)) else {
+        return Err(format!("'{KW}' expects status <code> [options]"));
+    };
+    if k != "status" {
+        return Err(format!("'{KW}' expects status <code> [options], got '{k}'"));
+    }
+    let code: u16 = code
+        .parse()
+        .map_err(|_| format!("'{KW}': '{code}' is not a status code"))?;
+    if !ERROR_CODES.contains(&code) {
+        return Err(format!(
+            "'{KW}': status code {code} cannot be customised (one of {ERROR_CODES:?})"
+        ));
+    }
+    let rest = &a[2..];
+    let page = if let Some(i) = rest
+        .iter()
+        .position(|w| w == "default-errorfiles" || w == "errorfile" || w == "errorfiles")
+    {
+        let w = rest[i].as_str();
+        let others: Vec<&String> = rest
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i && !(w != "default-errorfiles" && *j == i + 1))
+            .map(|(_, x)| x)
+            .collect();
+        if let Some(x) = others.first() {
+            return Err(format!(
+                "'{KW}': '{w}' sends a page as it is; '{x}' cannot be combined with it"
+            ));
+        }
+        match w {
+            "default-errorfiles" => ErrorPage::Default,
+            "errorfile" => {
+                let f = rest
+                    .get(i + 1)
+                    .ok_or_else(|| format!("'{KW}': 'errorfile' expects a file"))?;
+                ErrorPage::Raw(read_file(f, "'http-error'")?)
+            }
+            _ => {
+                return Err(format!(
+                    "'{KW}': 'errorfiles' names an 'http-errors' section, which is not supported by weir yet"
+                ))
+            }
+        }
+    } else {
+        if let Some(x) = rest.iter().find(|w| *w == "status") {
+            return Err(format!("'{KW}': unexpected argument '{x}'"));
+        }
+        let mut spec = parse_return(KW, rest)?;
+        spec.status = code;
+        ErrorPage::Reply(spec)
+    };
+    let http = &mut ctx.px()?.http;
+    http.errorfiles.retain(|e| e.code != code);
+    http.errorfiles.push(ErrorFile { code, page });
+    Ok(())
+}
+
+/// Splits `WORDS… [if|unless COND]` and checks the condition.
+fn split_cond<'w>(
+    ctx: &mut Ctx<'_, '_>,
+    kw: &str,
+    a: &'w [String],
+) -> Result<(&'w [String], Option<Condition>), String> {
+    let split = a
+        .iter()
+        .position(|w| w == "if" || w == "unless")
+        .unwrap_or(a.len());
+    let (words, cond_words) = a.split_at(split);
+    let cond = match cond_words.split_first() {
+        None => None,
+        Some((w, rest)) => {
+            if rest.is_empty() {
+                return Err(format!("'{kw}': missing condition after '{w}'"));
+            }
+            let c = Condition {
+                loc: ctx.loc.clone(),
+                negate: w == "unless",
+                tokens: rest.to_vec(),
+            };
+            (crate::registry::CONDITION_CHECK)(ctx, &c)?;
+            Some(c)
+        }
+    };
+    Ok((words, cond))
+}
+
+/// The proxy-level `redirect`: as `http-request redirect` with a target
+/// taken as written (no log-format), evaluated after the section's
+/// `http-request` rules.
+fn kw_redirect(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let (words, cond) = split_cond(ctx, "redirect", a)?;
+    let spec = parse_redirect("redirect", words, true)?;
+    let rule = HttpRule {
+        loc: ctx.loc.clone(),
+        action: HttpAction::Redirect(Box::new(spec)),
+        cond,
+    };
+    ctx.px()?.http.redirect_rules.push(rule);
+    Ok(())
+}
+
+fn kw_monitor_uri(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let [uri] = a else {
+        return Err("'monitor-uri' expects an URI".into());
+    };
+    if uri.is_empty() || uri.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!(
+            "'monitor-uri': '{uri}' cannot be a request target (empty, or spaces or control characters)"
+        ));
+    }
+    ctx.px()?.http.monitor_uri = Some(uri.clone());
+    Ok(())
+}
+
+fn kw_monitor(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let Some((first, rest)) = a.split_first() else {
+        return Err("'monitor' expects 'fail' followed by if|unless <condition>".into());
+    };
+    if first != "fail" {
+        return Err(format!(
+            "'monitor': unknown argument '{first}' (expects 'fail' followed by if|unless <condition>)"
+        ));
+    }
+    let (words, cond) = split_cond(ctx, "monitor fail", rest)?;
+    if let Some(x) = words.first() {
+        return Err(format!(
+            "'monitor fail': unexpected argument '{x}' (expects if|unless <condition>)"
+        ));
+    }
+    let cond = cond.ok_or("'monitor fail' expects if|unless <condition>")?;
+    ctx.px()?.http.monitor_fail.push(cond);
     Ok(())
 }
 
@@ -735,7 +936,7 @@ fn parse_action(
             HttpAction::Deny { status }
         }
         "return" => HttpAction::Return(Box::new(parse_return(kw, args)?)),
-        "redirect" if request => HttpAction::Redirect(Box::new(parse_redirect(kw, args)?)),
+        "redirect" if request => HttpAction::Redirect(Box::new(parse_redirect(kw, args, false)?)),
         "set-header" | "add-header" => {
             n(2, "<name> <value>")?;
             if !is_token(&args[0]) {
@@ -1010,13 +1211,16 @@ fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
     Ok(spec)
 }
 
-fn parse_redirect(kw: &str, a: &[String]) -> Result<RedirectSpec, String> {
+/// `verbatim`: the proxy-level `redirect` keyword, whose target is used as
+/// written (`http-request redirect` takes a log-format string).
+fn parse_redirect(kw: &str, a: &[String], verbatim: bool) -> Result<RedirectSpec, String> {
     let mut spec = RedirectSpec {
         kind: RedirectKind::Location,
         target: String::new(),
         code: 302,
         drop_query: false,
         append_slash: false,
+        cookie: None,
     };
     let mut have_target = false;
     let mut i = 0;
@@ -1037,7 +1241,14 @@ fn parse_redirect(kw: &str, a: &[String]) -> Result<RedirectSpec, String> {
                     "prefix" => RedirectKind::Prefix,
                     _ => RedirectKind::Scheme,
                 };
-                spec.target = literal(kw, t)?;
+                spec.target = if verbatim {
+                    if t.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                        return Err(format!("'{kw}': value contains a line break or NUL"));
+                    }
+                    t.clone()
+                } else {
+                    literal(kw, t)?
+                };
                 i += 2;
             }
             "code" => {
@@ -1060,7 +1271,29 @@ fn parse_redirect(kw: &str, a: &[String]) -> Result<RedirectSpec, String> {
                 i += 1;
             }
             "set-cookie" | "clear-cookie" => {
-                return Err(format!("'{kw}': '{w}' is not supported by weir yet"))
+                let c = a
+                    .get(i + 1)
+                    .ok_or_else(|| format!("'{kw}': '{w}' expects NAME[=value]"))?;
+                let name = c.split('=').next().unwrap_or("");
+                if !is_token(name)
+                    || c.bytes()
+                        .any(|b| b.is_ascii_control() || b == b';' || b == b' ')
+                {
+                    return Err(format!("'{kw}': '{c}' is not a cookie NAME[=value]"));
+                }
+                if spec.cookie.is_some() {
+                    return Err(format!(
+                        "'{kw}': only one of set-cookie, clear-cookie may be given"
+                    ));
+                }
+                // HAProxy: the cookie as written, no other attribute (a
+                // session cookie); clear-cookie adds max-age=0.
+                spec.cookie = Some(if w == "set-cookie" {
+                    c.clone()
+                } else {
+                    format!("{c}; Max-Age=0")
+                });
+                i += 2;
             }
             x => return Err(format!("'{kw}': unexpected argument '{x}'")),
         }

@@ -547,6 +547,7 @@ pub fn reason_phrase(code: u16) -> &'static str {
 /// One sentence for weir's own error pages (HAProxy's statuses, weir's words).
 fn explanation(code: u16) -> &'static str {
     match code {
+        200 => "Service ready.",
         400 => "The request could not be understood.",
         403 => "Access to this resource is denied.",
         404 => "The resource was not found.",
@@ -682,6 +683,9 @@ pub fn redirect(
         }
     }
     o.put(b"\r\ncache-control: no-cache\r\n")?;
+    if let Some(c) = &r.cookie {
+        o.header(b"set-cookie", c.as_bytes())?;
+    }
     if close {
         o.put(b"connection: close\r\n")?;
     }
@@ -831,6 +835,7 @@ mod tests {
             code: 301,
             drop_query: false,
             append_slash: true,
+            cookie: None,
         };
         let mut b = vec![0u8; 1024];
         let mut o = Out::new(&mut b);

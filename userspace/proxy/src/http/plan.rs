@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use weir_config::kw::http::{
-    log_format, ConnMode, ForwardFor, HttpAction, HttpRule, HttpSettings, LfPart, Reuse,
+    log_format, ConnMode, ErrorPage, ForwardFor, HttpAction, HttpRule, HttpSettings, LfPart, Reuse,
 };
 use weir_config::kw::rules::{TcpAction, TcpRule};
 use weir_config::{AclDecl, Backend, Config, Frontend, Loc, Mode};
@@ -176,8 +176,10 @@ pub struct Common {
     pub forwardfor: Option<ForwardFor>,
     /// Connection mode as configured on this side.
     pub mode: Option<ConnMode>,
-    /// `errorfile`s: status and the raw response.
+    /// `errorfile`s and `http-error`s: status and the raw response.
     pub errorfiles: Vec<(u16, Box<[u8]>)>,
+    /// Proxy-level `redirect` rules (after the `http-request` rules).
+    pub redirect: Vec<Rule>,
     /// `tcp-request content` rules (evaluated once the request head is
     /// parsed, before the `http-request` rules).
     pub content: Vec<TcpRulePlan>,
@@ -201,8 +203,21 @@ pub struct HttpFrontendPlan {
     pub keep_alive_ms: Option<u64>,
     /// Parser settings (`tune.bufsize`).
     pub opts: weir_http::Options,
+    /// `monitor-uri` and its `monitor fail` conditions.
+    pub monitor: Option<Monitor>,
     /// What the conditions read.
     pub needs: Needs,
+}
+
+/// `monitor-uri URI` with its `monitor fail` conditions: a request whose
+/// target is exactly URI is answered 200 (503 when a condition holds),
+/// before the `http-request` rules, and never forwarded.
+#[derive(Debug)]
+pub struct Monitor {
+    /// The URI, as written.
+    pub uri: Box<[u8]>,
+    /// `monitor fail if|unless COND`, in order (any true: 503).
+    pub fail: Vec<Condition>,
 }
 
 /// The http side of a backend.
@@ -359,9 +374,48 @@ fn common(
         errorfiles: h
             .errorfiles
             .iter()
-            .map(|e| (e.code, e.bytes.clone().into_boxed_slice()))
+            .map(|e| (e.code, error_page(e.code, &e.page)))
             .collect(),
+        redirect: rules(&h.redirect_rules, acls, section, name, needs, tarpit_ms)?,
     })
+}
+
+/// The bytes of a custom error page (an `http-error` reply is composed
+/// once, here, closing the connection like weir's own pages).
+fn error_page(code: u16, p: &ErrorPage) -> Box<[u8]> {
+    match p {
+        ErrorPage::Raw(b) => b.clone().into_boxed_slice(),
+        ErrorPage::Default => {
+            let mut buf = vec![0u8; 1024];
+            let mut o = super::compose::Out::new(&mut buf);
+            // weir's pages are a few hundred bytes.
+            let n = match super::compose::error_page(&mut o, code, None) {
+                Ok(()) => o.len(),
+                Err(_) => 0,
+            };
+            buf.truncate(n);
+            buf.into_boxed_slice()
+        }
+        ErrorPage::Reply(r) => {
+            let size = 256
+                + r.body.len()
+                + r.content_type.as_ref().map_or(0, String::len)
+                + r.headers
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + 4)
+                    .sum::<usize>();
+            let mut buf = vec![0u8; size];
+            let mut o = super::compose::Out::new(&mut buf);
+            // The size above leaves room for the status line and the
+            // fixed headers, so this cannot overflow.
+            let n = match super::compose::returned(&mut o, r, false, true) {
+                Ok(()) => o.len(),
+                Err(_) => 0,
+            };
+            buf.truncate(n);
+            buf.into_boxed_slice()
+        }
+    }
 }
 
 fn ms(d: Option<std::time::Duration>) -> Option<u64> {
@@ -420,6 +474,18 @@ pub fn frontend(
         &fe.timeouts,
     )?;
     let http_request_ms = ms(fe.timeouts.http_request);
+    let monitor = match &fe.http.monitor_uri {
+        Some(uri) => Some(Monitor {
+            uri: uri.as_bytes().into(),
+            fail: fe
+                .http
+                .monitor_fail
+                .iter()
+                .map(|c| compile(&fe.acls, c, section, &fe.name, &mut needs))
+                .collect::<Result<_, _>>()?,
+        }),
+        None => None,
+    };
     let own_backend = if fe.from_listen {
         cfg.backends
             .iter()
@@ -434,6 +500,7 @@ pub fn frontend(
         common,
         http_request_ms,
         keep_alive_ms: ms(fe.timeouts.http_keep_alive).or(http_request_ms),
+        monitor,
         opts: weir_http::Options {
             max_head: u32::try_from(bufsize).unwrap_or(u32::MAX),
             accept_invalid: false,

@@ -1436,7 +1436,18 @@ impl HttpSession {
         if self.content_rejects(ctx, &fe.common.content) {
             return HttpAsk::Close(CloseKind::Normal);
         }
+        // `monitor-uri`: answered before the `http-request` rules.
+        if let Some(m) = &fe.monitor {
+            let bytes = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b));
+            if bytes.is_some_and(|b| self.reqp().head().target().slice(b) == &m.uri[..]) {
+                let fail = m.fail.iter().any(|c| self.request_cond(ctx, c));
+                return self.local_error(ctx, if fail { 503 } else { 200 });
+            }
+        }
         if let Some(rule) = self.request_rules(ctx, &fe.common.request) {
+            return self.answer(ctx, rule, n);
+        }
+        if let Some(rule) = self.request_rules(ctx, &fe.common.redirect) {
             return self.answer(ctx, rule, n);
         }
         // Content switching: the first matching use_backend, else default.
@@ -1466,6 +1477,9 @@ impl HttpSession {
                 return HttpAsk::Close(CloseKind::Normal);
             }
             if let Some(rule) = self.request_rules(ctx, &bh.common.request) {
+                return self.answer(ctx, rule, n);
+            }
+            if let Some(rule) = self.request_rules(ctx, &bh.common.redirect) {
                 return self.answer(ctx, rule, n);
             }
         }
