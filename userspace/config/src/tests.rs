@@ -345,7 +345,7 @@ fn warnings_for_ignored_settings() {
 
 #[test]
 fn http_balance_kept_in_http_mode() {
-    let c = parse("backend b\n mode http\n balance uri whole len 10 depth 2\nbackend c\n mode http\n balance hdr(Host) use_domain_only\nbackend d\n mode http\n balance url_param id check_post\n");
+    let c = parse("backend b\n mode http\n balance uri whole len 10 depth 2\nbackend c\n mode http\n balance hdr(Host) use_domain_only\nbackend d\n mode http\n balance url_param id\n");
     assert_eq!(
         c.backend("b").unwrap().balance,
         Balance::Uri {
@@ -364,12 +364,19 @@ fn http_balance_kept_in_http_mode() {
     );
     assert_eq!(
         c.backend("d").unwrap().balance,
-        Balance::UrlParam {
-            name: "id".into(),
-            check_post: true
-        }
+        Balance::UrlParam { name: "id".into() }
     );
 }
+
+#[test]
+fn url_param_check_post_refused() {
+    let e = parse_err("backend d\n mode http\n balance url_param id check_post\n");
+    assert!(
+        e.contains("t.cfg:3:") && e.contains("check_post") && e.contains("not supported"),
+        "{e}"
+    );
+}
+
 
 #[test]
 fn environment_and_setenv() {

@@ -540,12 +540,11 @@ pub enum Balance {
         /// `path-only`: ignore scheme and authority of absolute URIs.
         path_only: bool,
     },
-    /// `url_param NAME [check_post]` (mode http).
+    /// `url_param NAME` (mode http; `check_post` is refused: weir does
+    /// not search request bodies before balancing).
     UrlParam {
         /// Parameter name.
         name: String,
-        /// `check_post`: also look into a POST body.
-        check_post: bool,
     },
     /// `hdr(NAME) [use_domain_only]` (mode http).
     Hdr {

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 
 use weir_config::{Balance, HashFunction as CfgFn, HashMethod as CfgMethod, HashType as CfgHash};
 use weir_core::balance::{
-    Algorithm, BalanceError, Balancer, BalancerConfig, HashFunction, HashKey, HashMethod, HashType,
-    PickCtx, PickError, ServerId, ServerSpec, ServerState,
+    hash_bytes, Algorithm, BalanceError, Balancer, BalancerConfig, HashFunction, HashKey,
+    HashMethod, HashType, PickCtx, PickError, ServerId, ServerSpec, ServerState,
 };
 
 use crate::plan::BackendPlan;
@@ -42,6 +42,156 @@ pub fn algorithm(b: &Balance) -> Algorithm {
         Balance::Random { draws } => Algorithm::Random { draws: *draws },
         Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } => Algorithm::Hash,
     }
+}
+
+/// What a `mode http` hash algorithm hashes: `balance uri`, `url_param`
+/// or `hdr(name)`, with HAProxy 2.6's rules for finding the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpKey {
+    /// `uri [whole] [len N] [depth N] [path-only]`.
+    Uri {
+        /// Hash the query string too.
+        whole: bool,
+        /// Only the first `len` bytes of the URI (0: all).
+        len: u32,
+        /// Only up to the `depth`th `/` (0: all).
+        depth: u32,
+        /// Skip the scheme and authority of an absolute URI.
+        path_only: bool,
+    },
+    /// `url_param NAME`: the value of the first query parameter `NAME`.
+    UrlParam(Box<[u8]>),
+    /// `hdr(NAME) [use_domain_only]`: the first value of header `NAME`
+    /// (lower case here).
+    Hdr {
+        /// Header name, lower case.
+        name: Box<[u8]>,
+        /// Only the domain: the label before the last dot.
+        use_domain_only: bool,
+    },
+}
+
+impl HttpKey {
+    /// The key of an HTTP algorithm; `None` for the others.
+    #[must_use]
+    pub fn of(b: &Balance) -> Option<Self> {
+        Some(match b {
+            Balance::Uri {
+                whole,
+                len,
+                depth,
+                path_only,
+            } => HttpKey::Uri {
+                whole: *whole,
+                len: *len,
+                depth: *depth,
+                path_only: *path_only,
+            },
+            Balance::UrlParam { name, .. } => HttpKey::UrlParam(name.as_bytes().into()),
+            Balance::Hdr {
+                name,
+                use_domain_only,
+            } => HttpKey::Hdr {
+                name: name.to_ascii_lowercase().into_bytes().into(),
+                use_domain_only: *use_domain_only,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The bytes to hash in a request with this `target` (as sent) and
+    /// `headers` (name, value); `None` when the key is absent, which makes
+    /// the balancer fall back to round robin as HAProxy does.
+    pub fn find<'a>(
+        &self,
+        target: &'a [u8],
+        headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Option<&'a [u8]> {
+        match self {
+            HttpKey::Uri {
+                whole,
+                len,
+                depth,
+                path_only,
+            } => {
+                let mut uri = if *path_only { path_of(target) } else { target };
+                if *len > 0 {
+                    uri = &uri[..uri.len().min(*len as usize)];
+                }
+                // Stop before the query (unless `whole`) and at the slash
+                // that opens directory `depth + 1`.
+                let mut slashes = 0u32;
+                let end = uri
+                    .iter()
+                    .position(|&c| {
+                        if c == b'/' {
+                            slashes += 1;
+                            *depth > 0 && slashes == depth + 1
+                        } else {
+                            c == b'?' && !*whole
+                        }
+                    })
+                    .unwrap_or(uri.len());
+                Some(&uri[..end])
+            }
+            HttpKey::UrlParam(name) => {
+                let q = target.iter().position(|&c| c == b'?')?;
+                target[q + 1..]
+                    .split(|&c| c == b'&')
+                    .find_map(|p| p.strip_prefix(&name[..]).and_then(|v| v.strip_prefix(b"=")))
+            }
+            HttpKey::Hdr {
+                name,
+                use_domain_only,
+            } => {
+                let (_, v) = headers
+                    .into_iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+                let v = weir_core::acl::http::header_values(v).next()?;
+                Some(if *use_domain_only { domain_of(v) } else { v })
+            }
+        }
+    }
+
+    /// [`Self::find`] hashed with `ty`'s function (the avalanche modifier is
+    /// the balancer's).
+    pub fn hash<'a>(
+        &self,
+        ty: HashType,
+        target: &'a [u8],
+        headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Option<u32> {
+        self.find(target, headers)
+            .map(|k| hash_bytes(ty.function, k))
+    }
+}
+
+/// The path (and query) of a request target: an absolute URI loses its
+/// scheme and authority; `*` and authority forms have none.
+fn path_of(t: &[u8]) -> &[u8] {
+    if t.first() == Some(&b'/') {
+        return t;
+    }
+    let Some(p) = t.windows(3).position(|w| w == b"://") else {
+        return &[];
+    };
+    let rest = &t[p + 3..];
+    match rest.iter().position(|&c| c == b'/' || c == b'?') {
+        Some(i) => &rest[i..],
+        None => &[],
+    }
+}
+
+/// `use_domain_only`: the label before the last dot ("example" of
+/// "www.example.com"); a value whose only dot is its first byte, or that
+/// has none, is kept whole (HAProxy's scan never looks at the first byte).
+fn domain_of(v: &[u8]) -> &[u8] {
+    let Some(last) = v.iter().rposition(|&c| c == b'.').filter(|&i| i > 0) else {
+        return v;
+    };
+    let head = &v[..last];
+    let start = head.iter().rposition(|&c| c == b'.').map_or(0, |i| i + 1);
+    &head[start..]
 }
 
 /// Maps `hash-type`.
@@ -122,7 +272,16 @@ impl Picker {
         client: Option<IpAddr>,
         full: impl Fn(u16) -> bool,
     ) -> Pick {
-        let key = client.map_or(HashKey::None, HashKey::Addr);
+        self.pick_key(avoid, client.map_or(HashKey::None, HashKey::Addr), full)
+    }
+
+    /// [`Self::pick`] with any key (the HTTP algorithms' hash).
+    pub fn pick_key(
+        &mut self,
+        avoid: Option<u16>,
+        key: HashKey<'_>,
+        full: impl Fn(u16) -> bool,
+    ) -> Pick {
         let first = self.bal.pick(PickCtx {
             key,
             avoid: avoid.map(|a| ServerId(u32::from(a))),
@@ -193,6 +352,7 @@ mod tests {
             allbackups: false,
             algorithm: Algorithm::RoundRobin,
             hash_type: HashType::default(),
+            lb_key: None,
             http: None,
             use_server: Vec::new(),
         }
@@ -246,5 +406,75 @@ mod tests {
         }
         let mut p = picker(&be(&[(0, false)], 0));
         assert_eq!(p.pick(None, None, |_| false), Pick::NoServer);
+    }
+
+    fn key(b: Balance, target: &str, headers: &[(&str, &str)]) -> Option<String> {
+        let k = HttpKey::of(&b).unwrap();
+        let h = headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+        k.find(target.as_bytes(), h)
+            .map(|x| String::from_utf8(x.to_vec()).unwrap())
+    }
+
+    fn uri(whole: bool, len: u32, depth: u32, path_only: bool) -> Balance {
+        Balance::Uri {
+            whole,
+            len,
+            depth,
+            path_only,
+        }
+    }
+
+    #[test]
+    fn uri_key() {
+        let t = "/a/b/c?x=1";
+        assert_eq!(key(uri(false, 0, 0, false), t, &[]).unwrap(), "/a/b/c");
+        assert_eq!(key(uri(true, 0, 0, false), t, &[]).unwrap(), t);
+        assert_eq!(key(uri(false, 0, 2, false), t, &[]).unwrap(), "/a/b");
+        assert_eq!(key(uri(false, 0, 1, false), t, &[]).unwrap(), "/a");
+        assert_eq!(key(uri(false, 4, 0, false), t, &[]).unwrap(), "/a/b");
+        assert_eq!(key(uri(true, 8, 0, false), t, &[]).unwrap(), "/a/b/c?x");
+        let abs = "http://h.example:8080/p/q?z";
+        assert_eq!(key(uri(false, 0, 0, false), abs, &[]).unwrap(), "http://h.example:8080/p/q");
+        assert_eq!(key(uri(false, 0, 0, true), abs, &[]).unwrap(), "/p/q");
+        assert_eq!(key(uri(true, 0, 0, true), abs, &[]).unwrap(), "/p/q?z");
+        assert_eq!(key(uri(false, 0, 0, true), "*", &[]).unwrap(), "");
+    }
+
+    #[test]
+    fn url_param_key() {
+        let p = || Balance::UrlParam { name: "id".into() };
+        assert_eq!(key(p(), "/x?id=42", &[]).unwrap(), "42");
+        assert_eq!(key(p(), "/x?a=1&id=7&id=8", &[]).unwrap(), "7");
+        assert_eq!(key(p(), "/x?id=", &[]).unwrap(), "");
+        assert_eq!(key(p(), "/x?xid=1&id", &[]), None);
+        assert_eq!(key(p(), "/x/id=1", &[]), None);
+        assert_eq!(key(p(), "/x", &[]), None);
+    }
+
+    #[test]
+    fn hdr_key() {
+        let h = |d| Balance::Hdr {
+            name: "Host".into(),
+            use_domain_only: d,
+        };
+        let hs = [
+            ("x", "y"),
+            ("host", " www.example.com , other"),
+            ("Host", "z"),
+        ];
+        assert_eq!(key(h(false), "/", &hs).unwrap(), "www.example.com");
+        assert_eq!(key(h(true), "/", &hs).unwrap(), "example");
+        assert_eq!(
+            key(h(true), "/", &[("Host", "example.com")]).unwrap(),
+            "example"
+        );
+        assert_eq!(
+            key(h(true), "/", &[("Host", "localhost")]).unwrap(),
+            "localhost"
+        );
+        assert_eq!(key(h(true), "/", &[("Host", ".com")]).unwrap(), ".com");
+        assert_eq!(key(h(true), "/", &[("Host", "a.b.c.")]).unwrap(), "c");
+        assert_eq!(key(h(false), "/", &[("Host", "")]), None);
+        assert_eq!(key(h(false), "/", &[("X", "a")]), None);
     }
 }

@@ -121,6 +121,8 @@ pub struct BackendPlan {
     pub algorithm: weir_core::balance::Algorithm,
     /// `hash-type`.
     pub hash_type: weir_core::balance::HashType,
+    /// `balance uri`, `url_param`, `hdr(…)`: what each request hashes.
+    pub lb_key: Option<crate::pick::HttpKey>,
     /// mode http: rules and options of the backend (`None`: mode tcp).
     pub http: Option<Box<crate::http::plan::HttpBackendPlan>>,
     /// `use-server` rules: condition and server index (in `mode tcp` the
@@ -448,6 +450,7 @@ impl Plan {
             allbackups: be.allbackups,
             algorithm: crate::pick::algorithm(&be.balance),
             hash_type: crate::pick::hash_type(&be.hash_type),
+            lb_key: crate::pick::HttpKey::of(&be.balance),
             use_server: crate::http::plan::use_server(be)?,
             // mode http: the backend's rules and options.
             http: if be.mode == Mode::Http {

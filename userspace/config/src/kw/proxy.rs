@@ -284,17 +284,14 @@ fn kw_balance(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
                 .first()
                 .ok_or("'balance url_param' expects a parameter name")?
                 .clone();
-            let check_post = match rest.get(1).map(String::as_str) {
-                None => false,
+            match rest.get(1).map(String::as_str) {
+                None => {}
                 Some("check_post") => {
-                    if let Some(x) = rest.get(2) {
-                        return Err(format!("'balance url_param': unexpected argument '{x}'"));
-                    }
-                    true
+                    return Err("'balance url_param NAME check_post' is not supported by weir (it would search the request body before balancing); without 'check_post' the query string parameter is hashed".into());
                 }
                 Some(x) => return Err(format!("'balance url_param': unknown option '{x}'")),
-            };
-            Balance::UrlParam { name, check_post }
+            }
+            Balance::UrlParam { name }
         }
         s if s.starts_with("hdr(") => {
             let name = s

@@ -14,6 +14,7 @@ use crate::http::session::{
     Ctx, HttpAsk, HttpSession, Req, CLI_POLL, CLI_RECV, CLI_SEND, SRV_RECV, SRV_SEND,
 };
 use crate::pick::Pick;
+use weir_core::balance::HashKey;
 use crate::shared::bump;
 use crate::tcp::session::{
     Ask, CloseKind, Session, State, F_CONNECT_TIMED_OUT, F_CONN_SLOT, F_SERVER_SLOT,
@@ -206,15 +207,23 @@ impl Worker {
             .http
             .get(key.index())
             .and_then(|(h, ..)| h.forced_server);
+        let lb_hash = self.http.get(key.index()).and_then(|(h, ..)| h.lb_hash);
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
         // The current server connection serves the request unless a
-        // `use-server` rule chose another server.
+        // `use-server` rule or the request's hash (`balance uri`, …) chose
+        // another server: HAProxy balances each request.
         if s.srv >= 0
             && s.state == State::Forwarding
             && usize::from(s.be) == be
             && forced.is_none_or(|f| f == s.server)
+            && (forced.is_some()
+                || lb_hash.is_none_or(|h| {
+                    self.pickers.get_mut(be).is_some_and(|p| {
+                        p.pick_key(None, HashKey::Hash(h), |_| false) == Pick::Server(s.server)
+                    })
+                }))
         {
             let ask = self
                 .with_http(key, |h, ctx| h.server_ready(ctx, true))
@@ -261,17 +270,23 @@ impl Worker {
         } else {
             None
         };
-        let forced = self
+        let (forced, lb_hash) = self
             .http
             .get(key.index())
-            .and_then(|(h, ..)| h.forced_server);
+            .map_or((None, None), |(h, ..)| (h.forced_server, h.lb_hash));
         // `use-server` bypasses the balancer; a server at its maxconn falls
         // back to it (weir has no per-server queue to wait in).
         let mut pick = match forced {
             Some(i) if usize::from(i) < gauges.len() && !gauges[usize::from(i)].is_full() => {
                 Pick::Server(i)
             }
-            _ => self.pickers[be].pick(None, client, |i| gauges[usize::from(i)].is_full()),
+            _ => {
+                let k = match lb_hash {
+                    Some(h) => HashKey::Hash(h),
+                    None => client.map_or(HashKey::None, HashKey::Addr),
+                };
+                self.pickers[be].pick_key(None, k, |i| gauges[usize::from(i)].is_full())
+            }
         };
         if let Pick::Server(i) = pick {
             if !gauges[usize::from(i)].reserve() {

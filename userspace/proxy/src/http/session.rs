@@ -312,6 +312,9 @@ pub struct HttpSession {
     tarpit: (Ticks, u16),
     /// The server a `use-server` rule chose for the current request.
     pub forced_server: Option<u16>,
+    /// The hash of the current request's `balance uri`, `url_param` or
+    /// `hdr(…)` key (`None`: no such algorithm, or the key is absent).
+    pub lb_hash: Option<u32>,
 }
 
 /// Runs `dec` over `input` as far as it goes; returns the bytes accounted
@@ -376,6 +379,7 @@ impl HttpSession {
             vars: Vars::default(),
             tarpit: (now, 500),
             forced_server: None,
+            lb_hash: None,
         }
     }
 
@@ -1497,6 +1501,18 @@ impl HttpSession {
                 }
             }
         }
+        // `balance uri` / `url_param` / `hdr(…)`: the request's key, hashed
+        // (on the request as received: rewrites come later, in compose).
+        let bp = &plan.backends[be];
+        self.lb_hash = bp.lb_key.as_ref().and_then(|k| {
+            let buf = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b))?;
+            let head = self.reqp().head();
+            let hdrs = head
+                .headers()
+                .iter()
+                .map(|h| (h.name.slice(buf), h.value.slice(buf)));
+            k.hash(bp.hash_type, head.target().slice(buf), hdrs)
+        });
         let mode = effective_mode(&fe.common, bh.map(|b| &b.common));
         if mode == ConnMode::Close {
             self.client_keep = false;
