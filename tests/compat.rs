@@ -1,15 +1,16 @@
 //! HAProxy keywords weir accepts because they map onto existing machinery,
 //! end to end through the real `weir` binary: the proxy-level `redirect`
 //! (after the `http-request` rules of its section), `monitor-uri` with
-//! `monitor fail`, and `http-error`.
+//! `monitor fail`, `http-error` and `http-request silent-drop`.
 
 mod common;
 #[path = "common/http.rs"]
 mod http;
 
-use std::io::Write;
+use std::io::{ErrorKind, Read, Write};
+use std::time::Duration;
 
-use common::{check_config, Weir};
+use common::{check_config, eventually, Weir};
 use http::{get, named, Client, HTTP_DEFAULTS};
 
 #[test]
@@ -57,7 +58,7 @@ backend be
     let r = c.ask(&get("/be", "h.example"));
     assert_eq!(r.status, 303, "{}", r.head);
     assert_eq!(r.header("location"), Some("/from-backend"));
-    let r = c.ask(&format!("GET /be HTTP/1.1\r\nHost: h\r\nx-deny: 1\r\n\r\n").into_bytes());
+    let r = c.ask(b"GET /be HTTP/1.1\r\nHost: h\r\nx-deny: 1\r\n\r\n");
     assert_eq!(r.status, 403, "{}", r.head);
     let mut c = Client::new(w.connect(0));
     let r = c.ask(&get("/other", "h.example"));
@@ -185,6 +186,71 @@ backend plain
     assert_eq!(r.text(), "origin /ok");
 }
 
+/// Whether the kernel has a TCP socket from 127.0.0.1:`local` to
+/// 127.0.0.1:`remote` (weir's side of a test connection), any state but
+/// TIME_WAIT.
+fn weir_side_open(local: u16, remote: u16) -> bool {
+    let want = |p: u16| format!("0100007F:{p:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .any(|f| f.len() > 3 && f[1] == want(local) && f[2] == want(remote) && f[3] != "06")
+}
+
+#[test]
+fn silent_drop_closes_without_an_answer() {
+    let (b, log) = named("origin");
+    let w = Weir::start(&format!(
+        "{HTTP_DEFAULTS}\
+frontend web
+    bind 127.0.0.1:{{P0}}
+    http-request silent-drop if {{ path /drop }}
+    default_backend be
+backend be
+    server s1 {}
+",
+        b.addr
+    ));
+    let mut c = Client::new(w.connect(0));
+    c.r.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let (port, client_port) = (w.addr(0).port(), c.w.local_addr().unwrap().port());
+    assert!(weir_side_open(port, client_port), "connection accepted");
+    c.send(&get("/drop", "h"));
+    // Not a byte of answer. With TCP_REPAIR (CAP_NET_ADMIN) the client is
+    // told nothing and the read times out; without it, a RST (its hop
+    // limit of 1 still reaches a client on the same host).
+    let mut buf = [0u8; 64];
+    match c.r.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n])),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::ConnectionReset
+            ),
+            "{e}"
+        ),
+    }
+    // The connection is gone on weir's side (its socket left the kernel's
+    // table), and other requests are served.
+    assert!(eventually(Duration::from_secs(3), || !weir_side_open(
+        port,
+        client_port
+    )));
+    let r = Client::new(w.connect(0)).ask(&get("/kept", "h"));
+    assert_eq!(r.text(), "origin /kept");
+    let seen: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|q| q.line().to_string())
+        .collect();
+    assert_eq!(seen, ["GET /kept HTTP/1.1"]);
+}
+
 #[test]
 fn unsupported_forms_are_refused_at_their_line() {
     let head = format!("{HTTP_DEFAULTS}frontend f\n    bind 127.0.0.1:1\n");
@@ -214,6 +280,10 @@ fn unsupported_forms_are_refused_at_their_line() {
             "only one of",
         ),
         ("redirect location /x if nosuchacl", "no such ACL"),
+        (
+            "http-request silent-drop rst-ttl 1",
+            "not supported by weir yet",
+        ),
     ] {
         let (f, path, _dir) = check_config(&format!("{head}    {line}\n"));
         assert_eq!(f.code(), Some(1), "{line}: {f:?}");

@@ -128,6 +128,40 @@ pub fn set_linger_zero(fd: RawFd) -> io::Result<()> {
     with_socket(fd, |s| s.set_linger(Some(std::time::Duration::ZERO)))
 }
 
+fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: setsockopt reads size_of::<c_int>() bytes from `&v`, which
+    // lives across the call; `fd` is an open socket owned by the caller.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            std::ptr::from_ref(&v).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Prepares the close of a connected TCP socket so that the peer is not
+/// told (`http-request silent-drop`). With TCP_REPAIR (it needs
+/// CAP_NET_ADMIN) the kernel forgets the connection without sending a
+/// thing; otherwise the close sends a RST with a hop limit of 1, which the
+/// first router drops (a peer on the same host or link still sees it).
+/// Returns true when TCP_REPAIR took.
+pub fn prepare_silent_close(fd: RawFd) -> io::Result<bool> {
+    if set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_REPAIR, 1).is_ok() {
+        return Ok(true);
+    }
+    // One of the two applies (an IPv6 socket may carry IPv4-mapped peers:
+    // then both do).
+    let v4 = set_int_opt(fd, libc::IPPROTO_IP, libc::IP_TTL, 1);
+    let v6 = set_int_opt(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, 1);
+    v4.or(v6)?;
+    set_linger_zero(fd)?;
+    Ok(false)
+}
+
 /// The pending error of a socket (SO_ERROR), clearing it.
 pub fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
     with_socket(fd, Socket::take_error)

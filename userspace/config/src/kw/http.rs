@@ -139,6 +139,10 @@ pub enum HttpAction {
         /// Status code of the answer.
         status: u16,
     },
+    /// `silent-drop`: close the client connection without an answer and,
+    /// as far as the system allows, without telling the client (see
+    /// `weir_runtime::sys::prepare_silent_close`).
+    SilentDrop,
     /// `set-status N [reason R]` (responses).
     SetStatus {
         /// New status code.
@@ -1110,6 +1114,16 @@ fn parse_action(
                 "'{kw}' needs 'id' and 'declare capture', which are not supported by weir yet"
             ))
         }
+        "silent-drop" if request => {
+            if let Some(x) = args.first() {
+                return Err(if x == "rst-ttl" {
+                    format!("'{kw} rst-ttl' is not supported by weir yet")
+                } else {
+                    format!("'{kw}': unexpected argument '{x}'")
+                });
+            }
+            HttpAction::SilentDrop
+        }
         "set-log-level" => {
             return Err(format!(
                 "'{kw}' is not supported by weir yet: weir writes no per-request log whose level it could change"
@@ -1119,7 +1133,8 @@ fn parse_action(
             let list = if request {
                 "allow, deny, tarpit, return, redirect, set-header, add-header, del-header, \
                  replace-header, replace-value, set-path, set-pathq, set-query, set-uri, \
-                 replace-path, replace-pathq, replace-uri, set-method, set-var, unset-var, capture"
+                 replace-path, replace-pathq, replace-uri, set-method, set-var, unset-var, capture, \
+                 silent-drop"
             } else {
                 "allow, deny, return, set-header, add-header, del-header, replace-header, \
                  replace-value, set-status, set-var, unset-var"

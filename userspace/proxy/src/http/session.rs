@@ -1123,7 +1123,8 @@ impl HttpSession {
                 HttpAction::Deny { .. }
                 | HttpAction::Return(_)
                 | HttpAction::Redirect(_)
-                | HttpAction::Tarpit { .. } => return RuleOutcome::Answer(i),
+                | HttpAction::Tarpit { .. }
+                | HttpAction::SilentDrop => return RuleOutcome::Answer(i),
                 HttpAction::SetHeader { name, .. } | HttpAction::AddHeader { name, .. } => {
                     if matches!(r.action, HttpAction::SetHeader { .. }) {
                         edits.delete(head, buf, name.as_bytes());
@@ -2059,6 +2060,13 @@ impl HttpSession {
                 != ConnMode::Close;
         match &rule.action {
             HttpAction::Deny { status } => self.local_error(ctx, *status),
+            HttpAction::SilentDrop => {
+                // Nothing is sent: the worker's close that follows is made
+                // silent for the client (TCP_REPAIR, else a RST that dies
+                // at the first router).
+                let _ = sys::prepare_silent_close(ctx.cli);
+                HttpAsk::Close(CloseKind::Normal)
+            }
             HttpAction::Tarpit { status } => {
                 // Held without reading until the deadline (see `deadline`),
                 // then answered by `on_timeout`.
