@@ -11,7 +11,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::time::Duration;
 
 use common::{check_config, eventually, Weir};
-use http::{get, named, Client, HTTP_DEFAULTS};
+use http::{get, named, origin, Answer, Client, HTTP_DEFAULTS};
 
 #[test]
 fn redirect_keyword_runs_after_the_http_request_rules() {
@@ -139,6 +139,8 @@ fn http_error_replaces_error_pages() {
         .unwrap()
         .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope")
         .unwrap();
+    let lf = dir.path().join("429.txt");
+    std::fs::write(&lf, "slow down: 100%% of quota").unwrap();
     let w = Weir::start(&format!(
         "{HTTP_DEFAULTS}    http-error status 503 content-type text/plain string \"sorry, down\" hdr x-why maint\n\
 frontend web
@@ -146,7 +148,10 @@ frontend web
     http-error status 403 content-type application/json file {}
     errorfile 404 {}
     http-error status 404 errorfile {}
+    http-error status 429 content-type text/plain lf-file {}
+    http-request return status 200 content-type text/plain lf-string \"all %% done\" if {{ path /lf }}
     http-request deny if {{ path /deny }}
+    http-request deny deny_status 429 if {{ path /slow }}
     http-request deny deny_status 404 if {{ path /missing }}
     http-request deny deny_status 503 if {{ path /maint }}
     use_backend plain if {{ path_beg /plain }}
@@ -162,6 +167,7 @@ backend plain
         // Replaced by the http-error line after it (the last one wins).
         body.display(),
         raw.display(),
+        lf.display(),
         b.addr,
         b.addr
     ));
@@ -170,6 +176,14 @@ backend plain
     assert_eq!(r.status, 403, "{}", r.head);
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.text(), "{\"denied\":true}");
+    // lf-string / lf-file bodies without expressions ('%%' is a '%').
+    let r = ask("/slow");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (429, "slow down: 100% of quota")
+    );
+    let r = ask("/lf");
+    assert_eq!((r.status, r.text().as_str()), (200, "all % done"));
     let r = ask("/missing");
     assert_eq!((r.status, r.text().as_str()), (404, "nope"));
     // Inherited from defaults.
@@ -201,12 +215,32 @@ fn weir_side_open(local: u16, remote: u16) -> bool {
 
 #[test]
 fn silent_drop_closes_without_an_answer() {
-    let (b, log) = named("origin");
+    // The origin marks its answer to /secret.
+    let (b, log) = origin(|r| {
+        let path = r.line().split(' ').nth(1).unwrap_or("").to_string();
+        let mark = if path == "/secret" {
+            "x-secret: 1\r\n"
+        } else {
+            ""
+        };
+        let body = format!("origin {path}");
+        Answer::raw(
+            format!(
+                "HTTP/1.1 200 OK\r\n{mark}content-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    });
     let w = Weir::start(&format!(
         "{HTTP_DEFAULTS}\
 frontend web
     bind 127.0.0.1:{{P0}}
     http-request silent-drop if {{ path /drop }}
+    default_backend be
+frontend resp
+    bind 127.0.0.1:{{P1}}
+    http-response silent-drop if {{ res.hdr(x-secret) -m found }}
     default_backend be
 backend be
     server s1 {}
@@ -240,6 +274,29 @@ backend be
         port,
         client_port
     )));
+    // On the response side: the server's answer is not passed on either.
+    let mut c = Client::new(w.connect(1));
+    c.r.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let client_port = c.w.local_addr().unwrap().port();
+    c.send(&get("/secret", "h"));
+    let mut buf = [0u8; 64];
+    match c.r.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n])),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::ConnectionReset
+            ),
+            "{e}"
+        ),
+    }
+    let port = w.addr(1).port();
+    assert!(eventually(Duration::from_secs(3), || !weir_side_open(
+        port,
+        client_port
+    )));
     let r = Client::new(w.connect(0)).ask(&get("/kept", "h"));
     assert_eq!(r.text(), "origin /kept");
     let seen: Vec<String> = log
@@ -248,7 +305,7 @@ backend be
         .iter()
         .map(|q| q.line().to_string())
         .collect();
-    assert_eq!(seen, ["GET /kept HTTP/1.1"]);
+    assert_eq!(seen, ["GET /secret HTTP/1.1", "GET /kept HTTP/1.1"]);
 }
 
 #[test]
@@ -257,8 +314,12 @@ fn unsupported_forms_are_refused_at_their_line() {
     let first = head.lines().count() + 1;
     for (line, want) in [
         (
-            "http-error status 503 lf-string x",
+            "http-error status 503 content-type text/plain lf-string %[src]",
             "not supported by weir yet",
+        ),
+        (
+            "http-error status 503 lf-string x",
+            "needs a 'content-type'",
         ),
         (
             "http-error status 503 errorfiles site",

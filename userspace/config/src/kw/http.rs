@@ -1114,7 +1114,7 @@ fn parse_action(
                 "'{kw}' needs 'id' and 'declare capture', which are not supported by weir yet"
             ))
         }
-        "silent-drop" if request => {
+        "silent-drop" => {
             if let Some(x) = args.first() {
                 return Err(if x == "rst-ttl" {
                     format!("'{kw} rst-ttl' is not supported by weir yet")
@@ -1137,7 +1137,7 @@ fn parse_action(
                  silent-drop"
             } else {
                 "allow, deny, return, set-header, add-header, del-header, replace-header, \
-                 replace-value, set-status, set-var, unset-var"
+                 replace-value, set-status, set-var, unset-var, silent-drop"
             };
             return Err(format!(
                 "'{}': unknown action '{other}', or not supported by weir yet (supported: {list})",
@@ -1199,9 +1199,28 @@ fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
                         })?
                     }
                     "file" => spec.body = read_file(v, kw)?,
+                    "lf-string" | "lf-file" => {
+                        // A log-format body: weir composes these answers
+                        // once, so only a constant one (`%%` for `%`).
+                        let text = if a[i] == "lf-string" {
+                            v.clone()
+                        } else {
+                            String::from_utf8(read_file(v, kw)?)
+                                .map_err(|_| format!("'{kw}': '{v}' is not UTF-8 text"))?
+                        };
+                        if has_log_format(&text) {
+                            return Err(format!(
+                                "'{kw}': log-format expressions ('%[…]', '%ci'…) in '{}' bodies are not \
+                                 supported by weir yet; write '%%' for a literal '%'",
+                                a[i]
+                            ));
+                        }
+                        spec.body = text.replace("%%", "%").into_bytes();
+                    }
                     w => {
                         return Err(format!(
-                            "'{kw}': '{w}' is not supported by weir yet (use 'string' or 'file')"
+                            "'{kw}': '{w}' is not supported by weir yet (use 'string', 'file', \
+                             'lf-string' or 'lf-file')"
                         ))
                     }
                 }
