@@ -26,6 +26,7 @@ frontend web
     redirect location /moved set-cookie seen=1 if {{ path /allowed }}
     redirect location /bye clear-cookie seen= if {{ path /logout }}
     http-request deny if {{ path /old/denied }}
+    http-request redirect location /new%[path]?h=%[req.hdr(host)]&p=100%% if {{ path_beg /lf }}
     default_backend be
 backend be
     redirect location /from-backend code 303 if {{ path /be }}
@@ -51,6 +52,9 @@ backend be
     assert_eq!(r.status, 302, "{}", r.head);
     assert_eq!(r.header("location"), Some("/moved"));
     assert_eq!(r.header("set-cookie"), Some("seen=1"));
+    // http-request redirect: a log-format target.
+    let r = c.ask(&get("/lf/x?q=1", "h.example"));
+    assert_eq!(r.header("location"), Some("/new/lf/x?h=h.example&p=100%"));
     let r = c.ask(&get("/logout", "h.example"));
     assert_eq!(r.header("location"), Some("/bye"));
     assert_eq!(r.header("set-cookie"), Some("seen=; Max-Age=0"));

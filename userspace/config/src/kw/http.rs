@@ -242,6 +242,9 @@ pub struct RedirectSpec {
     pub drop_query: bool,
     /// Add a `/` to a path that does not end with one.
     pub append_slash: bool,
+    /// True for `http-request redirect`, whose target is a log-format
+    /// string (the proxy-level `redirect` takes it as written).
+    pub log_format: bool,
     /// The value of a `Set-Cookie` header added to the answer: `NAME[=VALUE]`
     /// for `set-cookie`, `NAME[=]; Max-Age=0` for `clear-cookie`.
     pub cookie: Option<String>,
@@ -1254,6 +1257,7 @@ fn parse_redirect(kw: &str, a: &[String], verbatim: bool) -> Result<RedirectSpec
         code: 302,
         drop_query: false,
         append_slash: false,
+        log_format: !verbatim,
         cookie: None,
     };
     let mut have_target = false;
@@ -1281,7 +1285,11 @@ fn parse_redirect(kw: &str, a: &[String], verbatim: bool) -> Result<RedirectSpec
                     }
                     t.clone()
                 } else {
-                    literal(kw, t)?
+                    let v = fmt_value(kw, t)?;
+                    if v.is_empty() {
+                        return Err(format!("'{kw}': '{w}' expects a value"));
+                    }
+                    v
                 };
                 i += 2;
             }

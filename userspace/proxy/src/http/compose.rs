@@ -636,13 +636,15 @@ pub fn returned(
 }
 
 /// Writes an `http-request redirect` response for a request with this
-/// `target` and `host`.
+/// `target` and `host`; `to` is the rule's target (its log-format string
+/// evaluated, or the spec's target as written).
 ///
 /// # Errors
 /// [`Overflow`].
 pub fn redirect(
     o: &mut Out<'_>,
     r: &RedirectSpec,
+    to: &[u8],
     target: &[u8],
     host: Option<&[u8]>,
     close: bool,
@@ -667,16 +669,16 @@ pub fn redirect(
         Ok(())
     };
     match r.kind {
-        RedirectKind::Location => o.put(r.target.as_bytes())?,
+        RedirectKind::Location => o.put(to)?,
         RedirectKind::Prefix => {
             // HAProxy: a prefix of "/" adds nothing before the path.
-            if r.target != "/" {
-                o.put(r.target.as_bytes())?;
+            if to != b"/" {
+                o.put(to)?;
             }
             tail(o)?;
         }
         RedirectKind::Scheme => {
-            o.put(r.target.as_bytes())?;
+            o.put(to)?;
             o.put(b"://")?;
             o.put(host.unwrap_or(b""))?;
             tail(o)?;
@@ -835,11 +837,20 @@ mod tests {
             code: 301,
             drop_query: false,
             append_slash: true,
+            log_format: false,
             cookie: None,
         };
         let mut b = vec![0u8; 1024];
         let mut o = Out::new(&mut b);
-        redirect(&mut o, &spec, b"/p?q=1", Some(b"h.example"), false).unwrap();
+        redirect(
+            &mut o,
+            &spec,
+            b"https",
+            b"/p?q=1",
+            Some(b"h.example"),
+            false,
+        )
+        .unwrap();
         let n = o.len();
         let t = std::str::from_utf8(&b[..n]).unwrap();
         assert!(t.starts_with("HTTP/1.1 301 Moved Permanently\r\n"), "{t}");

@@ -294,6 +294,8 @@ fn rules(
                 | HttpAction::SetQuery(v)
                 | HttpAction::SetUri(v)
                 | HttpAction::SetPathQ(v) => Some(v),
+                // `http-request redirect`: a log-format target.
+                HttpAction::Redirect(spec) if spec.log_format => Some(&spec.target),
                 HttpAction::ReplaceHeader(x)
                 | HttpAction::ReplaceValue(x)
                 | HttpAction::ReplacePath(x)

@@ -2091,13 +2091,39 @@ impl HttpSession {
                         .cbuf
                         .and_then(|b| ctx.ring.bufs().bytes(b))
                         .unwrap_or(&[]);
+                    let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
+                    // `http-request redirect`: the target is a log-format
+                    // string, evaluated now.
+                    let mut to = Vec::new();
+                    if rule.value.is_some() {
+                        let be_name = self
+                            .be
+                            .and_then(|b| ctx.plan.backends.get(b))
+                            .map_or("", |b| b.name.as_str());
+                        let names = [ctx.fe_name, be_name];
+                        self.eval_value(
+                            rule,
+                            bytes,
+                            None,
+                            ctx.scratch,
+                            ctx.tmp,
+                            &mut to,
+                            names,
+                            &self.vars,
+                        );
+                    }
+                    let to = if rule.value.is_some() {
+                        &to[..]
+                    } else {
+                        spec.target.as_bytes()
+                    };
                     let head = self.reqp().head();
                     let target = head.target().slice(bytes);
                     let host = head
                         .find(weir_http::HeaderId::Host)
                         .map(|h| h.value.slice(bytes));
                     let mut o = Out::new(&mut ctx.tmp[..]);
-                    if compose::redirect(&mut o, spec, target, host, !keep).is_err() {
+                    if compose::redirect(&mut o, spec, to, target, host, !keep).is_err() {
                         return self.local_error(ctx, 500);
                     }
                     o.len()
