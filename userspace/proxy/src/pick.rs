@@ -434,7 +434,10 @@ mod tests {
         assert_eq!(key(uri(false, 4, 0, false), t, &[]).unwrap(), "/a/b");
         assert_eq!(key(uri(true, 8, 0, false), t, &[]).unwrap(), "/a/b/c?x");
         let abs = "http://h.example:8080/p/q?z";
-        assert_eq!(key(uri(false, 0, 0, false), abs, &[]).unwrap(), "http://h.example:8080/p/q");
+        assert_eq!(
+            key(uri(false, 0, 0, false), abs, &[]).unwrap(),
+            "http://h.example:8080/p/q"
+        );
         assert_eq!(key(uri(false, 0, 0, true), abs, &[]).unwrap(), "/p/q");
         assert_eq!(key(uri(true, 0, 0, true), abs, &[]).unwrap(), "/p/q?z");
         assert_eq!(key(uri(false, 0, 0, true), "*", &[]).unwrap(), "");
