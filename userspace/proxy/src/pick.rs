@@ -408,8 +408,8 @@ mod tests {
         assert_eq!(p.pick(None, None, |_| false), Pick::NoServer);
     }
 
-    fn key(b: Balance, target: &str, headers: &[(&str, &str)]) -> Option<String> {
-        let k = HttpKey::of(&b).unwrap();
+    fn key(b: &Balance, target: &str, headers: &[(&str, &str)]) -> Option<String> {
+        let k = HttpKey::of(b).unwrap();
         let h = headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
         k.find(target.as_bytes(), h)
             .map(|x| String::from_utf8(x.to_vec()).unwrap())
@@ -427,31 +427,31 @@ mod tests {
     #[test]
     fn uri_key() {
         let t = "/a/b/c?x=1";
-        assert_eq!(key(uri(false, 0, 0, false), t, &[]).unwrap(), "/a/b/c");
-        assert_eq!(key(uri(true, 0, 0, false), t, &[]).unwrap(), t);
-        assert_eq!(key(uri(false, 0, 2, false), t, &[]).unwrap(), "/a/b");
-        assert_eq!(key(uri(false, 0, 1, false), t, &[]).unwrap(), "/a");
-        assert_eq!(key(uri(false, 4, 0, false), t, &[]).unwrap(), "/a/b");
-        assert_eq!(key(uri(true, 8, 0, false), t, &[]).unwrap(), "/a/b/c?x");
+        assert_eq!(key(&uri(false, 0, 0, false), t, &[]).unwrap(), "/a/b/c");
+        assert_eq!(key(&uri(true, 0, 0, false), t, &[]).unwrap(), t);
+        assert_eq!(key(&uri(false, 0, 2, false), t, &[]).unwrap(), "/a/b");
+        assert_eq!(key(&uri(false, 0, 1, false), t, &[]).unwrap(), "/a");
+        assert_eq!(key(&uri(false, 4, 0, false), t, &[]).unwrap(), "/a/b");
+        assert_eq!(key(&uri(true, 8, 0, false), t, &[]).unwrap(), "/a/b/c?x");
         let abs = "http://h.example:8080/p/q?z";
         assert_eq!(
-            key(uri(false, 0, 0, false), abs, &[]).unwrap(),
+            key(&uri(false, 0, 0, false), abs, &[]).unwrap(),
             "http://h.example:8080/p/q"
         );
-        assert_eq!(key(uri(false, 0, 0, true), abs, &[]).unwrap(), "/p/q");
-        assert_eq!(key(uri(true, 0, 0, true), abs, &[]).unwrap(), "/p/q?z");
-        assert_eq!(key(uri(false, 0, 0, true), "*", &[]).unwrap(), "");
+        assert_eq!(key(&uri(false, 0, 0, true), abs, &[]).unwrap(), "/p/q");
+        assert_eq!(key(&uri(true, 0, 0, true), abs, &[]).unwrap(), "/p/q?z");
+        assert_eq!(key(&uri(false, 0, 0, true), "*", &[]).unwrap(), "");
     }
 
     #[test]
     fn url_param_key() {
         let p = || Balance::UrlParam { name: "id".into() };
-        assert_eq!(key(p(), "/x?id=42", &[]).unwrap(), "42");
-        assert_eq!(key(p(), "/x?a=1&id=7&id=8", &[]).unwrap(), "7");
-        assert_eq!(key(p(), "/x?id=", &[]).unwrap(), "");
-        assert_eq!(key(p(), "/x?xid=1&id", &[]), None);
-        assert_eq!(key(p(), "/x/id=1", &[]), None);
-        assert_eq!(key(p(), "/x", &[]), None);
+        assert_eq!(key(&p(), "/x?id=42", &[]).unwrap(), "42");
+        assert_eq!(key(&p(), "/x?a=1&id=7&id=8", &[]).unwrap(), "7");
+        assert_eq!(key(&p(), "/x?id=", &[]).unwrap(), "");
+        assert_eq!(key(&p(), "/x?xid=1&id", &[]), None);
+        assert_eq!(key(&p(), "/x/id=1", &[]), None);
+        assert_eq!(key(&p(), "/x", &[]), None);
     }
 
     #[test]
@@ -465,19 +465,19 @@ mod tests {
             ("host", " www.example.com , other"),
             ("Host", "z"),
         ];
-        assert_eq!(key(h(false), "/", &hs).unwrap(), "www.example.com");
-        assert_eq!(key(h(true), "/", &hs).unwrap(), "example");
+        assert_eq!(key(&h(false), "/", &hs).unwrap(), "www.example.com");
+        assert_eq!(key(&h(true), "/", &hs).unwrap(), "example");
         assert_eq!(
-            key(h(true), "/", &[("Host", "example.com")]).unwrap(),
+            key(&h(true), "/", &[("Host", "example.com")]).unwrap(),
             "example"
         );
         assert_eq!(
-            key(h(true), "/", &[("Host", "localhost")]).unwrap(),
+            key(&h(true), "/", &[("Host", "localhost")]).unwrap(),
             "localhost"
         );
-        assert_eq!(key(h(true), "/", &[("Host", ".com")]).unwrap(), ".com");
-        assert_eq!(key(h(true), "/", &[("Host", "a.b.c.")]).unwrap(), "c");
-        assert_eq!(key(h(false), "/", &[("Host", "")]), None);
-        assert_eq!(key(h(false), "/", &[("X", "a")]), None);
+        assert_eq!(key(&h(true), "/", &[("Host", ".com")]).unwrap(), ".com");
+        assert_eq!(key(&h(true), "/", &[("Host", "a.b.c.")]).unwrap(), "c");
+        assert_eq!(key(&h(false), "/", &[("Host", "")]), None);
+        assert_eq!(key(&h(false), "/", &[("X", "a")]), None);
     }
 }
