@@ -422,7 +422,6 @@ fn accepted_lines_that_cannot_act_are_warned_about() {
             "http-request deny",
             "'http-request' rules ignored for frontend 'fe'",
         ),
-        ("server s1", "health checks are not performed by weir yet"),
         ("bind 127.0.0.1", "'bind' option(s) tfo have no effect"),
         ("server s2", "server 's2': option(s) minconn have no effect"),
     ] {
@@ -435,4 +434,6 @@ fn accepted_lines_that_cannot_act_are_warned_about() {
             f.stderr
         );
     }
+    // Health checks run: `check` is not one of them.
+    assert!(!f.stderr.contains("health check"), "{}", f.stderr);
 }

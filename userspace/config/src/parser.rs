@@ -680,23 +680,6 @@ impl<'e> Parser<'e> {
                     });
                 }
             }
-            let checked: Vec<&str> = d
-                .servers
-                .iter()
-                .filter(|s| s.check.is_some())
-                .map(|s| s.name.as_str())
-                .collect();
-            if let Some(first) = d.servers.iter().find(|s| s.check.is_some()) {
-                self.warnings.push(Warning {
-                    loc: first.loc.clone(),
-                    section: sref.clone(),
-                    msg: format!(
-                        "health checks are not performed by weir yet: 'check' on {} has no \
-                         effect, these servers are always considered up",
-                        checked.join(", ")
-                    ),
-                });
-            }
             // kw::rules: content rules need a parsed request (mode http);
             // use-server names one of this section's servers.
             if let (Some(r), Mode::Tcp) = (d.rules.tcp_content.first(), d.mode) {

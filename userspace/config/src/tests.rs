@@ -105,15 +105,7 @@ listen mysql
 #[test]
 fn full_configuration() {
     let c = parse(FULL);
-    // The only caveat: `check` is parsed, no check runs yet.
-    assert!(
-        !c.warnings.is_empty()
-            && c.warnings.iter().all(|w| w
-                .msg
-                .starts_with("health checks are not performed by weir yet")),
-        "{:?}",
-        c.warnings
-    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let g = &c.global;
     assert_eq!(g.nbthread, Some(4));
     assert_eq!(g.cpu_map.len(), 1);
@@ -376,7 +368,6 @@ fn url_param_check_post_refused() {
         "{e}"
     );
 }
-
 
 #[test]
 fn environment_and_setenv() {

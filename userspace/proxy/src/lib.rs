@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+mod check;
 mod error;
 pub mod http;
 mod log;
@@ -35,7 +36,7 @@ pub use error::ProxyError;
 pub use shared::Stats;
 
 use crate::plan::Plan;
-use crate::shared::{Counters, Gauge, Shared, HARD_STOP, RUN, SOFT_STOP};
+use crate::shared::{Counters, Gauge, Health, Shared, HARD_STOP, RUN, SOFT_STOP};
 use crate::worker::ListenerFd;
 
 /// One bound listener of one worker.
@@ -169,11 +170,17 @@ impl Bound {
                 .iter()
                 .map(|b| b.servers.iter().map(|s| Gauge::new(s.maxconn)).collect())
                 .collect(),
+            health: plan
+                .backends
+                .iter()
+                .map(|b| Arc::new(Health::new(b.servers.len())))
+                .collect(),
             counters: (0..n).map(|_| Counters::default()).collect(),
             wakers: wakers.into_boxed_slice(),
             stop: AtomicU8::new(RUN),
             captures: capture::Captures::new(plan.frontends.len(), plan.backends.len()),
         });
+        let checks = check::targets(&self.config, &plan);
         let (tx, rx) = mpsc::channel::<(usize, Result<(), String>)>();
         let mut threads = Vec::with_capacity(n);
         for (i, ls) in self.listeners.into_iter().enumerate() {
@@ -224,6 +231,15 @@ impl Bound {
                     });
                 }
             }
+        }
+        // Health checks start once the workers run.
+        if let Err(e) = check::start(checks, &running.ctl.shared, &plan) {
+            running.hard_stop();
+            let _ = running.wait();
+            return Err(ProxyError::Thread {
+                worker: 0,
+                what: format!("cannot start the health checks: {e}"),
+            });
         }
         Ok(running)
     }

@@ -8,6 +8,7 @@
 //! the connection queues.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use weir_config::{Balance, HashFunction as CfgFn, HashMethod as CfgMethod, HashType as CfgHash};
 use weir_core::balance::{
@@ -16,6 +17,7 @@ use weir_core::balance::{
 };
 
 use crate::plan::BackendPlan;
+use crate::shared::Health;
 
 /// The outcome of a pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,13 +250,41 @@ pub fn balancer(be: &BackendPlan, seed: u64) -> Result<Balancer, BalanceError> {
 #[derive(Debug)]
 pub struct Picker {
     bal: Balancer,
+    /// The health checks' view of the backend's servers.
+    health: Arc<Health>,
+    /// `health`'s generation last copied into `bal`.
+    seen: u32,
 }
 
 impl Picker {
-    /// Wraps a balancer.
+    /// Wraps a balancer; `health` is the backend's shared check state.
     #[must_use]
-    pub fn new(bal: Balancer) -> Self {
-        Picker { bal }
+    pub fn new(bal: Balancer, health: Arc<Health>) -> Self {
+        let mut p = Picker {
+            bal,
+            health,
+            seen: 0,
+        };
+        p.sync_health();
+        p
+    }
+
+    /// Copies the checks' verdicts into the balancer: a DOWN server is
+    /// unusable like a disabled one (backups take over when no active is
+    /// left). `disabled` servers stay in maintenance.
+    fn sync_health(&mut self) {
+        self.seen = self.health.generation();
+        for i in 0..self.bal.server_count() {
+            let id = ServerId(i as u32);
+            let state = match self.bal.state(id) {
+                Some(ServerState::Up | ServerState::Down) if self.health.is_up(i) => {
+                    ServerState::Up
+                }
+                Some(ServerState::Up | ServerState::Down) => ServerState::Down,
+                _ => continue,
+            };
+            let _ = self.bal.set_state(id, state);
+        }
     }
 
     /// Whether picks need the client's address (`balance source`).
@@ -282,6 +312,9 @@ impl Picker {
         key: HashKey<'_>,
         full: impl Fn(u16) -> bool,
     ) -> Pick {
+        if self.health.generation() != self.seen {
+            self.sync_health();
+        }
         let first = self.bal.pick(PickCtx {
             key,
             avoid: avoid.map(|a| ServerId(u32::from(a))),
@@ -359,7 +392,10 @@ mod tests {
     }
 
     fn picker(b: &BackendPlan) -> Picker {
-        Picker::new(balancer(b, 1).unwrap())
+        Picker::new(
+            balancer(b, 1).unwrap(),
+            Arc::new(Health::new(b.servers.len())),
+        )
     }
 
     #[test]
@@ -395,6 +431,27 @@ mod tests {
         let mut p = picker(&be(&[(1, false), (1, false)], 0));
         for _ in 0..4 {
             assert_eq!(p.pick(Some(0), None, |_| false), Pick::Server(1));
+        }
+    }
+
+    #[test]
+    fn down_servers_are_skipped_and_backups_take_over() {
+        let b = be(&[(1, false), (1, false), (1, true)], 0);
+        let health = Arc::new(Health::new(3));
+        let mut p = Picker::new(balancer(&b, 1).unwrap(), Arc::clone(&health));
+        health.set(0, false);
+        for _ in 0..4 {
+            assert_eq!(p.pick(None, None, |_| false), Pick::Server(1));
+        }
+        health.set(1, false);
+        for _ in 0..4 {
+            assert_eq!(p.pick(None, None, |_| false), Pick::Server(2));
+        }
+        health.set(2, false);
+        assert_eq!(p.pick(None, None, |_| false), Pick::NoServer);
+        health.set(0, true);
+        for _ in 0..4 {
+            assert_eq!(p.pick(None, None, |_| false), Pick::Server(0));
         }
     }
 

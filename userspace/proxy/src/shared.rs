@@ -11,7 +11,8 @@
 //! may be exceeded by at most one connection per worker in a race, which
 //! `reserve` corrects by undoing its add.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
 
 use weir_runtime::Waker;
 
@@ -57,6 +58,54 @@ impl Gauge {
     #[must_use]
     pub fn is_full(&self) -> bool {
         self.current() >= self.max
+    }
+}
+
+/// What the health checks (see [`crate::check`]) say about the servers of
+/// one backend. Only the checker writes it; a worker's picker compares
+/// `generation` with the last one it saw before each pick (one relaxed load)
+/// and reads the flags only after a change.
+#[derive(Debug)]
+pub struct Health {
+    /// Per server: false while its checks say DOWN. Servers without `check`
+    /// stay true.
+    up: Box<[AtomicBool]>,
+    /// Bumped after every change of `up`.
+    generation: AtomicU32,
+}
+
+impl Health {
+    /// `n` servers, all up.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        Health {
+            up: (0..n).map(|_| AtomicBool::new(true)).collect(),
+            generation: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether server `i` passes its checks (true for an unknown index).
+    #[must_use]
+    pub fn is_up(&self, i: usize) -> bool {
+        self.up.get(i).is_none_or(|u| u.load(Relaxed))
+    }
+
+    /// Records the state of server `i` (the checker).
+    pub fn set(&self, i: usize, up: bool) {
+        if let Some(u) = self.up.get(i) {
+            if u.swap(up, Relaxed) != up {
+                // Release: a picker that sees the new generation (Acquire)
+                // sees the flag too.
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
+
+    /// Changes so far (compare to see whether anything changed).
+    #[must_use]
+    pub fn generation(&self) -> u32 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -162,6 +211,8 @@ pub struct Shared {
     pub frontends: Box<[Gauge]>,
     /// Per backend, per server.
     pub servers: Box<[Box<[Gauge]>]>,
+    /// Per backend: server states from the health checks.
+    pub health: Box<[Arc<Health>]>,
     /// Per worker.
     pub counters: Box<[Counters]>,
     /// Per worker.

@@ -185,7 +185,7 @@ impl Worker {
             .map(|_| VecDeque::with_capacity(cap.min(65_536)))
             .collect();
         let mut pickers = Vec::with_capacity(plan.backends.len());
-        for be in &plan.backends {
+        for (bi, be) in plan.backends.iter().enumerate() {
             // Validated by Plan::new; a distinct seed per worker for `random`.
             let bal =
                 crate::pick::balancer(be, 0x9e37_79b9_7f4a_7c15 ^ id as u64).map_err(|e| {
@@ -194,7 +194,7 @@ impl Worker {
                         what: e.to_string(),
                     }
                 })?;
-            pickers.push(Picker::new(bal));
+            pickers.push(Picker::new(bal, Arc::clone(&shared.health[bi])));
         }
         let listeners = listeners
             .into_iter()
@@ -568,11 +568,14 @@ impl Worker {
                 dst: sys::local_addr(s.cli).ok(),
             };
             let servers = &self.plan.backends[be].servers;
+            let health = &self.shared.health[be];
             let scratch = &mut self.http.scratch;
+            // As in HAProxy, a rule naming a DOWN server is passed over.
             forced = rules
                 .iter()
                 .find(|(c, i)| {
                     !servers[usize::from(*i)].disabled
+                        && health.is_up(usize::from(*i))
                         && c.as_ref().is_none_or(|c| {
                             c.eval(&mut view, scratch) == weir_core::acl::Verdict::True
                         })

@@ -274,10 +274,16 @@ impl Worker {
             .http
             .get(key.index())
             .map_or((None, None), |(h, ..)| (h.forced_server, h.lb_hash));
-        // `use-server` bypasses the balancer; a server at its maxconn falls
-        // back to it (weir has no per-server queue to wait in).
+        // `use-server` bypasses the balancer; a server at its maxconn or
+        // DOWN by its health checks falls back to it (weir has no
+        // per-server queue to wait in).
+        let health = &self.shared.health[be];
         let mut pick = match forced {
-            Some(i) if usize::from(i) < gauges.len() && !gauges[usize::from(i)].is_full() => {
+            Some(i)
+                if usize::from(i) < gauges.len()
+                    && !gauges[usize::from(i)].is_full()
+                    && health.is_up(usize::from(i)) =>
+            {
                 Pick::Server(i)
             }
             _ => {
