@@ -284,3 +284,87 @@ fn a_path_that_is_not_a_socket_is_an_error_naming_the_line() {
     );
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
 }
+
+/// Reads one request head (until the empty line) from `s`.
+fn read_head(s: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => break,
+        }
+    }
+    head
+}
+
+#[test]
+fn body_errors_in_a_later_receive_are_captured_from_where_the_buffer_starts() {
+    // The origin sends a chunked response in two writes: a valid chunk,
+    // then (once it was forwarded) a chunk size that is not hex.
+    let b = common::backends::Backend::serve(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let head = read_head(&mut s);
+        if head.starts_with(b"GET /split") {
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = s.write_all(b"zz\r\nbad\r\n0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(500));
+        } else {
+            // The request body test: read until weir gives up on it (the
+            // read timeout bounds the wait).
+            let mut rest = [0u8; 256];
+            while matches!(s.read(&mut rest), Ok(n) if n > 0) {}
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let sock = sock_path(&dir);
+    let w = Weir::start(&cfg(&sock, "", b.addr));
+
+    let mut c = w.connect(0);
+    c.write_all(b"GET /split HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let res = ask(&sock, b"show errors be response");
+    assert!(
+        res.contains("] backend be (#2): invalid response\n"),
+        "{res}"
+    );
+    assert!(
+        res.contains("  buffer starts at body offset 10 (head and earlier body forwarded)"),
+        "{res}"
+    );
+    assert_eq!(position(&res), 0, "{res}");
+    assert!(res.contains("  00000  zz\\r\\n\n"), "{res}");
+
+    // The same for a request body: the first chunk goes to the server,
+    // the bad size comes in a later receive.
+    let mut c = Client::new(w.connect(0));
+    c.send(b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"3\r\nabc\r\nq\r\n");
+    let r = c.recv("POST").expect("an answer");
+    assert_eq!(r.status, 400);
+    let req = ask(&sock, b"show errors web request");
+    assert!(
+        req.contains("] frontend web (#1): invalid request\n"),
+        "{req}"
+    );
+    assert!(
+        req.contains("  backend be (#2), server s1 (#1), event #1, src 127.0.0.1:"),
+        "{req}"
+    );
+    assert!(req.contains("  buffer starts at body offset 10 "), "{req}");
+    assert_eq!(position(&req), 8, "{req}");
+    assert!(
+        req.contains("  00000  3\\r\\n\n  00003  abc\\r\\n\n  00008  q\\r\\n\n"),
+        "{req}"
+    );
+}

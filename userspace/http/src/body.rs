@@ -43,6 +43,16 @@ impl BodyDecoder {
         }
     }
 
+    /// Body bytes a chunked decoder consumed so far (see
+    /// [`ChunkedDecoder::consumed`]); 0 for the other framings, whose
+    /// decoding never fails.
+    pub fn consumed(&self) -> u64 {
+        match self {
+            Self::Chunked(c) => c.consumed(),
+            _ => 0,
+        }
+    }
+
     /// Decodes from `input` (which starts right after what the previous call
     /// consumed). Same contract as [`ChunkedDecoder::decode`]: one event per
     /// call, `consumed` bytes are accounted for, the rest is presented again.

@@ -128,6 +128,13 @@ impl ChunkedDecoder {
         self.state == ChunkState::Done
     }
 
+    /// Body bytes consumed by the calls so far. After an error it is the
+    /// count before the failing call: the error's `offset` minus this is the
+    /// position of the offending byte in that call's input.
+    pub fn consumed(&self) -> u64 {
+        self.offset
+    }
+
     /// Framing bytes examined so far (instrumented builds only).
     #[cfg(any(test, feature = "instrument"))]
     pub fn examined(&self) -> u64 {

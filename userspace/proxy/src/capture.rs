@@ -47,6 +47,9 @@ pub struct ErrorCapture {
     pub bufsize: usize,
     /// The first `min(len, CAPTURE_MAX)` bytes.
     pub bytes: Vec<u8>,
+    /// Set when the buffer began inside the body (the head and earlier body
+    /// bytes were forwarded already): the body offset of its first byte.
+    pub body_from: Option<u64>,
 }
 
 /// A message that failed to parse, as a session reports it.
@@ -70,6 +73,8 @@ pub struct Rejected<'a> {
     pub bytes: &'a [u8],
     /// `tune.bufsize`.
     pub bufsize: usize,
+    /// See [`ErrorCapture::body_from`].
+    pub body_from: Option<u64>,
 }
 
 /// Per-proxy capture slots, shared by the workers and the stats socket.
@@ -120,6 +125,7 @@ impl Captures {
             len: r.bytes.len(),
             bufsize: r.bufsize,
             bytes: r.bytes[..r.bytes.len().min(CAPTURE_MAX)].to_vec(),
+            body_from: r.body_from,
         }
     }
 
@@ -291,11 +297,14 @@ fn render(out: &mut String, plan: &Plan, ids: &[&str], c: &ErrorCapture, d: Dire
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "  buffer starts at 0 (including 0 out), {} free,",
-        c.bufsize.saturating_sub(c.len)
-    );
+    let free = c.bufsize.saturating_sub(c.len);
+    let _ = match c.body_from {
+        None => writeln!(out, "  buffer starts at 0 (including 0 out), {free} free,"),
+        Some(b) => writeln!(
+            out,
+            "  buffer starts at body offset {b} (head and earlier body forwarded), {free} free,"
+        ),
+    };
     let _ = writeln!(
         out,
         "  len {}, wraps at {}, error at position {}",
@@ -426,6 +435,7 @@ mod tests {
             offset: 3,
             bytes: &big,
             bufsize: 32768,
+            body_from: None,
         };
         c.request(&r);
         // No backend: a response capture has nowhere to go.

@@ -256,3 +256,32 @@ fn body_decoder_framings() {
     assert_eq!(b.on_close().unwrap_err().kind, ErrorKind::Truncated);
     assert_eq!(b.decode(b"0\r\n\r\n").unwrap().chunk, Chunk::Done);
 }
+
+#[test]
+fn consumed_locates_an_error_in_the_failing_input() {
+    let mut d = BodyDecoder::new(Framing::Chunked, Options::DEFAULT);
+    // First receive: one whole chunk.
+    let first = b"5\r\nhello\r\n";
+    let mut pos = 0;
+    while pos < first.len() {
+        pos += d.decode(&first[pos..]).unwrap().consumed;
+    }
+    assert_eq!(d.consumed(), 10);
+    // Second receive: a valid chunk, then a size that is not hex.
+    let second = b"2\r\nab\r\nzz\r\n";
+    let mut pos = 0;
+    let e = loop {
+        match d.decode(&second[pos..]) {
+            Ok(s) => pos += s.consumed,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.offset, 17);
+    // After the error `consumed` is the count before the failing call.
+    let at = pos + usize::try_from(e.offset - d.consumed()).unwrap();
+    assert_eq!(second[at], b'z');
+    assert_eq!(
+        BodyDecoder::new(Framing::Length(3), Options::DEFAULT).consumed(),
+        0
+    );
+}

@@ -312,17 +312,22 @@ pub struct HttpSession {
     tarpit: (Ticks, u16),
     /// The server a `use-server` rule chose for the current request.
     pub forced_server: Option<u16>,
-    /// The hash of the current request's `balance uri`, `url_param` or
-    /// `hdr(…)` key (`None`: no such algorithm, or the key is absent).
-    pub lb_hash: Option<u32>,
 }
 
 /// Runs `dec` over `input` as far as it goes; returns the bytes accounted
 /// for (framing and data of the current body).
-fn decode_all(dec: &mut BodyDecoder, input: &[u8]) -> Result<usize, weir_http::BodyError> {
+/// On an error, also the position of the offending byte in `input`.
+fn decode_all(dec: &mut BodyDecoder, input: &[u8]) -> Result<usize, (weir_http::BodyError, usize)> {
     let mut pos = 0;
     loop {
-        let step = dec.decode(&input[pos..])?;
+        let step = match dec.decode(&input[pos..]) {
+            Ok(s) => s,
+            Err(e) => {
+                // `consumed` stopped before the failing call (see weir-http).
+                let at = usize::try_from(e.offset.saturating_sub(dec.consumed())).unwrap_or(0);
+                return Err((e, (pos + at).min(input.len())));
+            }
+        };
         pos += step.consumed;
         match step.chunk {
             Chunk::Data(_) | Chunk::Trailer { .. } => {
@@ -379,7 +384,6 @@ impl HttpSession {
             vars: Vars::default(),
             tarpit: (now, 500),
             forced_server: None,
-            lb_hash: None,
         }
     }
 
@@ -926,8 +930,21 @@ impl HttpSession {
             return HttpAsk::Close(CloseKind::Error);
         };
         match decode_all(&mut t.req_body, &bytes[..self.clen as usize]) {
-            Err(e) => {
+            Err((e, at)) => {
                 ctx.report.rejected += 1;
+                self.read_addrs_always(ctx);
+                ctx.captures.request(&Rejected {
+                    frontend: ctx.fe_idx,
+                    backend: self.be,
+                    server: ctx.server,
+                    src: self.src,
+                    state: &e.state,
+                    reason: &e.kind,
+                    offset: at as u64,
+                    bytes: &bytes[..self.clen as usize],
+                    bufsize: ctx.ring.bufs().buf_size(),
+                    body_from: Some(e.offset - at as u64),
+                });
                 eprintln!(
                     "[WARNING] weir: frontend '{}': bad request body: {} at body offset {} ({:?})",
                     ctx.fe_name, e.kind, e.offset, e.state
@@ -989,8 +1006,21 @@ impl HttpSession {
             return HttpAsk::Close(CloseKind::Error);
         };
         match decode_all(&mut t.res_body, &bytes[..self.slen as usize]) {
-            Err(e) => {
+            Err((e, at)) => {
                 ctx.report.bad_responses += 1;
+                self.read_addrs_always(ctx);
+                ctx.captures.response(&Rejected {
+                    frontend: ctx.fe_idx,
+                    backend: self.be,
+                    server: ctx.server,
+                    src: self.src,
+                    state: &e.state,
+                    reason: &e.kind,
+                    offset: at as u64,
+                    bytes: &bytes[..self.slen as usize],
+                    bufsize: ctx.ring.bufs().buf_size(),
+                    body_from: Some(e.offset - at as u64),
+                });
                 eprintln!(
                     "[WARNING] weir: frontend '{}': bad response body from server: {} at body offset {} ({:?})",
                     ctx.fe_name, e.kind, e.offset, e.state
@@ -1046,6 +1076,7 @@ impl HttpSession {
                         offset: u64::from(self.clen),
                         bytes: &bytes[..self.clen as usize],
                         bufsize: size,
+                        body_from: None,
                     });
                     return self.local_error(ctx, 431);
                 }
@@ -1065,6 +1096,7 @@ impl HttpSession {
                     offset: u64::from(e.offset),
                     bytes: &bytes[..self.clen as usize],
                     bufsize: size,
+                    body_from: None,
                 });
                 eprintln!(
                     "[WARNING] weir: frontend '{}': {} {} from {}: {} at offset {} (parser state {:?})",
@@ -1123,8 +1155,7 @@ impl HttpSession {
                 HttpAction::Deny { .. }
                 | HttpAction::Return(_)
                 | HttpAction::Redirect(_)
-                | HttpAction::Tarpit { .. }
-                | HttpAction::SilentDrop => return RuleOutcome::Answer(i),
+                | HttpAction::Tarpit { .. } => return RuleOutcome::Answer(i),
                 HttpAction::SetHeader { name, .. } | HttpAction::AddHeader { name, .. } => {
                     if matches!(r.action, HttpAction::SetHeader { .. }) {
                         edits.delete(head, buf, name.as_bytes());
@@ -1502,18 +1533,6 @@ impl HttpSession {
                 }
             }
         }
-        // `balance uri` / `url_param` / `hdr(…)`: the request's key, hashed
-        // (on the request as received: rewrites come later, in compose).
-        let bp = &plan.backends[be];
-        self.lb_hash = bp.lb_key.as_ref().and_then(|k| {
-            let buf = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b))?;
-            let head = self.reqp().head();
-            let hdrs = head
-                .headers()
-                .iter()
-                .map(|h| (h.name.slice(buf), h.value.slice(buf)));
-            k.hash(bp.hash_type, head.target().slice(buf), hdrs)
-        });
         let mode = effective_mode(&fe.common, bh.map(|b| &b.common));
         if mode == ConnMode::Close {
             self.client_keep = false;
@@ -1590,7 +1609,7 @@ impl HttpSession {
             let bytes = &bytes[..self.clen as usize];
             let k = match decode_all(&mut t.req_body, &bytes[n..]) {
                 Ok(k) => k,
-                Err(e) => {
+                Err((e, at)) => {
                     ctx.report.rejected += 1;
                     self.read_addrs_always(ctx);
                     ctx.captures.request(&Rejected {
@@ -1600,9 +1619,10 @@ impl HttpSession {
                         src: self.src,
                         state: &e.state,
                         reason: &e.kind,
-                        offset: n as u64 + e.offset,
+                        offset: (n + at) as u64,
                         bytes,
                         bufsize: ctx.ring.bufs().buf_size(),
+                        body_from: None,
                     });
                     eprintln!(
                         "[WARNING] weir: frontend '{}': bad request body: {} at body offset {} ({:?})",
@@ -1723,6 +1743,7 @@ impl HttpSession {
                         offset: u64::from(self.slen),
                         bytes: &bytes[..self.slen as usize],
                         bufsize: size,
+                        body_from: None,
                     });
                     eprintln!(
                         "[WARNING] weir: frontend '{}': response head from server larger than tune.bufsize",
@@ -1747,6 +1768,7 @@ impl HttpSession {
                     offset: u64::from(e.offset),
                     bytes: &bytes[..self.slen as usize],
                     bufsize: size,
+                    body_from: None,
                 });
                 eprintln!(
                     "[WARNING] weir: frontend '{}': 502 Bad Gateway: invalid response from server: {} at offset {} (parser state {:?})",
@@ -1775,7 +1797,22 @@ impl HttpSession {
             let k = if body {
                 match decode_all(&mut t.res_body, &bytes[n..]) {
                     Ok(k) => k,
-                    Err(_) => return None,
+                    Err((e, at)) => {
+                        // The caller answers 502 and counts it.
+                        ctx.captures.response(&Rejected {
+                            frontend: ctx.fe_idx,
+                            backend: self.be,
+                            server: ctx.server,
+                            src: self.src.or_else(|| sys::peer_addr(ctx.cli).ok()),
+                            state: &e.state,
+                            reason: &e.kind,
+                            offset: (n + at) as u64,
+                            bytes,
+                            bufsize: ctx.ring.bufs().buf_size(),
+                            body_from: None,
+                        });
+                        return None;
+                    }
                 }
             } else {
                 0
@@ -2060,13 +2097,6 @@ impl HttpSession {
                 != ConnMode::Close;
         match &rule.action {
             HttpAction::Deny { status } => self.local_error(ctx, *status),
-            HttpAction::SilentDrop => {
-                // Nothing is sent: the worker's close that follows is made
-                // silent for the client (TCP_REPAIR, else a RST that dies
-                // at the first router).
-                let _ = sys::prepare_silent_close(ctx.cli);
-                HttpAsk::Close(CloseKind::Normal)
-            }
             HttpAction::Tarpit { status } => {
                 // Held without reading until the deadline (see `deadline`),
                 // then answered by `on_timeout`.
@@ -2091,39 +2121,13 @@ impl HttpSession {
                         .cbuf
                         .and_then(|b| ctx.ring.bufs().bytes(b))
                         .unwrap_or(&[]);
-                    let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
-                    // `http-request redirect`: the target is a log-format
-                    // string, evaluated now.
-                    let mut to = Vec::new();
-                    if rule.value.is_some() {
-                        let be_name = self
-                            .be
-                            .and_then(|b| ctx.plan.backends.get(b))
-                            .map_or("", |b| b.name.as_str());
-                        let names = [ctx.fe_name, be_name];
-                        self.eval_value(
-                            rule,
-                            bytes,
-                            None,
-                            ctx.scratch,
-                            ctx.tmp,
-                            &mut to,
-                            names,
-                            &self.vars,
-                        );
-                    }
-                    let to = if rule.value.is_some() {
-                        &to[..]
-                    } else {
-                        spec.target.as_bytes()
-                    };
                     let head = self.reqp().head();
                     let target = head.target().slice(bytes);
                     let host = head
                         .find(weir_http::HeaderId::Host)
                         .map(|h| h.value.slice(bytes));
                     let mut o = Out::new(&mut ctx.tmp[..]);
-                    if compose::redirect(&mut o, spec, to, target, host, !keep).is_err() {
+                    if compose::redirect(&mut o, spec, target, host, !keep).is_err() {
                         return self.local_error(ctx, 500);
                     }
                     o.len()
