@@ -145,6 +145,8 @@ fn http_error_replaces_error_pages() {
         .unwrap();
     let lf = dir.path().join("429.txt");
     std::fs::write(&lf, "slow down: 100%% of quota").unwrap();
+    let lf_expr = dir.path().join("who.txt");
+    std::fs::write(&lf_expr, "path %[path]\nfrom %[src]\n").unwrap();
     let w = Weir::start(&format!(
         "{HTTP_DEFAULTS}    http-error status 503 content-type text/plain string \"sorry, down\" hdr x-why maint\n\
 frontend web
@@ -154,6 +156,8 @@ frontend web
     http-error status 404 errorfile {}
     http-error status 429 content-type text/plain lf-file {}
     http-request return status 200 content-type text/plain lf-string \"all %% done\" if {{ path /lf }}
+    http-request return status 200 content-type application/json lf-string '{{\"ip\":\"%[src]\",\"m\":\"%HM\"}}' if {{ path /ip }}
+    http-request return status 200 content-type text/plain lf-file {} if {{ path /who }}
     http-request deny if {{ path /deny }}
     http-request deny deny_status 429 if {{ path /slow }}
     http-request deny deny_status 404 if {{ path /missing }}
@@ -172,6 +176,7 @@ backend plain
         body.display(),
         raw.display(),
         lf.display(),
+        lf_expr.display(),
         b.addr,
         b.addr
     ));
@@ -188,6 +193,12 @@ backend plain
     );
     let r = ask("/lf");
     assert_eq!((r.status, r.text().as_str()), (200, "all % done"));
+    // With expressions, evaluated for each answer (http-request return).
+    let r = ask("/ip");
+    assert_eq!(r.text(), "{\"ip\":\"127.0.0.1\",\"m\":\"GET\"}");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let r = ask("/who");
+    assert_eq!(r.text(), "path /who\nfrom 127.0.0.1\n");
     let r = ask("/missing");
     assert_eq!((r.status, r.text().as_str()), (404, "nope"));
     // Inherited from defaults.

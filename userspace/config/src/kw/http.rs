@@ -211,8 +211,12 @@ pub struct ReturnSpec {
     pub status: u16,
     /// `content-type`.
     pub content_type: Option<String>,
-    /// The body (`string` or the file's contents).
+    /// The body (`string` or the file's contents; with `body_log_format`,
+    /// the log-format text of `lf-string` / `lf-file`).
     pub body: Vec<u8>,
+    /// The body is a log-format string evaluated for each answer
+    /// (`http-request return` only).
+    pub body_log_format: bool,
     /// Extra `hdr NAME VALUE` headers.
     pub headers: Vec<(String, String)>,
 }
@@ -765,6 +769,14 @@ pub fn log_format(v: &str) -> Result<Vec<LfPart>, String> {
     if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err("value contains a line break or NUL".into());
     }
+    log_format_text(v)
+}
+
+/// As [`log_format`], for a body: line breaks are allowed.
+///
+/// # Errors
+/// As [`log_format`].
+pub fn log_format_text(v: &str) -> Result<Vec<LfPart>, String> {
     let mut parts = Vec::new();
     let mut lit = String::new();
     let mut rest = v;
@@ -1164,6 +1176,7 @@ fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
         status: 200,
         content_type: None,
         body: Vec::new(),
+        body_log_format: false,
         headers: Vec::new(),
     };
     let mut has_body = false;
@@ -1211,14 +1224,21 @@ fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
                             String::from_utf8(read_file(v, kw)?)
                                 .map_err(|_| format!("'{kw}': '{v}' is not UTF-8 text"))?
                         };
-                        if has_log_format(&text) {
+                        if !has_log_format(&text) {
+                            spec.body = text.replace("%%", "%").into_bytes();
+                        } else if kw.starts_with("http-request") {
+                            // Evaluated for each answer (see the proxy's plan).
+                            log_format_text(&text).map_err(|e| format!("'{kw}': {e}"))?;
+                            spec.body = text.into_bytes();
+                            spec.body_log_format = true;
+                        } else {
                             return Err(format!(
-                                "'{kw}': log-format expressions ('%[…]', '%ci'…) in '{}' bodies are not \
-                                 supported by weir yet; write '%%' for a literal '%'",
+                                "'{kw}': log-format expressions ('%[…]', '%ci'…) in '{}' bodies are \
+                                 not supported by weir yet here (only in 'http-request return'); \
+                                 write '%%' for a literal '%'",
                                 a[i]
                             ));
                         }
-                        spec.body = text.replace("%%", "%").into_bytes();
                     }
                     w => {
                         return Err(format!(

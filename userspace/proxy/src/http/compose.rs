@@ -600,14 +600,16 @@ pub fn error_page(o: &mut Out<'_>, code: u16, errorfile: Option<&[u8]>) -> Resul
     Ok(())
 }
 
-/// Writes an `http-request return` response. `head_only`: the request was
-/// HEAD (no body). `close`: add `connection: close`.
+/// Writes an `http-request return` response with this `body` (the spec's,
+/// or its log-format body evaluated). `head_only`: the request was HEAD
+/// (no body). `close`: add `connection: close`.
 ///
 /// # Errors
 /// [`Overflow`].
 pub fn returned(
     o: &mut Out<'_>,
     r: &ReturnSpec,
+    body: &[u8],
     head_only: bool,
     close: bool,
 ) -> Result<(), Overflow> {
@@ -620,7 +622,7 @@ pub fn returned(
         o.header(b"content-type", ct.as_bytes())?;
     }
     o.put(b"content-length: ")?;
-    o.num(r.body.len() as u64)?;
+    o.num(body.len() as u64)?;
     o.put(b"\r\n")?;
     for (n, v) in &r.headers {
         o.header(n.as_bytes(), v.as_bytes())?;
@@ -630,7 +632,7 @@ pub fn returned(
     }
     o.put(b"\r\n")?;
     if !head_only {
-        o.put(&r.body)?;
+        o.put(body)?;
     }
     Ok(())
 }

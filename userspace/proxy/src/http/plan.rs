@@ -6,7 +6,8 @@
 use std::net::IpAddr;
 
 use weir_config::kw::http::{
-    log_format, ConnMode, ErrorPage, ForwardFor, HttpAction, HttpRule, HttpSettings, LfPart, Reuse,
+    log_format, log_format_text, ConnMode, ErrorPage, ForwardFor, HttpAction, HttpRule,
+    HttpSettings, LfPart, Reuse,
 };
 use weir_config::kw::rules::{TcpAction, TcpRule};
 use weir_config::{AclDecl, Backend, Config, Frontend, Loc, Mode};
@@ -116,13 +117,20 @@ pub enum Part {
 /// A compiled log-format value.
 pub type Value = Vec<Part>;
 
+/// `multiline`: a body, where line breaks are allowed.
 fn compile_value(
     text: &str,
+    multiline: bool,
     loc: &Loc,
     section: &'static str,
     name: &str,
 ) -> Result<Value, ProxyError> {
-    let parts = log_format(text).map_err(|e| unsupported(loc, section, name, e))?;
+    let parts = if multiline {
+        log_format_text(text)
+    } else {
+        log_format(text)
+    }
+    .map_err(|e| unsupported(loc, section, name, e))?;
     let loader = Loader {
         read_file: &|p: &str| std::fs::read_to_string(p),
         env: &env,
@@ -323,9 +331,19 @@ fn rules(
                 }
                 _ => None,
             };
-            let value = match text {
-                Some(t) => {
-                    let v = compile_value(t, &r.loc, section, name)?;
+            // `http-request return … lf-string|lf-file`: a log-format body.
+            let body = match &r.action {
+                HttpAction::Return(spec) if spec.body_log_format => {
+                    Some(String::from_utf8_lossy(&spec.body).into_owned())
+                }
+                _ => None,
+            };
+            let value = match text
+                .map(|t| (t.as_str(), false))
+                .or(body.as_deref().map(|b| (b, true)))
+            {
+                Some((t, multiline)) => {
+                    let v = compile_value(t, multiline, &r.loc, section, name)?;
                     for p in &v {
                         match p {
                             Part::Alias("ci" | "cp") => needs.src = true,
@@ -410,7 +428,7 @@ fn error_page(code: u16, p: &ErrorPage) -> Box<[u8]> {
             let mut o = super::compose::Out::new(&mut buf);
             // The size above leaves room for the status line and the
             // fixed headers, so this cannot overflow.
-            let n = match super::compose::returned(&mut o, r, false, true) {
+            let n = match super::compose::returned(&mut o, r, &r.body, false, true) {
                 Ok(()) => o.len(),
                 Err(_) => 0,
             };

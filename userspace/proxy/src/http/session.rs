@@ -2106,9 +2106,38 @@ impl HttpSession {
             }
             HttpAction::Return(spec) => {
                 let len = {
+                    // `lf-string` / `lf-file`: the body is evaluated now.
+                    let mut body = Vec::new();
+                    if rule.value.is_some() {
+                        let bytes = self
+                            .cbuf
+                            .and_then(|b| ctx.ring.bufs().bytes(b))
+                            .unwrap_or(&[]);
+                        let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
+                        let be_name = self
+                            .be
+                            .and_then(|b| ctx.plan.backends.get(b))
+                            .map_or("", |b| b.name.as_str());
+                        let names = [ctx.fe_name, be_name];
+                        self.eval_value(
+                            rule,
+                            bytes,
+                            None,
+                            ctx.scratch,
+                            ctx.tmp,
+                            &mut body,
+                            names,
+                            &self.vars,
+                        );
+                    }
+                    let body = if rule.value.is_some() {
+                        &body[..]
+                    } else {
+                        &spec.body[..]
+                    };
                     let mut o = Out::new(&mut ctx.tmp[..]);
-                    if compose::returned(&mut o, spec, self.method == Method::Head, !keep).is_err()
-                    {
+                    let head_only = self.method == Method::Head;
+                    if compose::returned(&mut o, spec, body, head_only, !keep).is_err() {
                         return self.local_error(ctx, 500);
                     }
                     o.len()
