@@ -312,6 +312,9 @@ pub struct HttpSession {
     tarpit: (Ticks, u16),
     /// The server a `use-server` rule chose for the current request.
     pub forced_server: Option<u16>,
+    /// The hash of the current request's `balance uri`, `url_param` or
+    /// `hdr(…)` key (`None`: no such algorithm, or the key is absent).
+    pub lb_hash: Option<u32>,
 }
 
 /// Runs `dec` over `input` as far as it goes; returns the bytes accounted
@@ -384,6 +387,7 @@ impl HttpSession {
             vars: Vars::default(),
             tarpit: (now, 500),
             forced_server: None,
+            lb_hash: None,
         }
     }
 
@@ -1155,7 +1159,8 @@ impl HttpSession {
                 HttpAction::Deny { .. }
                 | HttpAction::Return(_)
                 | HttpAction::Redirect(_)
-                | HttpAction::Tarpit { .. } => return RuleOutcome::Answer(i),
+                | HttpAction::Tarpit { .. }
+                | HttpAction::SilentDrop => return RuleOutcome::Answer(i),
                 HttpAction::SetHeader { name, .. } | HttpAction::AddHeader { name, .. } => {
                     if matches!(r.action, HttpAction::SetHeader { .. }) {
                         edits.delete(head, buf, name.as_bytes());
@@ -1533,6 +1538,18 @@ impl HttpSession {
                 }
             }
         }
+        // `balance uri` / `url_param` / `hdr(…)`: the request's key, hashed
+        // (on the request as received: rewrites come later, in compose).
+        let bp = &plan.backends[be];
+        self.lb_hash = bp.lb_key.as_ref().and_then(|k| {
+            let buf = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b))?;
+            let head = self.reqp().head();
+            let hdrs = head
+                .headers()
+                .iter()
+                .map(|h| (h.name.slice(buf), h.value.slice(buf)));
+            k.hash(bp.hash_type, head.target().slice(buf), hdrs)
+        });
         let mode = effective_mode(&fe.common, bh.map(|b| &b.common));
         if mode == ConnMode::Close {
             self.client_keep = false;
@@ -2097,6 +2114,13 @@ impl HttpSession {
                 != ConnMode::Close;
         match &rule.action {
             HttpAction::Deny { status } => self.local_error(ctx, *status),
+            HttpAction::SilentDrop => {
+                // Nothing is sent: the worker's close that follows is made
+                // silent for the client (TCP_REPAIR, else a RST that dies
+                // at the first router).
+                let _ = sys::prepare_silent_close(ctx.cli);
+                HttpAsk::Close(CloseKind::Normal)
+            }
             HttpAction::Tarpit { status } => {
                 // Held without reading until the deadline (see `deadline`),
                 // then answered by `on_timeout`.
@@ -2150,13 +2174,39 @@ impl HttpSession {
                         .cbuf
                         .and_then(|b| ctx.ring.bufs().bytes(b))
                         .unwrap_or(&[]);
+                    let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
+                    // `http-request redirect`: the target is a log-format
+                    // string, evaluated now.
+                    let mut to = Vec::new();
+                    if rule.value.is_some() {
+                        let be_name = self
+                            .be
+                            .and_then(|b| ctx.plan.backends.get(b))
+                            .map_or("", |b| b.name.as_str());
+                        let names = [ctx.fe_name, be_name];
+                        self.eval_value(
+                            rule,
+                            bytes,
+                            None,
+                            ctx.scratch,
+                            ctx.tmp,
+                            &mut to,
+                            names,
+                            &self.vars,
+                        );
+                    }
+                    let to = if rule.value.is_some() {
+                        &to[..]
+                    } else {
+                        spec.target.as_bytes()
+                    };
                     let head = self.reqp().head();
                     let target = head.target().slice(bytes);
                     let host = head
                         .find(weir_http::HeaderId::Host)
                         .map(|h| h.value.slice(bytes));
                     let mut o = Out::new(&mut ctx.tmp[..]);
-                    if compose::redirect(&mut o, spec, target, host, !keep).is_err() {
+                    if compose::redirect(&mut o, spec, to, target, host, !keep).is_err() {
                         return self.local_error(ctx, 500);
                     }
                     o.len()
