@@ -370,6 +370,19 @@ fn unsupported_forms_are_refused_at_their_line() {
             f.stderr
         );
     }
+    // In mode tcp they do nothing: HAProxy's warning.
+    let (f, path, _dir) = check_config(
+        "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+         listen l\n    bind 127.0.0.1:1\n    monitor-uri /up\n    redirect location /x\n    server s 127.0.0.1:2\n",
+    );
+    assert_eq!(f.code(), Some(0), "{f:?}");
+    assert!(
+        f.stderr.contains(&format!("{}:8:", path.display()))
+            && f.stderr.contains("'redirect' rules ignored")
+            && f.stderr.contains("'monitor-uri' ignored"),
+        "{}",
+        f.stderr
+    );
     // Frontend-side keywords are refused in a backend.
     for line in ["monitor-uri /x", "monitor fail if { path / }"] {
         let (f, _path, _dir) = check_config(&format!(
