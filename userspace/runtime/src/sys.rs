@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -34,6 +34,27 @@ pub fn listen_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<RawFd> {
     sock.bind(&SockAddr::from(addr))?;
     sock.listen(backlog)?;
     Ok(sock.into_raw_fd())
+}
+
+/// SO_INCOMING_CPU on a listener: the kernel prefers, within a reuseport
+/// group, the socket whose CPU is the one that received the connection.
+pub fn set_incoming_cpu(fd: RawFd, cpu: usize) -> io::Result<()> {
+    let v = libc::c_int::try_from(cpu).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `v` is a live c_int whose size is passed with it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_INCOMING_CPU,
+            (&raw const v).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// The local address a socket is bound to.
@@ -265,6 +286,14 @@ impl OwnedSocket {
 impl AsRawFd for OwnedSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.0
+    }
+}
+
+impl AsFd for OwnedSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the fd stays open for as long as `self` lives (closed only
+        // by `drop`; `into_raw` consumes `self`).
+        unsafe { BorrowedFd::borrow_raw(self.0) }
     }
 }
 
