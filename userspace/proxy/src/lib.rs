@@ -45,6 +45,8 @@ struct BoundListener {
     sock: OwnedSocket,
     fe: u16,
     port: u16,
+    /// Bound here with SO_REUSEPORT (not an inherited `fd@` duplicate).
+    reuseport: bool,
 }
 
 /// Every listener bound, workers not started yet (see [`bind`]).
@@ -96,6 +98,7 @@ pub fn bind(cfg: Arc<Config>) -> Result<Bound, ProxyError> {
                             sock,
                             fe: fi as u16,
                             port: actual.port(),
+                            reuseport: true,
                         });
                     }
                     addrs.push((fe.name.clone(), actual));
@@ -110,6 +113,7 @@ pub fn bind(cfg: Arc<Config>) -> Result<Bound, ProxyError> {
                             sock: OwnedSocket::new(dup),
                             fe: fi as u16,
                             port: local.port(),
+                            reuseport: false,
                         });
                     }
                     addrs.push((fe.name.clone(), local));
@@ -137,6 +141,24 @@ impl Bound {
     #[must_use]
     pub fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// The SO_REUSEPORT groups: for each `bind` with an address, every
+    /// worker's listener in worker order (for SK_REUSEPORT steering, which
+    /// must see the whole group before the workers accept).
+    #[must_use]
+    pub fn reuseport_groups(&self) -> Vec<Vec<&OwnedSocket>> {
+        let entries = self.listeners.first().map_or(0, Vec::len);
+        (0..entries)
+            .filter(|k| self.listeners[0][*k].reuseport)
+            .map(|k| self.listeners.iter().map(|w| &w[k].sock).collect())
+            .collect()
+    }
+
+    /// The CPU each worker will be pinned to (`None`: unpinned).
+    #[must_use]
+    pub fn worker_cpus(&self) -> &[Option<usize>] {
+        &self.plan.cpus
     }
 
     /// Worker count that [`Bound::run`] will start.
@@ -269,6 +291,16 @@ impl Controller {
     #[must_use]
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// Connections accepted by each worker, in worker order.
+    #[must_use]
+    pub fn accepted_per_worker(&self) -> Vec<u64> {
+        self.shared
+            .counters
+            .iter()
+            .map(|c| c.accepted.load(std::sync::atomic::Ordering::Relaxed))
+            .collect()
     }
 
     /// The stats socket's `show errors [PROXY] [request|response]` answer:
