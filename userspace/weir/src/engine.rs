@@ -57,6 +57,11 @@ impl Engine {
         self.ctl.clone()
     }
 
+    /// Connections accepted by each worker.
+    pub fn accepted_per_worker(&self) -> Vec<u64> {
+        self.ctl.accepted_per_worker()
+    }
+
     /// The workers' exit status, once `wait_for` returned true.
     pub fn finish(self) -> Result<(), ProxyError> {
         match self.result.into_inner() {

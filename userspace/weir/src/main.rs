@@ -15,6 +15,7 @@ mod kernel;
 mod limits;
 mod privileges;
 mod stats;
+mod steer;
 mod supervise;
 
 use std::path::PathBuf;
@@ -172,6 +173,8 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
     // Stats sockets: created with their mode and owner while privileges
     // still allow it; served once the workers run.
     let stats_sockets = stats::bind(&config)?;
+    // SK_REUSEPORT steering: every group complete, privileges still held.
+    let steering = steer::start(&config, &bound, log)?;
     // XDP sections load here: after binding, while privileges still allow it.
     let mut xdp = kernel::start(&config, log, opts.old_pids.is_some())?;
 
@@ -217,7 +220,9 @@ fn run(opts: &Options, log: &Log) -> anyhow::Result<()> {
         config.global.hard_stop_after,
         &mut |line: &str| log.info(line),
     );
+    steering.report(&running.accepted_per_worker(), log);
     running.finish().context("proxy stopped with an error")?;
+    drop(steering);
     drop(xdp);
     log.info("stopped");
     Ok(())
