@@ -258,3 +258,27 @@ fn checks_keep_to_their_interval() {
     // never more than the interval allows.
     assert!((4..=9).contains(&n), "{n} checks in 2 s with inter 250ms");
 }
+
+#[test]
+fn http_check_send_and_rstring() {
+    let (ready, ready_log) = origin(|_| Answer::ok(b"state=ready"));
+    let (starting, _) = origin(|_| Answer::ok(b"state=starting"));
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten l\n    bind 127.0.0.1:{{P0}}\n    option httpchk\n\
+         \x20   http-check send meth GET uri /ready ver HTTP/1.1 hdr Host app\n\
+         \x20   http-check expect rstring state=(ready|idle)\n\
+         \x20   server r {} check inter 100ms\n\
+         \x20   server s {} check inter 100ms\n",
+        ready.addr, starting.addr
+    );
+    let w = Weir::start(&cfg);
+    wait_for(
+        &w,
+        "Server l/s is DOWN, reason: Layer7 invalid response, code: 200, info: \"HTTP content check did not match\"",
+    );
+    wait_until(&w, "checks of r", || ready_log.lock().unwrap().len() >= 2);
+    let req = ready_log.lock().unwrap()[0].clone();
+    assert_eq!(req.line(), "GET /ready HTTP/1.1");
+    assert_eq!(req.header("host"), Some("app"));
+    assert!(!w.output().contains("Server l/r is DOWN"), "{}", w.output());
+}

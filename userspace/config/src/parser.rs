@@ -800,6 +800,27 @@ impl<'e> Parser<'e> {
                     }),
                     (CheckKind::Tcp, None) => {}
                 }
+                match (&mut check_kind, &d.check_send) {
+                    (CheckKind::Http(h), Some((send, _))) => {
+                        if let Some(m) = &send.method {
+                            h.method.clone_from(m);
+                        }
+                        if let Some(u) = &send.uri {
+                            h.uri.clone_from(u);
+                        }
+                        if let Some(v) = &send.version {
+                            h.version.clone_from(v);
+                        }
+                        h.headers.extend(send.headers.iter().cloned());
+                        h.body.clone_from(&send.body);
+                    }
+                    (CheckKind::Tcp, Some((_, loc))) => self.warnings.push(Warning {
+                        loc: loc.clone(),
+                        section: sref.clone(),
+                        msg: "'http-check send' ignored without 'option httpchk'".into(),
+                    }),
+                    (_, None) => {}
+                }
                 backends.push(Backend {
                     name: name.clone(),
                     loc: d.loc.clone(),

@@ -695,10 +695,29 @@ pub struct HttpCheck {
     pub uri: String,
     /// HTTP version (default `HTTP/1.0`).
     pub version: String,
-    /// Headers given with the legacy `HTTP/1.1\r\nHost:\ x` version trick.
+    /// Headers given with the legacy `HTTP/1.1\r\nHost:\ x` version trick
+    /// or `http-check send hdr`.
     pub headers: Vec<(String, String)>,
+    /// `http-check send body` (sent with a `Content-Length`).
+    pub body: Option<String>,
     /// `http-check expect …` (`None`: any 2xx or 3xx status passes).
     pub expect: Option<HttpExpect>,
+}
+
+/// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body B]`:
+/// what it changes in the `option httpchk` request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpSend {
+    /// `meth`: the request method.
+    pub method: Option<String>,
+    /// `uri`: the request URI.
+    pub uri: Option<String>,
+    /// `ver`: the HTTP version.
+    pub version: Option<String>,
+    /// `hdr NAME VALUE`, in order.
+    pub headers: Vec<(String, String)>,
+    /// `body`: the request body.
+    pub body: Option<String>,
 }
 
 /// What a successful HTTP check response looks like (`http-check expect`).
@@ -717,6 +736,10 @@ pub enum ExpectRule {
     Status(Vec<(u16, u16)>),
     /// `string <text>`: the body contains the text.
     String(String),
+    /// `rstatus <regex>`: the regex matches the status code (3 digits).
+    RStatus(String),
+    /// `rstring <regex>`: the regex matches the body.
+    RString(String),
 }
 
 /// Server options that `default-server` may set and `server` may override.

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weir_config::{Check, CheckKind, Config, ExpectRule, HttpCheck};
+use weir_core::acl::Rewrite;
 
 use crate::plan::{Plan, ServerAddrPlan};
 use crate::shared::{Shared, HARD_STOP};
@@ -54,6 +55,8 @@ pub(crate) struct Target {
     addr: SocketAddr,
     params: Check,
     kind: Arc<CheckKind>,
+    /// `http-check expect rstatus|rstring`, compiled.
+    regex: Option<Arc<Rewrite>>,
     connect_timeout: Duration,
     /// `timeout check` (`None`: `inter` bounds the whole check).
     read_timeout: Option<Duration>,
@@ -65,6 +68,18 @@ pub(crate) fn targets(cfg: &Config, plan: &Plan) -> Vec<Target> {
     let mut out = Vec::new();
     for (bi, (be, bp)) in cfg.backends.iter().zip(&plan.backends).enumerate() {
         let kind = Arc::new(be.check_kind.clone());
+        // Validated by the configuration parser.
+        let regex = match &be.check_kind {
+            CheckKind::Http(HttpCheck {
+                expect: Some(e), ..
+            }) => match &e.rule {
+                ExpectRule::RStatus(r) | ExpectRule::RString(r) => {
+                    Rewrite::new(r).ok().map(Arc::new)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
         for (si, (s, sp)) in be.servers.iter().zip(&bp.servers).enumerate() {
             let Some(params) = &s.check else { continue };
             if s.disabled {
@@ -102,6 +117,7 @@ pub(crate) fn targets(cfg: &Config, plan: &Plan) -> Vec<Target> {
                 addr: SocketAddr::new(ip, port),
                 params: params.clone(),
                 kind: Arc::clone(&kind),
+                regex: regex.clone(),
                 connect_timeout,
                 read_timeout,
             });
@@ -321,7 +337,7 @@ fn check_once(t: &Target) -> Verdict {
                 Some(r) => Instant::now() + r,
                 None => start + t.params.inter,
             };
-            http_check(stream, h, deadline)
+            http_check(stream, h, t.regex.as_deref(), deadline)
         }
     }
 }
@@ -332,18 +348,23 @@ fn http_request(h: &HttpCheck) -> Vec<u8> {
     for (n, v) in &h.headers {
         r.push_str(&format!("{n}: {v}\r\n"));
     }
-    if !h
-        .headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("connection"))
-    {
+    let has = |name: &str| h.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    if !has("connection") {
         r.push_str("Connection: close\r\n");
     }
+    if let Some(b) = &h.body {
+        if !has("content-length") {
+            r.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+    }
     r.push_str("\r\n");
+    if let Some(b) = &h.body {
+        r.push_str(b);
+    }
     r.into_bytes()
 }
 
-fn http_check(mut s: TcpStream, h: &HttpCheck, deadline: Instant) -> Verdict {
+fn http_check(mut s: TcpStream, h: &HttpCheck, re: Option<&Rewrite>, deadline: Instant) -> Verdict {
     let remaining = |d: Instant| d.saturating_duration_since(Instant::now());
     let timeout = || Verdict::fail("Layer7 timeout");
     let io_fail = |e: &std::io::Error| {
@@ -368,7 +389,7 @@ fn http_check(mut s: TcpStream, h: &HttpCheck, deadline: Instant) -> Verdict {
     }
     let needs_body = matches!(
         h.expect.as_ref().map(|e| &e.rule),
-        Some(ExpectRule::String(_))
+        Some(ExpectRule::String(_) | ExpectRule::RString(_))
     );
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -404,7 +425,7 @@ fn http_check(mut s: TcpStream, h: &HttpCheck, deadline: Instant) -> Verdict {
             }
         }
     }
-    judge(&buf, h)
+    judge(&buf, h, re)
 }
 
 /// `Some(true)` once enough of the response is in: the status line (and,
@@ -442,7 +463,7 @@ fn status_line(buf: &[u8]) -> Option<(u16, String)> {
 }
 
 /// Applies `http-check expect` (default: 2xx and 3xx pass) to a response.
-fn judge(buf: &[u8], h: &HttpCheck) -> Verdict {
+fn judge(buf: &[u8], h: &HttpCheck, re: Option<&Rewrite>) -> Verdict {
     let Some((code, reason)) = status_line(buf) else {
         return Verdict::fail(if buf.is_empty() {
             "Layer7 invalid response, info: \"Empty response\"".to_owned()
@@ -468,12 +489,25 @@ fn judge(buf: &[u8], h: &HttpCheck) -> Verdict {
                 Verdict::fail(wrong)
             }
         }
-        ExpectRule::String(text) => {
+        ExpectRule::RStatus(_) => {
+            let hit = re.is_some_and(|re| re.is_match(code.to_string().as_bytes()));
+            if hit != expect.negate {
+                Verdict::pass(passed)
+            } else {
+                Verdict::fail(wrong)
+            }
+        }
+        ExpectRule::String(_) | ExpectRule::RString(_) => {
             let body = buf
                 .windows(4)
                 .position(|w| w == b"\r\n\r\n")
                 .map_or(&[][..], |i| &buf[i + 4..]);
-            let hit = !text.is_empty() && body.windows(text.len()).any(|w| w == text.as_bytes());
+            let hit = match &expect.rule {
+                ExpectRule::String(text) => {
+                    !text.is_empty() && body.windows(text.len()).any(|w| w == text.as_bytes())
+                }
+                _ => re.is_some_and(|re| re.is_match(body)),
+            };
             if hit != expect.negate {
                 Verdict::pass(passed)
             } else {
@@ -555,6 +589,7 @@ mod tests {
             uri: "/health".into(),
             version: "HTTP/1.1".into(),
             headers: vec![("Host".into(), "x".into())],
+            body: None,
             expect,
         }
     }
@@ -565,6 +600,12 @@ mod tests {
             http_request(&http(None)),
             b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         );
+        let mut h = http(None);
+        h.body = Some("ping".into());
+        assert_eq!(
+            http_request(&h),
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nping"
+        );
     }
 
     #[test]
@@ -573,12 +614,12 @@ mod tests {
         let err = b"HTTP/1.1 500 Internal Server Error\r\n\r\n";
         let redirect = b"HTTP/1.0 302 Found\r\n\r\n";
         assert_eq!(
-            judge(ok, &http(None)),
+            judge(ok, &http(None), None),
             Verdict::pass("Layer7 check passed, code: 200, info: \"OK\"")
         );
-        assert!(judge(redirect, &http(None)).ok);
+        assert!(judge(redirect, &http(None), None).ok);
         assert_eq!(
-            judge(err, &http(None)),
+            judge(err, &http(None), None),
             Verdict::fail("Layer7 wrong status, code: 500, info: \"Internal Server Error\"")
         );
         let st = |negate, r: Vec<(u16, u16)>| {
@@ -587,22 +628,42 @@ mod tests {
                 rule: ExpectRule::Status(r),
             }))
         };
-        assert!(!judge(redirect, &st(false, vec![(200, 200)])).ok);
-        assert!(judge(err, &st(false, vec![(200, 200), (500, 599)])).ok);
-        assert!(!judge(err, &st(true, vec![(500, 599)])).ok);
-        assert!(judge(redirect, &st(true, vec![(500, 599)])).ok);
+        assert!(!judge(redirect, &st(false, vec![(200, 200)]), None).ok);
+        assert!(judge(err, &st(false, vec![(200, 200), (500, 599)]), None).ok);
+        assert!(!judge(err, &st(true, vec![(500, 599)]), None).ok);
+        assert!(judge(redirect, &st(true, vec![(500, 599)]), None).ok);
         let s = |negate, t: &str| {
             http(Some(HttpExpect {
                 negate,
                 rule: ExpectRule::String(t.into()),
             }))
         };
-        assert!(judge(ok, &s(false, "pon")).ok);
-        assert!(!judge(ok, &s(false, "OK")).ok, "the body only");
-        assert!(!judge(ok, &s(true, "pong")).ok);
-        assert!(!judge(b"", &http(None)).ok);
-        assert!(!judge(b"SSH-2.0-x\r\n", &http(None)).ok);
-        assert!(!judge(b"HTTP/1.1 20 OK\r\n", &http(None)).ok);
+        assert!(judge(ok, &s(false, "pon"), None).ok);
+        assert!(!judge(ok, &s(false, "OK"), None).ok, "the body only");
+        assert!(!judge(ok, &s(true, "pong"), None).ok);
+        assert!(!judge(b"", &http(None), None).ok);
+        assert!(!judge(b"SSH-2.0-x\r\n", &http(None), None).ok);
+        assert!(!judge(b"HTTP/1.1 20 OK\r\n", &http(None), None).ok);
+    }
+
+    #[test]
+    fn regex_matches() {
+        let ok = b"HTTP/1.1 204 No Content\r\n\r\nstatus=green";
+        let e = |negate, rule| http(Some(HttpExpect { negate, rule }));
+        let rs = Rewrite::new("^2").unwrap();
+        let rb = Rewrite::new("status=(green|yellow)").unwrap();
+        assert!(judge(ok, &e(false, ExpectRule::RStatus("^2".into())), Some(&rs)).ok);
+        assert!(!judge(ok, &e(true, ExpectRule::RStatus("^2".into())), Some(&rs)).ok);
+        let r = ExpectRule::RString("status=(green|yellow)".into());
+        assert!(judge(ok, &e(false, r.clone()), Some(&rb)).ok);
+        assert!(
+            !judge(
+                b"HTTP/1.1 200 OK\r\n\r\nstatus=red",
+                &e(false, r),
+                Some(&rb)
+            )
+            .ok
+        );
     }
 
     #[test]

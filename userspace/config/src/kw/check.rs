@@ -4,11 +4,11 @@
 //! [`super::server`].
 //!
 //! Supported: `option httpchk [<method>] [<uri>] [<version>]` (with the
-//! legacy `HTTP/1.1\r\nHost:\ x` form carrying headers), `http-check expect
-//! [!] status <codes>` and `http-check expect [!] string <text>`. Other
-//! `http-check` actions (`send`, `connect`, regex matches) and the other
-//! check protocols (`tcp-check`, `mysql-check`, …) are rejected as not
-//! supported yet.
+//! legacy `HTTP/1.1\r\nHost:\ x` form carrying headers) and `http-check
+//! expect [!] status <codes> | string <text> | rstatus <regex> | rstring
+//! <regex>`. Other `http-check` actions (`send`, `connect`) and matches
+//! (`hdr`, `fhdr`), and the other check protocols (`tcp-check`,
+//! `mysql-check`, …) are rejected as not supported yet.
 
 use super::proxy::opt;
 use super::{Ctx, Keyword, OptionKw, ProxyDraft, Sections};
@@ -38,6 +38,7 @@ fn default_http() -> HttpCheck {
         uri: "/".into(),
         version: "HTTP/1.0".into(),
         headers: Vec::new(),
+        body: None,
         expect: None,
     }
 }
@@ -87,8 +88,9 @@ fn check_method(m: &str) -> Result<String, String> {
 fn kw_http_check(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     match a.first().map(String::as_str) {
         Some("expect") => {}
+        Some("send") => return http_check_send(ctx, &a[1..]),
         Some(
-            other @ ("send" | "connect" | "comment" | "set-var" | "unset-var" | "send-state"
+            other @ ("connect" | "comment" | "set-var" | "unset-var" | "send-state"
             | "disable-on-404"),
         ) => {
             return Err(format!(
@@ -106,11 +108,16 @@ fn kw_http_check(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     let rule = match rest {
         [k, v] if k == "status" => ExpectRule::Status(parse_status_list(v)?),
         [k, v] if k == "string" => ExpectRule::String(v.clone()),
-        [k, ..]
-            if matches!(
-                k.as_str(),
-                "rstatus" | "rstring" | "hdr" | "fhdr" | "custom"
-            ) =>
+        [k, v] if k == "rstatus" || k == "rstring" => {
+            weir_core::acl::Rewrite::new(v)
+                .map_err(|e| format!("'http-check expect {k}': {e}"))?;
+            if k == "rstatus" {
+                ExpectRule::RStatus(v.clone())
+            } else {
+                ExpectRule::RString(v.clone())
+            }
+        }
+        [k, ..] if matches!(k.as_str(), "hdr" | "fhdr" | "custom") =>
         {
             return Err(format!(
                 "unsupported 'http-check expect {k}' (not supported by weir yet)"
@@ -118,10 +125,15 @@ fn kw_http_check(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
         }
         [k, _] => {
             return Err(format!(
-                "unknown 'http-check expect' match '{k}' (status, string)"
+                "unknown 'http-check expect' match '{k}' (status, string, rstatus, rstring)"
             ))
         }
-        _ => return Err("'http-check expect' expects [!] status <codes> | string <text>".into()),
+        _ => {
+            return Err(
+                "'http-check expect' expects [!] status <codes> | string <text> | rstatus <regex> | rstring <regex>"
+                    .into(),
+            )
+        }
     };
     // Kept apart from `option httpchk` (either may come first, or come from
     // a defaults section); joined when the backend is built.
@@ -129,6 +141,79 @@ fn kw_http_check(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     let px = ctx.px()?;
     px.check_expect = Some(HttpExpect { negate, rule });
     px.check_expect_loc = Some(loc);
+    Ok(())
+}
+
+/// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body B]`.
+/// `uri-lf`, `body-lf` and values with log-format `%` fields are not
+/// supported (weir sends check requests as written).
+fn http_check_send(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
+    let mut send = HttpSend::default();
+    let mut i = 0;
+    let val = |i: usize, what: &str| {
+        a.get(i + 1)
+            .cloned()
+            .ok_or_else(|| format!("'http-check send {what}' expects a value"))
+    };
+    let literal = |what: &str, v: &str| {
+        if v.contains('%') {
+            Err(format!(
+                "'http-check send {what}': log-format values are not supported by weir yet"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    while i < a.len() {
+        match a[i].as_str() {
+            "meth" => {
+                send.method = Some(check_method(&val(i, "meth")?)?);
+                i += 2;
+            }
+            "uri" => {
+                send.uri = Some(val(i, "uri")?);
+                i += 2;
+            }
+            "ver" => {
+                send.version = Some(val(i, "ver")?);
+                i += 2;
+            }
+            "hdr" => {
+                let (Some(n), Some(v)) = (a.get(i + 1), a.get(i + 2)) else {
+                    return Err("'http-check send hdr' expects a name and a value".into());
+                };
+                literal("hdr", v)?;
+                if n.is_empty() || n.bytes().any(|c| c <= b' ' || c == b':' || c >= 0x7f) {
+                    return Err(format!("'http-check send hdr': invalid header name '{n}'"));
+                }
+                send.headers.push((n.clone(), v.clone()));
+                i += 3;
+            }
+            // A note for the check's log lines: weir does not log checks.
+            "comment" => {
+                val(i, "comment")?;
+                i += 2;
+            }
+            "body" => {
+                let b = val(i, "body")?;
+                literal("body", &b)?;
+                send.body = Some(b);
+                i += 2;
+            }
+            k @ ("uri-lf" | "body-lf") => {
+                return Err(format!(
+                    "unsupported 'http-check send {k}' (not supported by weir yet)"
+                ))
+            }
+            k => {
+                return Err(format!(
+                    "unknown 'http-check send' argument '{k}' (meth, uri, ver, hdr, body)"
+                ))
+            }
+        }
+    }
+    let loc = ctx.loc.clone();
+    ctx.px()?.check_send = Some((send, loc));
     Ok(())
 }
 
@@ -202,6 +287,41 @@ mod tests {
             panic!()
         };
         assert_eq!(h.expect.unwrap().rule, ExpectRule::String("pong".into()));
+        let b = be("backend b\n option httpchk\n http-check expect ! rstatus ^5\n");
+        let CheckKind::Http(h) = b.check_kind else {
+            panic!()
+        };
+        assert_eq!(
+            h.expect,
+            Some(HttpExpect {
+                negate: true,
+                rule: ExpectRule::RStatus("^5".into())
+            })
+        );
+    }
+
+    #[test]
+    fn send_changes_the_request() {
+        let b = be("backend b\n option httpchk OPTIONS * HTTP/1.1\n http-check send meth GET uri /health hdr Host www hdr X-A b body ping\n");
+        let CheckKind::Http(h) = b.check_kind else {
+            panic!()
+        };
+        assert_eq!(
+            (h.method.as_str(), h.uri.as_str(), h.version.as_str()),
+            ("GET", "/health", "HTTP/1.1")
+        );
+        assert_eq!(
+            h.headers,
+            [("Host".into(), "www".into()), ("X-A".into(), "b".into())]
+        );
+        assert_eq!(h.body.as_deref(), Some("ping"));
+        let c = parse_str_with_env("t.cfg", "backend b\n http-check send hdr Host x\n", &|_| {
+            None
+        })
+        .unwrap();
+        assert!(c.warnings[0]
+            .to_string()
+            .contains("'http-check send' ignored without 'option httpchk'"));
     }
 
     #[test]
@@ -230,11 +350,28 @@ mod tests {
                 "invalid status range",
             ),
             (
-                "backend b\n http-check expect rstatus ^2\n",
+                "backend b\n http-check expect hdr name x\n",
+                "not supported by weir yet",
+            ),
+            ("backend b\n http-check expect rstring (\n", "invalid regex"),
+            (
+                "backend b\n http-check send uri-lf /%[src]\n",
                 "not supported by weir yet",
             ),
             (
-                "backend b\n http-check send meth GET\n",
+                "backend b\n http-check send hdr Host %[src]\n",
+                "log-format values are not supported",
+            ),
+            (
+                "backend b\n http-check send hdr Host\n",
+                "expects a name and a value",
+            ),
+            (
+                "backend b\n http-check send verb GET\n",
+                "unknown 'http-check send' argument",
+            ),
+            (
+                "backend b\n http-check connect\n",
                 "not supported by weir yet",
             ),
             ("backend b\n http-check expect\n", "expects"),

@@ -176,6 +176,8 @@ pub struct ProxyDraft {
     pub check_expect: Option<HttpExpect>,
     /// Where `http-check expect` was written.
     pub check_expect_loc: Option<Loc>,
+    /// `http-check send` and where it was written.
+    pub check_send: Option<(HttpSend, Loc)>,
     /// `fullconn`.
     pub fullconn: Option<u32>,
     /// Log options.
@@ -221,6 +223,7 @@ impl ProxyDraft {
             check_kind: CheckKind::Tcp,
             check_expect: None,
             check_expect_loc: None,
+            check_send: None,
             fullconn: None,
             log_options: LogOptions::default(),
             logs: Vec::new(),

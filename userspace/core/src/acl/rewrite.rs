@@ -25,6 +25,13 @@ impl Rewrite {
             .map_err(|e| format!("invalid regex '{pattern}': {e}"))
     }
 
+    /// Whether the regex matches anywhere in `input` (`http-check expect
+    /// rstatus|rstring`).
+    #[must_use]
+    pub fn is_match(&self, input: &[u8]) -> bool {
+        self.re.is_match(input)
+    }
+
     /// If the regex matches `input`, appends `template` with its group
     /// references filled to `out` and returns true; otherwise leaves `out`
     /// alone and returns false.
