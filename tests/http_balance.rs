@@ -1,4 +1,5 @@
-//! `mode http` hash balancing (`balance uri`, `url_param`, `hdr(name)`)
+//! `mode http` hash balancing (`balance uri`, `url_param`, `hdr(name)`,
+//! `hash EXPR`)
 //! through the real `weir` binary: the server chosen for a key is HAProxy
 //! 2.6's (golden table), the same key always reaches the same server,
 //! different keys spread, a missing key falls back to round robin, each
@@ -63,6 +64,9 @@ fn golden_req(case: char, i: usize) -> String {
         'f' if i % 2 == 1 => req(&format!("/a/b{i}?v={i}"), &sel),
         'f' => req(&format!("/a/b/c{i}"), &sel),
         'g' => req(&format!("/ab{i}/cd"), &sel),
+        'h' => req("/", &format!("{sel}X-K: User{i}\r\n")),
+        'i' => req(&format!("/p{i}/q?z={i}"), &sel),
+        'j' => req("/", &format!("{sel}{}", "X-N: a\r\n".repeat(i % 12))),
         _ => unreachable!(),
     }
 }
@@ -72,7 +76,7 @@ fn golden_req(case: char, i: usize) -> String {
 /// `/usr/sbin/haproxy` once on the equivalent configuration (servers were
 /// `http-request return` listeners naming themselves) and asking each key
 /// twice on new connections.
-const GOLDEN: [(char, &str, &str); 7] = [
+const GOLDEN: [(char, &str, &str); 10] = [
     ('a', "balance uri", "111111111122222222221111"),
     (
         'b',
@@ -100,6 +104,19 @@ const GOLDEN: [(char, &str, &str); 7] = [
         "131011121010101113131313",
     ),
     ('g', "balance uri len 5", "321032103230123012302301"),
+    (
+        'h',
+        "balance hash req.hdr(x-k),lower\n    hash-type consistent",
+        "311233201022232321033221",
+    ),
+    ('i', "balance hash path", "123012301223012301231230"),
+    // An integer sample hashes as 8 bytes, big endian (a count of 10
+    // gives server 3 here; its decimal text would give 2).
+    (
+        'j',
+        "balance hash req.hdr_cnt(x-n)\n    hash-type map-based djb2",
+        "123012301230123012301230",
+    ),
 ];
 
 fn golden_config(srv: &[common::backends::Backend]) -> String {
@@ -195,6 +212,7 @@ fn absent_key_falls_back_to_round_robin() {
         ("balance url_param id", req("/x?other=1", "")),
         ("balance url_param id", req("/x", "")),
         ("balance hdr(X-Tenant)", req("/y", "")),
+        ("balance hash req.hdr(x-k),lower", req("/y", "")),
         (
             "balance hdr(X-Tenant)\n    hash-type consistent",
             req("/y", "X-Tenant:\r\n"),

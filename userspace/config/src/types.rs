@@ -546,6 +546,12 @@ pub enum Balance {
         /// Parameter name.
         name: String,
     },
+    /// `hash EXPR`: the binary form of a sample expression (mode http; in
+    /// mode tcp there is no key and round robin picks).
+    Hash {
+        /// The expression, validated when parsed.
+        expr: String,
+    },
     /// `hdr(NAME) [use_domain_only]` (mode http).
     Hdr {
         /// Header name.

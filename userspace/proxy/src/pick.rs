@@ -42,13 +42,17 @@ pub fn algorithm(b: &Balance) -> Algorithm {
         Balance::First => Algorithm::First,
         Balance::Source => Algorithm::Source,
         Balance::Random { draws } => Algorithm::Random { draws: *draws },
-        Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } => Algorithm::Hash,
+        Balance::Uri { .. }
+        | Balance::UrlParam { .. }
+        | Balance::Hdr { .. }
+        | Balance::Hash { .. } => Algorithm::Hash,
     }
 }
 
 /// What a `mode http` hash algorithm hashes: `balance uri`, `url_param`
-/// or `hdr(name)`, with HAProxy 2.6's rules for finding the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// or `hdr(name)`, with HAProxy 2.6's rules for finding the key, or
+/// `hash EXPR`.
+#[derive(Debug, Clone)]
 pub enum HttpKey {
     /// `uri [whole] [len N] [depth N] [path-only]`.
     Uri {
@@ -71,6 +75,35 @@ pub enum HttpKey {
         /// Only the domain: the label before the last dot.
         use_domain_only: bool,
     },
+    /// `hash EXPR`: the first sample of the expression (see
+    /// [`sample_bytes`]); evaluated by the session, [`Self::find`] has none.
+    Expr(Box<weir_core::acl::SampleExpr>),
+}
+
+/// The bytes `balance hash` hashes for a sample: HAProxy's cast to binary
+/// (strings and binaries as they are, integers and booleans as 8 bytes big
+/// endian, addresses as 4 or 16 bytes). `buf` holds the converted forms.
+pub fn sample_bytes<'a>(s: &weir_core::acl::Sample<'a>, buf: &'a mut [u8; 16]) -> &'a [u8] {
+    use weir_core::acl::Sample;
+    match *s {
+        Sample::Str(b) | Sample::Bin(b) => b,
+        Sample::Int(n) => {
+            buf[..8].copy_from_slice(&n.to_be_bytes());
+            &buf[..8]
+        }
+        Sample::Bool(b) => {
+            buf[..8].copy_from_slice(&i64::from(b).to_be_bytes());
+            &buf[..8]
+        }
+        Sample::Ip(std::net::IpAddr::V4(a)) => {
+            buf[..4].copy_from_slice(&a.octets());
+            &buf[..4]
+        }
+        Sample::Ip(std::net::IpAddr::V6(a)) => {
+            *buf = a.octets();
+            &buf[..]
+        }
+    }
 }
 
 impl HttpKey {
@@ -97,6 +130,16 @@ impl HttpKey {
                 name: name.to_ascii_lowercase().into_bytes().into(),
                 use_domain_only: *use_domain_only,
             },
+            Balance::Hash { expr } => {
+                let loader = weir_core::acl::Loader {
+                    read_file: &|p: &str| std::fs::read_to_string(p),
+                    env: &|n: &str| std::env::var(n).ok(),
+                };
+                // Validated by the config parser.
+                HttpKey::Expr(Box::new(
+                    weir_core::acl::SampleExpr::parse(expr, &loader).ok()?,
+                ))
+            }
             _ => return None,
         })
     }
@@ -152,6 +195,7 @@ impl HttpKey {
                 let v = weir_core::acl::http::header_values(v).next()?;
                 Some(if *use_domain_only { domain_of(v) } else { v })
             }
+            HttpKey::Expr(_) => None,
         }
     }
 

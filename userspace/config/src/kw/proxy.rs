@@ -310,8 +310,25 @@ fn kw_balance(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
                 use_domain_only,
             }
         }
-        s if s == "hash"
-            || s == "rdp-cookie"
+        "hash" => {
+            let expr = match rest {
+                [e] => e.clone(),
+                [] => return Err("'balance hash' expects a sample expression".into()),
+                [_, x, ..] => {
+                    return Err(format!(
+                        "'balance hash': unexpected argument '{x}' (the expression is one word)"
+                    ))
+                }
+            };
+            let loader = weir_core::acl::Loader {
+                read_file: &|p: &str| std::fs::read_to_string(p),
+                env: &|n: &str| std::env::var(n).ok(),
+            };
+            weir_core::acl::SampleExpr::parse(&expr, &loader)
+                .map_err(|e| format!("'balance hash {expr}': {e}"))?;
+            Balance::Hash { expr }
+        }
+        s if s == "rdp-cookie"
             || s.starts_with("rdp-cookie(")
             || s == "log-hash"
             || s == "sticky" =>
@@ -331,6 +348,7 @@ fn kw_balance(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
                 "uri",
                 "url_param",
                 "hdr",
+                "hash",
             ];
             let hint = crate::suggest::closest(other, algos.iter().copied())
                 .map(|s| format!("; did you mean '{s}'?"))
@@ -711,6 +729,32 @@ mod tests {
             ("hash-type map-based crc32", t(MapBased, Crc32, false)),
         ] {
             assert_eq!(hash_type(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn balance_hash_takes_one_valid_expression() {
+        let parse = |line: &str| {
+            let text = format!("backend b\n mode http\n {line}\n server s 127.0.0.1:80\n");
+            crate::parse_str("t.cfg", &text).map(|c| c.backends[0].balance.clone())
+        };
+        assert_eq!(
+            parse("balance hash req.hdr(host),lower").unwrap(),
+            crate::types::Balance::Hash {
+                expr: "req.hdr(host),lower".into()
+            }
+        );
+        for (line, want) in [
+            ("balance hash", "expects a sample expression"),
+            ("balance hash path lower", "unexpected argument 'lower'"),
+            ("balance hash nosuchfetch", "balance hash nosuchfetch"),
+            (
+                "balance hash path,nosuchconv",
+                "balance hash path,nosuchconv",
+            ),
+        ] {
+            let e = parse(line).unwrap_err().to_string();
+            assert!(e.contains("t.cfg:3:") && e.contains(want), "{line}: {e}");
         }
     }
 }

@@ -1442,6 +1442,32 @@ impl HttpSession {
         c.eval(&mut view, ctx.scratch) == Verdict::True
     }
 
+    /// `balance hash EXPR`: the hash of the expression's first sample on
+    /// the request (`None`: no sample, round robin).
+    fn sample_hash(
+        &self,
+        ctx: &mut Ctx<'_>,
+        e: &weir_core::acl::SampleExpr,
+        f: weir_core::balance::HashFunction,
+    ) -> Option<u32> {
+        let bytes = self
+            .cbuf
+            .and_then(|b| ctx.ring.bufs().bytes(b))
+            .unwrap_or(&[]);
+        let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
+        let mut view = self.view(bytes, None, ctx.tmp, &self.vars);
+        let mut h = None;
+        e.eval(&mut view, ctx.scratch, &mut |s| {
+            let mut buf = [0u8; 16];
+            h = Some(weir_core::balance::hash_bytes(
+                f,
+                crate::pick::sample_bytes(&s, &mut buf),
+            ));
+            Visit::Stop
+        });
+        h
+    }
+
     /// Runs `tcp-request content` rules: true when one rejects.
     fn content_rejects(&self, ctx: &mut Ctx<'_>, rules: &[TcpRulePlan]) -> bool {
         for r in rules {
@@ -1541,15 +1567,21 @@ impl HttpSession {
         // `balance uri` / `url_param` / `hdr(…)`: the request's key, hashed
         // (on the request as received: rewrites come later, in compose).
         let bp = &plan.backends[be];
-        self.lb_hash = bp.lb_key.as_ref().and_then(|k| {
-            let buf = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b))?;
-            let head = self.reqp().head();
-            let hdrs = head
-                .headers()
-                .iter()
-                .map(|h| (h.name.slice(buf), h.value.slice(buf)));
-            k.hash(bp.hash_type, head.target().slice(buf), hdrs)
-        });
+        self.lb_hash = match bp.lb_key.as_ref() {
+            Some(crate::pick::HttpKey::Expr(e)) => {
+                self.read_addrs_always(ctx);
+                self.sample_hash(ctx, e, bp.hash_type.function)
+            }
+            k => k.and_then(|k| {
+                let buf = self.cbuf.and_then(|b| ctx.ring.bufs().bytes(b))?;
+                let head = self.reqp().head();
+                let hdrs = head
+                    .headers()
+                    .iter()
+                    .map(|h| (h.name.slice(buf), h.value.slice(buf)));
+                k.hash(bp.hash_type, head.target().slice(buf), hdrs)
+            }),
+        };
         let mode = effective_mode(&fe.common, bh.map(|b| &b.common));
         if mode == ConnMode::Close {
             self.client_keep = false;
