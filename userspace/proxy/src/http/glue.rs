@@ -14,11 +14,11 @@ use crate::http::session::{
     Ctx, HttpAsk, HttpSession, Req, CLI_POLL, CLI_RECV, CLI_SEND, SRV_RECV, SRV_SEND,
 };
 use crate::pick::Pick;
-use weir_core::balance::HashKey;
 use crate::shared::bump;
 use crate::tcp::session::{
     Ask, CloseKind, Session, State, F_CONNECT_TIMED_OUT, F_CONN_SLOT, F_SERVER_SLOT,
 };
+use weir_core::balance::HashKey;
 
 impl Worker {
     /// Whether the session in `key`'s slot is an HTTP one.
