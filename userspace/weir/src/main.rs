@@ -134,7 +134,8 @@ fn check(opts: &Options, log: &Log) -> anyhow::Result<()> {
 
 /// The start-up order matters: configuration (nothing bound on error) →
 /// open-files limit → bind (errors name the bind line) → stats sockets
-/// (stats.rs: created with their mode and owner) → load and attach the
+/// (stats.rs: created with their mode and owner) → SK_REUSEPORT steering of
+/// each complete listener group (steer.rs) → load and attach the
 /// `xdp` sections (kernel.rs) → drop privileges → daemonize (a fork: before
 /// any worker thread exists) → pidfile → workers → stats sockets served →
 /// old processes of a reload signalled (`-sf`/`-st`) → signal loop.
