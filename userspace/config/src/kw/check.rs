@@ -139,6 +139,15 @@ fn kw_http_check(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     // a defaults section); joined when the backend is built.
     let loc = ctx.loc.clone();
     let px = ctx.px()?;
+    // HAProxy runs several expect rules in sequence; weir keeps one. A
+    // section's own rule replaces the one of its defaults section.
+    if let Some(prev) = &px.check_expect_loc {
+        if prev.file == px.loc.file && prev.line > px.loc.line {
+            return Err(format!(
+                "a second 'http-check expect' in one section is not supported by weir yet (the first is at {prev})"
+            ));
+        }
+    }
     px.check_expect = Some(HttpExpect { negate, rule });
     px.check_expect_loc = Some(loc);
     Ok(())
@@ -375,6 +384,10 @@ mod tests {
                 "not supported by weir yet",
             ),
             ("backend b\n http-check expect\n", "expects"),
+            (
+                "backend b\n http-check expect status 200\n http-check expect string ok\n",
+                "second 'http-check expect'",
+            ),
             ("backend b\n no option httpchk\n", "negation"),
             (
                 "frontend f\n http-check expect status 200\n",
