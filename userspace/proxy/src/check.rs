@@ -443,7 +443,7 @@ fn response_complete(buf: &[u8], needs_body: bool) -> Option<bool> {
             .eq_ignore_ascii_case("content-length")
             .then(|| v.trim().parse::<usize>().ok())?
     })?;
-    Some(buf.len() >= end + len)
+    Some(buf.len() >= end.saturating_add(len))
 }
 
 /// Parses `HTTP/1.x CODE REASON` from the start of `buf`.
@@ -667,6 +667,35 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_responses_never_panic() {
+        // xorshift: bytes biased towards what the parsers look for.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"HTTP/1.0 2\r\n:content-length9 ";
+        let rs = Rewrite::new("^2").unwrap();
+        for len in 0..2000usize {
+            let buf: Vec<u8> = (0..len % 200)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % 4 == 0 {
+                        x as u8
+                    } else {
+                        alphabet[(x >> 8) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let _ = response_complete(&buf, len % 2 == 0);
+            let _ = judge(&buf, &http(None), None);
+            let e = HttpExpect {
+                negate: false,
+                rule: ExpectRule::RStatus("^2".into()),
+            };
+            let _ = judge(&buf, &http(Some(e)), Some(&rs));
+        }
+    }
+
+    #[test]
     fn completeness() {
         assert_eq!(response_complete(b"HTTP/1.1 200", false), Some(false));
         assert_eq!(response_complete(b"HTTP/1.1 200 OK\r\n", false), Some(true));
@@ -675,5 +704,7 @@ mod tests {
         assert_eq!(response_complete(r, true), Some(false));
         let r = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong";
         assert_eq!(response_complete(r, true), Some(true));
+        let r = b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\npong";
+        assert_eq!(response_complete(r, true), Some(false));
     }
 }
