@@ -678,14 +678,14 @@ mod tests {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    if x % 4 == 0 {
+                    if x.is_multiple_of(4) {
                         x as u8
                     } else {
                         alphabet[(x >> 8) as usize % alphabet.len()]
                     }
                 })
                 .collect();
-            let _ = response_complete(&buf, len % 2 == 0);
+            let _ = response_complete(&buf, len.is_multiple_of(2));
             let _ = judge(&buf, &http(None), None);
             let e = HttpExpect {
                 negate: false,
