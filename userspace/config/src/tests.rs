@@ -637,9 +637,9 @@ const MALFORMED: &[(&str, u32, &str)] = &[
     ),
     ("defaults\n balance random(0)\n", 2, "at least one draw"),
     (
-        "defaults\n balance hash req.cookie(x)\n",
+        "defaults\n balance rdp-cookie(x)\n",
         2,
-        "'hash' (not supported by weir yet)",
+        "'rdp-cookie(x)' (not supported by weir yet)",
     ),
     (
         "defaults\n hash-type ring\n",
