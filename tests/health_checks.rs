@@ -282,3 +282,44 @@ fn http_check_send_and_rstring() {
     assert_eq!(req.header("host"), Some("app"));
     assert!(!w.output().contains("Server l/r is DOWN"), "{}", w.output());
 }
+
+/// The `check duration: Nms` of the first line containing `what`.
+fn duration_ms(out: &str, what: &str) -> u64 {
+    let line = out.lines().find(|l| l.contains(what)).unwrap();
+    let d = line.split("check duration: ").nth(1).unwrap();
+    d[..d.find("ms").unwrap()].parse().unwrap()
+}
+
+#[test]
+fn timeouts_fail_checks_without_delaying_the_others() {
+    // Connects to `blackhole` time out; `mute` accepts and never answers.
+    let blackhole = common::backends::FullBacklog::new();
+    let mute = Backend::mute(Duration::from_secs(20));
+    let fine = Backend::whoami("fine");
+    // `timeout connect` is 2s (TCP_DEFAULTS): with `timeout check`, the
+    // connect timeout is min(timeout connect, inter) = 300ms.
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten l\n    bind 127.0.0.1:{{P0}}\n    timeout check 200ms\n\
+         \x20   server hole {} check inter 300ms\n\
+         \x20   server fine {} check inter 100ms\n\
+         listen m\n    bind 127.0.0.1:{{P1}}\n    option httpchk\n    timeout check 200ms\n\
+         \x20   server mute {} check inter 2s\n",
+        blackhole.addr, fine.addr, mute.addr
+    );
+    let w = Weir::start(&cfg);
+    let before = fine.accepted();
+    wait_for(&w, "Server l/hole is DOWN, reason: Layer4 timeout");
+    wait_for(&w, "Server m/mute is DOWN, reason: Layer7 timeout");
+    let out = w.output();
+    let hole = duration_ms(&out, "Server l/hole is DOWN");
+    assert!(
+        (250..1500).contains(&hole),
+        "connect timeout {hole}ms\n{out}"
+    );
+    let m = duration_ms(&out, "Server m/mute is DOWN");
+    assert!((150..1500).contains(&m), "response timeout {m}ms\n{out}");
+    // fine kept its 100ms rhythm meanwhile and stays UP.
+    assert!(fine.accepted() - before >= 2, "{out}");
+    assert!(!out.contains("Server l/fine is DOWN"), "{out}");
+    assert_eq!(ask(w.addr(0)).unwrap(), "fine");
+}
