@@ -541,6 +541,59 @@ mod tests {
     }
 
     #[test]
+    fn targets_from_configuration() {
+        let cfg = weir_config::parse_str(
+            "t.cfg",
+            "defaults\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             frontend f\n bind 127.0.0.1:8000\n bind 127.0.0.1:8001\n default_backend b\n\
+             backend b\n timeout check 500ms\n\
+             \x20server a 127.0.0.1:80 check addr 127.0.0.2 port 8080 inter 3s backup\n\
+             \x20server p 127.0.0.3 check port 9000 inter 200ms\n\
+             \x20server off 127.0.0.1:81 check disabled\n\
+             \x20server plain 127.0.0.1:82\n\
+             backend c\n option httpchk\n http-check expect rstatus ^2\n\
+             \x20server s 127.0.0.1:83 check inter 5s\n",
+        )
+        .unwrap();
+        let plan = Plan::new(&cfg).unwrap();
+        let t = targets(&cfg, &plan);
+        let got: Vec<_> = t
+            .iter()
+            .map(|t| {
+                (
+                    (t.be, t.srv, t.srv_name.as_str(), t.backup),
+                    t.addr.to_string(),
+                    t.connect_timeout.as_millis(),
+                    t.read_timeout.map(|d| d.as_millis()),
+                    t.regex.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // With `timeout check`: connect in min(timeout connect, inter).
+                (
+                    (0, 0, "a", true),
+                    "127.0.0.2:8080".into(),
+                    1000,
+                    Some(500),
+                    false
+                ),
+                (
+                    (0, 1, "p", false),
+                    "127.0.0.3:9000".into(),
+                    200,
+                    Some(500),
+                    false
+                ),
+                // Without: `inter` bounds the whole check.
+                ((1, 0, "s", false), "127.0.0.1:83".into(), 5000, None, true),
+            ]
+        );
+    }
+
+    #[test]
     fn starts_up_and_falls_at_first_failure() {
         let p = params(2, 3);
         let mut s = State::new(&p);
