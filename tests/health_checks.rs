@@ -323,3 +323,41 @@ fn timeouts_fail_checks_without_delaying_the_others() {
     assert!(!out.contains("Server l/fine is DOWN"), "{out}");
     assert_eq!(ask(w.addr(0)).unwrap(), "fine");
 }
+
+#[test]
+fn log_health_checks_logs_each_move_of_the_counter() {
+    let ok = Backend::whoami("ok");
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten l\n    bind 127.0.0.1:{{P0}}\n    option log-health-checks\n\
+         \x20   server ok {} check inter 100ms fall 2\n\
+         \x20   server bad {} check inter 100ms fall 2\n",
+        ok.addr,
+        refusing_addr()
+    );
+    let w = Weir::start(&cfg);
+    wait_for(&w, "Server l/bad is DOWN");
+    wait_until(&w, "checks of ok", || ok.accepted() >= 3);
+    // Several more checks of each: the counters no longer move.
+    std::thread::sleep(Duration::from_millis(400));
+    let out = w.output();
+    let lines = |who: &str| {
+        out.lines()
+            .filter(|l| l.contains(&format!("Health check for server l/{who} ")))
+            .collect::<Vec<_>>()
+    };
+    let bad = lines("bad");
+    assert_eq!(bad.len(), 1, "{out}");
+    assert!(
+        bad[0].contains(
+            "failed, reason: Layer4 connection problem, info: \"Connection refused\", check duration: "
+        ) && bad[0].ends_with(", status: 0/2 DOWN."),
+        "{out}"
+    );
+    let good = lines("ok");
+    assert_eq!(good.len(), 1, "{out}");
+    assert!(
+        good[0].contains("succeeded, reason: Layer4 check passed, check duration: ")
+            && good[0].ends_with(", status: 2/2 UP."),
+        "{out}"
+    );
+}

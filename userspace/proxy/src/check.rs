@@ -60,6 +60,8 @@ pub(crate) struct Target {
     connect_timeout: Duration,
     /// `timeout check` (`None`: `inter` bounds the whole check).
     read_timeout: Option<Duration>,
+    /// `option log-health-checks`: log every move of the health counter.
+    log_checks: bool,
 }
 
 /// The checked servers of `cfg` (the backends of `plan`, in the same order).
@@ -120,6 +122,7 @@ pub(crate) fn targets(cfg: &Config, plan: &Plan) -> Vec<Target> {
                 regex: regex.clone(),
                 connect_timeout,
                 read_timeout,
+                log_checks: be.log_options.log_health_checks,
             });
         }
     }
@@ -251,13 +254,38 @@ fn run(t: &Target, offset: Duration, shared: &Shared, plan: &Plan) {
         if shared.stop.load(Relaxed) >= HARD_STOP {
             return;
         }
-        if state.record(&t.params, v.ok) {
+        let before = state;
+        let changed = state.record(&t.params, v.ok);
+        if t.log_checks && state != before {
+            log_check(t, state, &v, took);
+        }
+        if changed {
             let up = state.is_up(&t.params);
             shared.health[t.be].set(t.srv, up);
             report(t, up, &v, took, shared, plan);
         }
         next = (start + state.interval(&t.params)).max(Instant::now());
     }
+}
+
+/// `option log-health-checks`: one line per move of the health counter,
+/// worded as HAProxy words it.
+fn log_check(t: &Target, state: State, v: &Verdict, took: Duration) {
+    let p = &t.params;
+    let (n, of, side) = if state.is_up(p) {
+        (state.health - p.rise + 1, p.fall, "UP")
+    } else {
+        (state.health, p.rise, "DOWN")
+    };
+    eprintln!(
+        "[WARNING] weir: Health check for {}server {}/{} {}, reason: {}, check duration: {}ms, status: {n}/{of} {side}.",
+        if t.backup { "backup " } else { "" },
+        t.be_name,
+        t.srv_name,
+        if v.ok { "succeeded" } else { "failed" },
+        v.reason,
+        took.as_millis()
+    );
 }
 
 /// Logs a state change the way HAProxy does.
