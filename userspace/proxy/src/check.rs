@@ -370,20 +370,22 @@ fn check_once(t: &Target) -> Verdict {
     }
 }
 
-/// The request `option httpchk` sends.
+/// The request `option httpchk` sends, byte for byte as HAProxy 2.6 sends
+/// it: header names in lower case, `content-length` with a body, and
+/// `connection: close` unless the version is HTTP/1.0 (where it is implied).
 fn http_request(h: &HttpCheck) -> Vec<u8> {
     let mut r = format!("{} {} {}\r\n", h.method, h.uri, h.version);
     for (n, v) in &h.headers {
-        r.push_str(&format!("{n}: {v}\r\n"));
+        r.push_str(&format!("{}: {v}\r\n", n.to_ascii_lowercase()));
     }
     let has = |name: &str| h.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    if !has("connection") {
-        r.push_str("Connection: close\r\n");
-    }
     if let Some(b) = &h.body {
         if !has("content-length") {
-            r.push_str(&format!("Content-Length: {}\r\n", b.len()));
+            r.push_str(&format!("content-length: {}\r\n", b.len()));
         }
+    }
+    if !has("connection") && !h.version.eq_ignore_ascii_case("HTTP/1.0") {
+        r.push_str("connection: close\r\n");
     }
     r.push_str("\r\n");
     if let Some(b) = &h.body {
@@ -679,13 +681,14 @@ mod tests {
     fn request_text() {
         assert_eq!(
             http_request(&http(None)),
-            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
         );
         let mut h = http(None);
         h.body = Some("ping".into());
+        h.version = "HTTP/1.0".into();
         assert_eq!(
             http_request(&h),
-            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nping"
+            b"GET /health HTTP/1.0\r\nhost: x\r\ncontent-length: 4\r\n\r\nping"
         );
     }
 
