@@ -361,3 +361,46 @@ fn log_health_checks_logs_each_move_of_the_counter() {
         "{out}"
     );
 }
+
+#[test]
+fn on_marked_down_shutdown_sessions_closes_the_server_sessions() {
+    use std::io::{Read, Write};
+    let a = Backend::echo();
+    let keep = Backend::echo();
+    let cfg = format!(
+        "global\n    nbthread 1\n\n{TCP_DEFAULTS}\nlisten l\n    bind 127.0.0.1:{{P0}}\n\
+         \x20   server a {} check inter 100ms fall 1 on-marked-down shutdown-sessions\n\
+         listen k\n    bind 127.0.0.1:{{P1}}\n\
+         \x20   server keep {} check inter 100ms fall 1\n",
+        a.addr, keep.addr
+    );
+    let w = Weir::start(&cfg);
+    let mut s = w.connect(0);
+    let mut t = w.connect(1);
+    for c in [&mut s, &mut t] {
+        c.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+    }
+    // The servers stop accepting; the sessions they serve go on.
+    drop(a);
+    drop(keep);
+    wait_for(&w, "Server l/a is DOWN");
+    wait_for(&w, "Server k/keep is DOWN");
+    // l's session is closed by weir; k's (no option) still echoes.
+    let mut buf = [0u8; 16];
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!(
+            "the session to a DOWN server is still open: {other:?}\n{}",
+            w.output()
+        ),
+    }
+    t.write_all(b"pong").unwrap();
+    let mut buf = [0u8; 4];
+    t.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"pong");
+}

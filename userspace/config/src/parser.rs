@@ -662,8 +662,6 @@ impl<'e> Parser<'e> {
                     (sv.minconn.is_some(), "minconn"),
                     (sv.maxqueue.is_some(), "maxqueue"),
                     (sv.slowstart.is_some(), "slowstart"),
-                    (sv.shutdown_on_down, "on-marked-down"),
-                    (sv.shutdown_backup_on_up, "on-marked-up"),
                 ]
                 .into_iter()
                 .filter_map(|(set, o)| set.then_some(o))

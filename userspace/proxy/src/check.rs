@@ -62,6 +62,8 @@ pub(crate) struct Target {
     read_timeout: Option<Duration>,
     /// `option log-health-checks`: log every move of the health counter.
     log_checks: bool,
+    /// The backend has `on-marked-down` / `on-marked-up` servers.
+    wake_workers: bool,
 }
 
 /// The checked servers of `cfg` (the backends of `plan`, in the same order).
@@ -123,6 +125,10 @@ pub(crate) fn targets(cfg: &Config, plan: &Plan) -> Vec<Target> {
                 connect_timeout,
                 read_timeout,
                 log_checks: be.log_options.log_health_checks,
+                wake_workers: be
+                    .servers
+                    .iter()
+                    .any(|s| s.shutdown_on_down || s.shutdown_backup_on_up),
             });
         }
     }
@@ -262,6 +268,12 @@ fn run(t: &Target, offset: Duration, shared: &Shared, plan: &Plan) {
         if changed {
             let up = state.is_up(&t.params);
             shared.health[t.be].set(t.srv, up);
+            // Workers act on `on-marked-down` / `on-marked-up` at once.
+            if t.wake_workers {
+                for w in &*shared.wakers {
+                    w.wake();
+                }
+            }
             report(t, up, &v, took, shared, plan);
         }
         next = (start + state.interval(&t.params)).max(Instant::now());

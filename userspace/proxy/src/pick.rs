@@ -413,6 +413,8 @@ mod tests {
                     maxconn,
                     backup: *backup,
                     disabled: false,
+                    shutdown_on_down: false,
+                    shutdown_backup_on_up: false,
                     addr: ServerAddrPlan::Fixed(AddrId(i as u32)),
                 })
                 .collect(),

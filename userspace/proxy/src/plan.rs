@@ -143,6 +143,10 @@ pub struct ServerPlan {
     pub backup: bool,
     /// `disabled`.
     pub disabled: bool,
+    /// `on-marked-down shutdown-sessions`.
+    pub shutdown_on_down: bool,
+    /// `on-marked-up shutdown-backup-sessions`.
+    pub shutdown_backup_on_up: bool,
     /// Its address: fixed, or depending on the port the client connected to.
     pub addr: ServerAddrPlan,
 }
@@ -430,6 +434,8 @@ impl Plan {
                 maxconn: s.maxconn.unwrap_or(0),
                 backup: s.backup,
                 disabled: s.disabled,
+                shutdown_on_down: s.shutdown_on_down,
+                shutdown_backup_on_up: s.shutdown_backup_on_up,
                 addr,
             });
         }

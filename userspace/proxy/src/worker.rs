@@ -98,6 +98,9 @@ struct Worker {
     listeners: Vec<Listener>,
     queues: Vec<VecDeque<SlotKey>>,
     pickers: Vec<Picker>,
+    /// Per backend: the health generation and server states last acted on
+    /// (`on-marked-down` / `on-marked-up`).
+    health_seen: Vec<(u32, Box<[bool]>)>,
     deferred: VecDeque<(RawFd, u16)>,
     now: Ticks,
     origin_ms: u64,
@@ -220,6 +223,11 @@ impl Worker {
             listeners,
             queues,
             pickers,
+            health_seen: plan
+                .backends
+                .iter()
+                .map(|b| (0, b.servers.iter().map(|_| true).collect()))
+                .collect(),
             deferred: VecDeque::with_capacity(DEFERRED_ROOM),
             now: Ticks(0),
             origin_ms,
@@ -249,6 +257,7 @@ impl Worker {
             self.start_deferred();
             self.fire_timers();
             self.serve_queues();
+            self.react_to_health();
             if let Some(h) = self.hard_at {
                 if self.now >= h {
                     self.hard = true;
@@ -326,6 +335,53 @@ impl Worker {
         }
         if level >= HARD_STOP {
             self.hard = true;
+        }
+    }
+
+    /// `on-marked-down shutdown-sessions` and `on-marked-up
+    /// shutdown-backup-sessions`: after a health change (the checker wakes
+    /// the workers), closes this worker's sessions on a server that went
+    /// DOWN, or on the backup servers when a server with the second option
+    /// came back UP.
+    fn react_to_health(&mut self) {
+        for be in 0..self.health_seen.len() {
+            let health = &self.shared.health[be];
+            let generation = health.generation();
+            let (seen_gen, seen) = &mut self.health_seen[be];
+            if generation == *seen_gen {
+                continue;
+            }
+            *seen_gen = generation;
+            let servers = &self.plan.backends[be].servers;
+            let mut kill = vec![false; servers.len()];
+            for (i, s) in servers.iter().enumerate() {
+                let up = health.is_up(i);
+                let was = std::mem::replace(&mut seen[i], up);
+                if was && !up && s.shutdown_on_down {
+                    kill[i] = true;
+                }
+                if !was && up && s.shutdown_backup_on_up {
+                    for (j, b) in servers.iter().enumerate() {
+                        kill[j] |= b.backup;
+                    }
+                }
+            }
+            if !kill.contains(&true) {
+                continue;
+            }
+            let keys: Vec<SlotKey> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| {
+                    usize::from(s.be) == be
+                        && s.flags & F_SERVER_SLOT != 0
+                        && kill.get(usize::from(s.server)) == Some(&true)
+                })
+                .map(|(k, _)| k)
+                .collect();
+            for k in keys {
+                self.close(k, CloseKind::Error);
+            }
         }
     }
 
