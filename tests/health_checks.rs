@@ -404,3 +404,37 @@ fn on_marked_down_shutdown_sessions_closes_the_server_sessions() {
     t.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"pong");
 }
+
+#[test]
+fn on_marked_up_shutdown_backup_sessions_closes_the_backup_sessions() {
+    use std::io::{Read, Write};
+    let a_addr = refusing_addr();
+    let backup = Backend::echo();
+    let cfg = format!(
+        "global\n    nbthread 1\n\n{TCP_DEFAULTS}\nlisten l\n    bind 127.0.0.1:{{P0}}\n\
+         \x20   server a {a_addr} check inter 100ms rise 1 on-marked-up shutdown-backup-sessions\n\
+         \x20   server c {} backup\n",
+        backup.addr
+    );
+    let w = Weir::start(&cfg);
+    wait_for(&w, "Server l/a is DOWN");
+    // The backup serves meanwhile.
+    let mut s = w.connect(0);
+    s.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    // a comes back: the session on the backup is closed.
+    let _a = whoami_at(a_addr, "a");
+    wait_for(&w, "Server l/a is UP");
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!(
+            "the session on the backup is still open: {other:?}\n{}",
+            w.output()
+        ),
+    }
+    assert_eq!(ask(w.addr(0)).unwrap(), "a");
+}
