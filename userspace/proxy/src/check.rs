@@ -51,6 +51,8 @@ pub(crate) struct Target {
     be_name: String,
     srv_name: String,
     backup: bool,
+    /// `weight 0`: "DRAIN" rather than "UP" in `log-health-checks` lines.
+    drain: bool,
     /// Where the check connects (`addr`/`port` or the server's).
     addr: SocketAddr,
     params: Check,
@@ -118,6 +120,7 @@ pub(crate) fn targets(cfg: &Config, plan: &Plan) -> Vec<Target> {
                 be_name: be.name.clone(),
                 srv_name: s.name.clone(),
                 backup: s.backup,
+                drain: s.weight == 0,
                 addr: SocketAddr::new(ip, port),
                 params: params.clone(),
                 kind: Arc::clone(&kind),
@@ -285,7 +288,8 @@ fn run(t: &Target, offset: Duration, shared: &Shared, plan: &Plan) {
 fn log_check(t: &Target, state: State, v: &Verdict, took: Duration) {
     let p = &t.params;
     let (n, of, side) = if state.is_up(p) {
-        (state.health - p.rise + 1, p.fall, "UP")
+        let side = if t.drain { "DRAIN" } else { "UP" };
+        (state.health - p.rise + 1, p.fall, side)
     } else {
         (state.health, p.rise, "DOWN")
     };
