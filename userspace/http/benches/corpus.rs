@@ -1,4 +1,4 @@
-// Realistic messages (the same corpus as the unit tests' checkpoint property).
+// Realistic messages: the benchmarks' corpus, also the unit tests' (src/tests/corpus.rs includes this file).
 
 pub const BROWSER_GET: &[u8] = b"GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n\
 Host: www.kittyhell.com\r\n\
