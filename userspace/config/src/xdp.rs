@@ -351,6 +351,146 @@ pub fn read_prefix_file(path: &std::path::Path) -> Result<Vec<Cidr>, String> {
     Ok(out)
 }
 
+/// One entry of the XDP frontend-rule tries: TCP SYNs to `port` from a
+/// source in `addr`/`len` are dropped (`drop`), or let through (an
+/// exception inside a shorter dropping prefix of the same port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrontEntry {
+    /// TCP destination port.
+    pub port: u16,
+    /// Source network address.
+    pub addr: IpAddr,
+    /// Source prefix length.
+    pub len: u8,
+    /// Drop (true) or pass (false).
+    pub drop: bool,
+}
+
+/// A frontend's `tcp-request connection reject` rule compiled to XDP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrontDrop {
+    /// The frontend.
+    pub frontend: String,
+    /// Where the rule is.
+    pub loc: crate::Loc,
+    /// The condition as written (`if { src … }`).
+    pub cond: String,
+    /// The frontend's (wildcard) binds the entries cover.
+    pub binds: Vec<std::net::SocketAddr>,
+    /// The trie entries.
+    pub entries: Vec<FrontEntry>,
+}
+
+/// The frontends' `tcp-request connection` rules that XDP can enforce
+/// exactly, as (port, source prefix) entries (docs/xdp.md, "Frontend rules
+/// compiled to XDP"). A rule compiles only when: it is the frontend's first
+/// `tcp-request connection` rule, it is `reject if|unless COND` with COND a
+/// pure source-address test (named or anonymous `src` ACLs with IP
+/// patterns, inline or `-f`, possibly OR-ed, all with the same polarity),
+/// every `bind` of the frontend is a wildcard address (`0.0.0.0:P` or
+/// `[::]:P`) without `interface` or `transparent`, no other frontend binds
+/// any of those ports and none uses `fd@`. Entries go only to the family of
+/// each wildcard (IPv4 sources for `0.0.0.0`, IPv6 for `[::]`); `unless`
+/// (drop everything except the networks) compiles only when all the
+/// networks are of that family. Anything else stays in userspace only.
+pub fn frontend_drops(config: &crate::Config) -> Vec<FrontDrop> {
+    use crate::kw::rules::TcpAction;
+    use crate::BindAddr;
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    let live: Vec<_> = config.frontends.iter().filter(|f| !f.disabled).collect();
+    if live
+        .iter()
+        .any(|f| f.binds.iter().any(|b| matches!(b.addr, BindAddr::Fd(_))))
+    {
+        return Vec::new();
+    }
+    // Port → how many frontends bind it.
+    let mut owners: HashMap<u16, usize> = HashMap::new();
+    for f in &live {
+        let mut ports: Vec<u16> = f
+            .binds
+            .iter()
+            .filter_map(|b| match b.addr {
+                BindAddr::Inet(a) => Some(a.port()),
+                BindAddr::Fd(_) => None,
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        for p in ports {
+            *owners.entry(p).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for f in &live {
+        let Some(rule) = f.rules.tcp_connection.first() else {
+            continue;
+        };
+        let (TcpAction::Reject, Some(cond)) = (rule.action, &rule.cond) else {
+            continue;
+        };
+        let Ok(c) = crate::kw::acl::compile_condition(&f.acls, cond, &|v| std::env::var(v).ok())
+        else {
+            continue;
+        };
+        let Some(m) = c.source_networks() else {
+            continue;
+        };
+        let mut binds: Vec<SocketAddr> = Vec::new();
+        let ok = f.binds.iter().all(|b| match b.addr {
+            BindAddr::Inet(a) => {
+                binds.push(a);
+                a.ip().is_unspecified()
+                    && b.interface.is_none()
+                    && !b.transparent
+                    && owners.get(&a.port()) == Some(&1)
+            }
+            BindAddr::Fd(_) => false,
+        });
+        if !ok {
+            continue;
+        }
+        binds.sort_unstable();
+        binds.dedup();
+        let mut entries = Vec::new();
+        for a in &binds {
+            let v4 = a.is_ipv4();
+            let same = |ip: &IpAddr| ip.is_ipv4() == v4;
+            if m.negate {
+                if !m.networks.iter().all(|(ip, _)| same(ip)) {
+                    continue;
+                }
+                entries.push(FrontEntry {
+                    port: a.port(),
+                    addr: a.ip(),
+                    len: 0,
+                    drop: true,
+                });
+            }
+            for (ip, len) in m.networks.iter().filter(|(ip, _)| same(ip)) {
+                entries.push(FrontEntry {
+                    port: a.port(),
+                    addr: *ip,
+                    len: *len,
+                    drop: !m.negate,
+                });
+            }
+        }
+        if entries.is_empty() {
+            continue;
+        }
+        out.push(FrontDrop {
+            frontend: f.name.clone(),
+            loc: rule.loc.clone(),
+            cond: c.describe(),
+            binds,
+            entries,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +519,104 @@ mod tests {
         let e = read_prefix_file(&bad).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("prefix length"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn drops(body: &str) -> Vec<FrontDrop> {
+        let text = format!(
+            "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+             {body}backend b\n    server s 127.0.0.1:9\n"
+        );
+        let cfg = crate::parse_str("t.cfg", &text).unwrap_or_else(|e| panic!("{e}"));
+        frontend_drops(&cfg)
+    }
+
+    fn entry(port: u16, addr: &str, len: u8, drop: bool) -> FrontEntry {
+        FrontEntry {
+            port,
+            addr: addr.parse().unwrap(),
+            len,
+            drop,
+        }
+    }
+
+    #[test]
+    fn a_first_source_reject_on_wildcard_binds_compiles_per_port_and_family() {
+        let d = drops(
+            "frontend f\n    bind 0.0.0.0:80,0.0.0.0:81\n    bind [::]:80\n    \
+             acl bad src 10.0.0.0/8 2001:db8::/32\n    \
+             tcp-request connection reject if bad || { src 192.0.2.1 }\n    default_backend b\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].frontend, "f");
+        assert_eq!(d[0].loc.line, 10);
+        assert_eq!(d[0].cond, "if bad || { src 192.0.2.1 }");
+        assert_eq!(
+            d[0].entries,
+            [
+                entry(80, "10.0.0.0", 8, true),
+                entry(80, "192.0.2.1", 32, true),
+                entry(81, "10.0.0.0", 8, true),
+                entry(81, "192.0.2.1", 32, true),
+                entry(80, "2001:db8::", 32, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn unless_drops_the_port_except_the_networks_of_one_family_only() {
+        let d = drops(
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject unless { src 10.0.0.0/8 }\n    default_backend b\n",
+        );
+        assert_eq!(
+            d[0].entries,
+            [
+                entry(80, "0.0.0.0", 0, true),
+                entry(80, "10.0.0.0", 8, false)
+            ]
+        );
+        // An IPv6 network might cover IPv4 clients in userspace: not compiled.
+        let d = drops(
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject unless { src 10.0.0.0/8 ::1 }\n    default_backend b\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn rules_that_xdp_cannot_scope_exactly_stay_in_userspace() {
+        let cases = [
+            // Not the first rule: an earlier accept changes the outcome.
+            "frontend f\n    bind 0.0.0.0:80\n    tcp-request connection accept if { src 10.1.0.0/16 }\n    \
+             tcp-request connection reject if { src 10.0.0.0/8 }\n    default_backend b\n",
+            // Another fetch ANDed.
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject if { src 10.0.0.0/8 } { dst_port 80 }\n    default_backend b\n",
+            // Not a source test.
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject if { dst 10.0.0.1 }\n    default_backend b\n",
+            // A converter on src.
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject if { src,ipmask(8) 10.0.0.0/8 }\n    default_backend b\n",
+            // Mixed polarity.
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject if { src 10.0.0.0/8 } || !{ src 10.1.0.0/16 }\n    default_backend b\n",
+            // A bind on a specific address: other local addresses share the port.
+            "frontend f\n    bind 10.0.0.1:80\n    \
+             tcp-request connection reject if { src 10.0.0.0/8 }\n    default_backend b\n",
+            // Another frontend listens on the same port.
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject if { src 10.0.0.0/8 }\n    default_backend b\n\
+             frontend g\n    bind 127.0.0.1:80\n    default_backend b\n",
+            // Bound to an interface.
+            "frontend f\n    bind 0.0.0.0:80 interface eth1\n    \
+             tcp-request connection reject if { src 10.0.0.0/8 }\n    default_backend b\n",
+            // Only IPv6 networks for an IPv4 wildcard: nothing to do.
+            "frontend f\n    bind 0.0.0.0:80\n    \
+             tcp-request connection reject if { src 2001:db8::/32 }\n    default_backend b\n",
+        ];
+        for c in cases {
+            assert!(drops(c).is_empty(), "{c}");
+        }
     }
 }
