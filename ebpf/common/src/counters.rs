@@ -84,9 +84,13 @@ events! {
     DropNatPorts = 22,
     /// Full NAT: the packet cannot be translated (ICMP errors): passed.
     PassNatUnsupported = 23,
+    /// A TCP SYN matched a `tcp-request connection reject` rule of the
+    /// frontend listening on its destination port (compiled to the
+    /// `FRONT_V4`/`FRONT_V6` tries): dropped.
+    DropFrontendRule = 24,
 }
 
 /// Number of entries of the `EVENTS` array.
-pub const EVENT_COUNT: u32 = 24;
+pub const EVENT_COUNT: u32 = 25;
 
 const _: () = assert!(Event::ALL.len() == EVENT_COUNT as usize);

@@ -27,6 +27,15 @@ pub const NAT_REV: &str = "NAT_REV";
 pub const SRC_V4: &str = "SRC_V4";
 /// `LpmTrie<[u8; 16], u32>`: IPv6 source block/allow entries.
 pub const SRC_V6: &str = "SRC_V6";
+/// `LpmTrie<[u8; 6], u32>`: compiled `tcp-request connection reject`
+/// rules over IPv4. The key data is the TCP destination port (2 bytes,
+/// big-endian) then the source address; every entry's prefix covers the
+/// whole port (16 + source prefix length), so an entry matches a SYN iff
+/// its port is the SYN's destination port and its prefix covers the
+/// source. Values: `SRC_ACTION_BLOCK` (drop) or `SRC_ACTION_ALLOW` (pass).
+pub const FRONT_V4: &str = "FRONT_V4";
+/// `LpmTrie<[u8; 18], u32>`: as `FRONT_V4`, for IPv6 sources.
+pub const FRONT_V6: &str = "FRONT_V6";
 /// `LruHashMap<SrcKey, RateState>`: per-source new-flow token buckets.
 pub const RATE: &str = "RATE";
 /// `PerCpuArray<Traffic>`: per-VIP counters.

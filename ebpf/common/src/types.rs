@@ -158,6 +158,9 @@ pub const CFG_F_PORTLESS_VIPS: u32 = 1 << 3;
 /// Some VIP did not fit in `VIP_TABLE` within `VIP_TABLE_PROBES` slots: a
 /// table miss falls back to the `VIPS` hash.
 pub const CFG_F_VIP_HASH: u32 = 1 << 4;
+/// The frontend-rule tries (`FRONT_V4`/`FRONT_V6`) hold entries: look TCP
+/// SYNs up in them (skipped when empty).
+pub const CFG_F_FRONT_RULES: u32 = 1 << 5;
 
 /// Load-wide settings, the single entry of the `CONFIG` array.
 #[repr(C)]

@@ -2,7 +2,7 @@
 //! buckets, applied before any VIP work and to all IP traffic (the
 //! userspace listeners are protected too).
 
-use crate::maps::{RATE, SRC_V4, SRC_V6};
+use crate::maps::{FRONT_V4, FRONT_V6, RATE, SRC_V4, SRC_V6};
 use aya_ebpf::{helpers::bpf_ktime_get_ns, maps::lpm_trie::Key};
 use weir_common::{
     Config, Event, RateState, SrcKey, CFG_F_ALLOWLIST, FAMILY_V4, SRC_ACTION_ALLOW,
@@ -37,6 +37,37 @@ pub fn source(cfg: &Config, family: u8, addr: &[u32; 4]) -> Result<(), Event> {
         Some(SRC_ACTION_BLOCK) => Err(Event::DropBlocklist),
         Some(SRC_ACTION_ALLOW) => Ok(()),
         _ if cfg.flags & CFG_F_ALLOWLIST != 0 => Err(Event::DropNotAllowed),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a TCP SYN to `dport` (wire order) from `addr` against the
+/// compiled frontend rules: the longest (port, source prefix) entry decides.
+#[inline(always)]
+pub fn frontend(family: u8, dport: u16, addr: &[u32; 4]) -> Result<(), Event> {
+    let p = dport.to_ne_bytes();
+    let action = if family == FAMILY_V4 {
+        let a = addr[0].to_ne_bytes();
+        FRONT_V4
+            .get(Key::new(48, [p[0], p[1], a[0], a[1], a[2], a[3]]))
+            .copied()
+    } else {
+        let mut b = [0u8; 18];
+        b[0] = p[0];
+        b[1] = p[1];
+        let mut i = 0;
+        while i < 4 {
+            let w = addr[i].to_ne_bytes();
+            b[2 + i * 4] = w[0];
+            b[2 + i * 4 + 1] = w[1];
+            b[2 + i * 4 + 2] = w[2];
+            b[2 + i * 4 + 3] = w[3];
+            i += 1;
+        }
+        FRONT_V6.get(Key::new(144, b)).copied()
+    };
+    match action {
+        Some(SRC_ACTION_BLOCK) => Err(Event::DropFrontendRule),
         _ => Ok(()),
     }
 }

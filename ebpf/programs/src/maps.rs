@@ -53,6 +53,15 @@ pub static SRC_V4: LpmTrie<[u8; 4], u32> = LpmTrie::with_max_entries(DEFAULT_MAX
 #[map]
 pub static SRC_V6: LpmTrie<[u8; 16], u32> = LpmTrie::with_max_entries(DEFAULT_MAX_SRC_PREFIXES, 0);
 
+/// Compiled `tcp-request connection reject` rules, IPv4: (port, source).
+#[map]
+pub static FRONT_V4: LpmTrie<[u8; 6], u32> = LpmTrie::with_max_entries(DEFAULT_MAX_SRC_PREFIXES, 0);
+
+/// Compiled `tcp-request connection reject` rules, IPv6: (port, source).
+#[map]
+pub static FRONT_V6: LpmTrie<[u8; 18], u32> =
+    LpmTrie::with_max_entries(DEFAULT_MAX_SRC_PREFIXES, 0);
+
 /// Per-source new-flow token buckets.
 #[map]
 pub static RATE: LruHashMap<SrcKey, RateState> =

@@ -1,6 +1,6 @@
-//! The XDP program's decision sequence: parse → source filters → SYN rate
-//! → VIP → connection table / Maglev (with the new-flow rate) → encapsulate
-//! → XDP_TX. Every exit is counted in `EVENTS`.
+//! The XDP program's decision sequence: parse → source filters → frontend
+//! rules (TCP SYNs) → SYN rate → VIP → connection table / Maglev (with the
+//! new-flow rate) → encapsulate → XDP_TX. Every exit is counted in `EVENTS`.
 
 use crate::{
     balance, encap, filter, fullnat,
@@ -11,8 +11,8 @@ use crate::{
 };
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use weir_common::{
-    Config, Event, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER, CFG_F_VIP_HASH,
-    FAMILY_V4, PROTO_TCP, VIP_F_FULLNAT,
+    Config, Event, CFG_F_FRONT_RULES, CFG_F_PORTLESS_VIPS, CFG_F_RATE_LIMIT, CFG_F_SRC_FILTER,
+    CFG_F_VIP_HASH, FAMILY_V4, PROTO_TCP, VIP_F_FULLNAT,
 };
 
 /// Runs the program and turns the outcome into an XDP action.
@@ -62,6 +62,9 @@ fn run(ctx: &XdpContext) -> Result<(), Verdict> {
     }
     let limit = cfg.flags & CFG_F_RATE_LIMIT != 0;
     let syn = p.proto == PROTO_TCP && !p.icmp && p.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    if syn && cfg.flags & CFG_F_FRONT_RULES != 0 {
+        filter::frontend(p.family, p.dport, &p.peer).map_err(Verdict::Drop)?;
+    }
     if limit && syn {
         filter::charge_new_flow(cfg, p.family, &p.peer).map_err(Verdict::Drop)?;
     }

@@ -2,7 +2,9 @@
 //! and mirrors the configuration and server state into its maps. Rings are
 //! written into the VIP's spare slot and published by one map update.
 
-use crate::config::{AttachMode, Cidr, Fallback, InterfaceConfig, Method, VipHash, XdpConfig};
+use crate::config::{
+    AttachMode, Cidr, Fallback, FrontEntry, InterfaceConfig, Method, VipHash, XdpConfig,
+};
 use crate::{KernelError, EBPF_OBJECT};
 use aya::maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray};
 use aya::programs::links::FdLink;
@@ -39,6 +41,16 @@ pub struct XdpBalancer {
     /// `RINGS` mapped into memory; `None` when the map is not mmapable (a
     /// map pinned by an older weir): rings are then written entry by entry.
     rings: Option<RingMem>,
+    /// The frontend-rule tries hold entries (`CFG_F_FRONT_RULES`).
+    front_rules: bool,
+}
+
+fn front_action(drop: bool) -> u32 {
+    if drop {
+        SRC_ACTION_BLOCK
+    } else {
+        SRC_ACTION_ALLOW
+    }
 }
 
 fn words(addr: IpAddr) -> ([u32; 4], u8) {
@@ -108,6 +120,8 @@ impl XdpBalancer {
             .map_max_entries(m::RATE, l.max_rate_sources)
             .map_max_entries(m::SRC_V4, l.max_src_prefixes)
             .map_max_entries(m::SRC_V6, l.max_src_prefixes)
+            .map_max_entries(m::FRONT_V4, l.max_src_prefixes)
+            .map_max_entries(m::FRONT_V6, l.max_src_prefixes)
             .map_max_entries(m::VIP_STATS, l.max_vips)
             .map_max_entries(m::SERVER_STATS, l.max_servers);
         let pin_paths: Vec<(&'static str, std::path::PathBuf)>;
@@ -168,6 +182,7 @@ impl XdpBalancer {
             links: Vec::new(),
             took_over: Vec::new(),
             rings,
+            front_rules: false,
         };
         me.write_config()?;
         me.write_sources(&cfg.blocklist, &cfg.allowlist)?;
@@ -194,6 +209,9 @@ impl XdpBalancer {
         }
         if !c.blocklist.is_empty() || !c.allowlist.is_empty() || c.allowlist_only {
             flags |= CFG_F_SRC_FILTER;
+        }
+        if self.front_rules {
+            flags |= CFG_F_FRONT_RULES;
         }
         if c.vips.iter().any(|v| v.port == 0) {
             flags |= CFG_F_PORTLESS_VIPS;
@@ -247,6 +265,55 @@ impl XdpBalancer {
         self.cfg.blocklist = blocklist.to_vec();
         self.cfg.allowlist = allowlist.to_vec();
         self.write_sources(blocklist, allowlist)?;
+        self.write_config()
+    }
+
+    /// Replaces the compiled frontend rules (see [`FrontEntry`], computed by
+    /// `weir_config::xdp::frontend_drops`). The tries
+    /// are not pinned: each load starts empty and fills its own. At most
+    /// `max-src-prefixes` entries per family.
+    pub fn set_frontend_rules(&mut self, rules: &[FrontEntry]) -> Result<(), KernelError> {
+        {
+            let map = self
+                .ebpf
+                .map_mut(m::FRONT_V4)
+                .ok_or(KernelError::MissingMap(m::FRONT_V4))?;
+            let mut t: LpmTrie<&mut MapData, [u8; 6], u32> =
+                LpmTrie::try_from(map).map_err(KernelError::map(m::FRONT_V4))?;
+            let old: Vec<_> = t.keys().filter_map(Result::ok).collect();
+            for k in old {
+                let _ = t.remove(&k);
+            }
+            for r in rules {
+                if let (IpAddr::V4(a), true) = (r.addr, r.len <= 32) {
+                    let p = r.port.to_be_bytes();
+                    let o = a.octets();
+                    let key = Key::new(16 + u32::from(r.len), [p[0], p[1], o[0], o[1], o[2], o[3]]);
+                    t.insert(&key, front_action(r.drop), 0)
+                        .map_err(KernelError::map(m::FRONT_V4))?;
+                }
+            }
+        }
+        let map = self
+            .ebpf
+            .map_mut(m::FRONT_V6)
+            .ok_or(KernelError::MissingMap(m::FRONT_V6))?;
+        let mut t: LpmTrie<&mut MapData, [u8; 18], u32> =
+            LpmTrie::try_from(map).map_err(KernelError::map(m::FRONT_V6))?;
+        let old: Vec<_> = t.keys().filter_map(Result::ok).collect();
+        for k in old {
+            let _ = t.remove(&k);
+        }
+        for r in rules {
+            if let (IpAddr::V6(a), true) = (r.addr, r.len <= 128) {
+                let mut d = [0u8; 18];
+                d[..2].copy_from_slice(&r.port.to_be_bytes());
+                d[2..].copy_from_slice(&a.octets());
+                t.insert(&Key::new(16 + u32::from(r.len), d), front_action(r.drop), 0)
+                    .map_err(KernelError::map(m::FRONT_V6))?;
+            }
+        }
+        self.front_rules = !rules.is_empty();
         self.write_config()
     }
 
