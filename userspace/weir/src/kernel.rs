@@ -47,6 +47,11 @@ pub fn start(config: &Config, log: &Log, reload: bool) -> anyhow::Result<Xdp> {
         log: *log,
         committed: false,
     };
+    let front = if config.xdp.is_empty() {
+        Vec::new()
+    } else {
+        weir_config::xdp::frontend_drops(config)
+    };
     for s in &config.xdp {
         let what = || format!("xdp section '{}' ({})", s.cfg.name, s.loc);
         if let Some(pin) = s.cfg.pin.as_deref().filter(|p| !on_bpffs(p)) {
@@ -66,6 +71,33 @@ pub fn start(config: &Config, log: &Log, reload: bool) -> anyhow::Result<Xdp> {
             ));
         }
         let mut lb = XdpBalancer::load(&s.cfg).with_context(what)?;
+        if !front.is_empty() {
+            let rules: Vec<_> = front
+                .iter()
+                .flat_map(|c| c.entries.iter().copied())
+                .collect();
+            if let Err(e) = lb.set_frontend_rules(&rules) {
+                // Not fatal: the rules still run in userspace.
+                log.info(&format!(
+                    "xdp '{}': frontend rules not compiled to XDP: {e}",
+                    s.cfg.name
+                ));
+            } else {
+                for c in &front {
+                    let binds: Vec<String> = c.binds.iter().map(ToString::to_string).collect();
+                    log.debug(&format!(
+                        "xdp '{}': frontend '{}': `tcp-request connection reject {}` ({}) \
+                         compiled to XDP: {} (port, source) entries for {}",
+                        s.cfg.name,
+                        c.frontend,
+                        c.cond,
+                        c.loc,
+                        c.entries.len(),
+                        binds.join(", ")
+                    ));
+                }
+            }
+        }
         let attached = lb.attach_all();
         let took = lb.took_over().to_vec();
         // Kept even when attaching failed: dropping it through `xdp` detaches
