@@ -13,7 +13,7 @@
 
 use std::net::IpAddr;
 
-use super::{Ctx, Keyword, OptionKw, ProxyDraft, Sections};
+use super::{split_cond, Ctx, Keyword, OptionKw, ProxyDraft, Sections};
 use crate::types::{Condition, Loc};
 
 // ---------------------------------------------------------------- types --
@@ -627,35 +627,6 @@ fn kw_http_error(ctx: &mut Ctx<'_, '_>, a: &[String]) -> Result<(), String> {
     http.errorfiles.retain(|e| e.code != code);
     http.errorfiles.push(ErrorFile { code, page });
     Ok(())
-}
-
-/// Splits `WORDS… [if|unless COND]` and checks the condition.
-fn split_cond<'w>(
-    ctx: &mut Ctx<'_, '_>,
-    kw: &str,
-    a: &'w [String],
-) -> Result<(&'w [String], Option<Condition>), String> {
-    let split = a
-        .iter()
-        .position(|w| w == "if" || w == "unless")
-        .unwrap_or(a.len());
-    let (words, cond_words) = a.split_at(split);
-    let cond = match cond_words.split_first() {
-        None => None,
-        Some((w, rest)) => {
-            if rest.is_empty() {
-                return Err(format!("'{kw}': missing condition after '{w}'"));
-            }
-            let c = Condition {
-                loc: ctx.loc.clone(),
-                negate: w == "unless",
-                tokens: rest.to_vec(),
-            };
-            (crate::registry::CONDITION_CHECK)(ctx, &c)?;
-            Some(c)
-        }
-    };
-    Ok((words, cond))
 }
 
 /// The proxy-level `redirect`: as `http-request redirect` with a target

@@ -343,3 +343,33 @@ pub fn expect_args(kw: &str, args: &[String], n: usize, usage: &str) -> Result<(
     }
     Ok(())
 }
+
+/// Splits `WORDS… [if|unless COND]` and checks the condition (the rule
+/// keywords of [`http`] and [`rules`] share it).
+pub fn split_cond<'w>(
+    ctx: &mut Ctx<'_, '_>,
+    kw: &str,
+    a: &'w [String],
+) -> Result<(&'w [String], Option<Condition>), String> {
+    let split = a
+        .iter()
+        .position(|w| w == "if" || w == "unless")
+        .unwrap_or(a.len());
+    let (words, cond_words) = a.split_at(split);
+    let cond = match cond_words.split_first() {
+        None => None,
+        Some((w, rest)) => {
+            if rest.is_empty() {
+                return Err(format!("'{kw}': missing condition after '{w}'"));
+            }
+            let c = Condition {
+                loc: ctx.loc.clone(),
+                negate: w == "unless",
+                tokens: rest.to_vec(),
+            };
+            (crate::registry::CONDITION_CHECK)(ctx, &c)?;
+            Some(c)
+        }
+    };
+    Ok((words, cond))
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use weir_core::acl::FetchKind;
 
-use super::{Ctx, Keyword, Sections};
+use super::{split_cond, Ctx, Keyword, Sections};
 use crate::types::{Condition, Loc};
 
 /// What the keywords of this file set in one proxy section.
@@ -87,35 +87,6 @@ pub static KEYWORDS: &[Keyword] = &[
         doc: "4.2 use-server",
     },
 ];
-
-/// Splits `WORDS… [if|unless COND]` and checks the condition.
-fn split_cond<'a>(
-    ctx: &mut Ctx<'_, '_>,
-    kw: &str,
-    a: &'a [String],
-) -> Result<(&'a [String], Option<Condition>), String> {
-    let split = a
-        .iter()
-        .position(|w| w == "if" || w == "unless")
-        .unwrap_or(a.len());
-    let (words, cond_words) = a.split_at(split);
-    let cond = match cond_words.split_first() {
-        None => None,
-        Some((w, rest)) => {
-            if rest.is_empty() {
-                return Err(format!("'{kw}': missing condition after '{w}'"));
-            }
-            let c = Condition {
-                loc: ctx.loc.clone(),
-                negate: w == "unless",
-                tokens: rest.to_vec(),
-            };
-            (crate::registry::CONDITION_CHECK)(ctx, &c)?;
-            Some(c)
-        }
-    };
-    Ok((words, cond))
-}
 
 /// Whether a fetch is available when a connection is accepted.
 fn layer4(k: FetchKind) -> bool {
