@@ -17,85 +17,16 @@ mod xdp_netns;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use xdp_netns::{veth, Netns};
+use xdp_netns::{veth, Netns, WeirProc};
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 const A: Ipv4Addr = Ipv4Addr::new(10, 98, 7, 2);
 const B: Ipv4Addr = Ipv4Addr::new(10, 98, 7, 3);
 const WEIR_ADDR: Ipv4Addr = Ipv4Addr::new(10, 98, 7, 1);
 const GUARDED: u16 = 8401;
 const OPEN: u16 = 8402;
-
-/// `weir -d -f CONFIG` inside a namespace, stderr collected; killed on drop.
-struct WeirProc {
-    child: Child,
-    out: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl WeirProc {
-    fn spawn(ns: &Netns, config: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weir.cfg");
-        std::fs::write(&path, config).unwrap();
-        let mut child = ns.enter(|| {
-            Command::new(WEIR)
-                .args(["-d", "-f"])
-                .arg(&path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn weir")
-        });
-        let out = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        WeirProc {
-            child,
-            out,
-            _dir: dir,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.out.lock().unwrap().clone()
-    }
-
-    fn wait_output(&self, needle: &str, count: usize, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        while Instant::now() < deadline {
-            if self.output().matches(needle).count() >= count {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for WeirProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The last value of `weir: xdp 't' event NAME N` in the output.
 fn event(out: &str, name: &str) -> u64 {
@@ -172,7 +103,7 @@ fn a_source_reject_rule_of_a_frontend_drops_that_source_in_xdp_on_its_port_only(
          backend echo\n    server e 127.0.0.1:{echo_port}\n\
          xdp t\n    interface wc mode generic\n"
     );
-    let weir = WeirProc::spawn(&wns, &config);
+    let weir = WeirProc::spawn_with(&wns, &config, &["-d"]);
     assert!(
         weir.wait_output("started", 1, Duration::from_secs(15)),
         "{}",

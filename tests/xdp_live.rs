@@ -20,15 +20,15 @@ mod xdp_netns;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use weir_kernel::config::{AttachMode, Fallback, InterfaceConfig, Limits, XdpConfig};
 use weir_kernel::{Event, XdpBalancer, XdpDecap};
-use xdp_netns::{tx_checksum_off, veth, Netns};
+use xdp_netns::{tx_checksum_off, veth, Netns, WeirProc};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 200, 1);
@@ -47,102 +47,6 @@ macro_rules! require_root {
             return;
         }
     };
-}
-
-/// A `weir` process started inside a namespace; killed on drop.
-struct WeirProc {
-    child: Child,
-    out: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl WeirProc {
-    /// Writes `config` to a temporary file and starts `weir -f` on it from
-    /// a thread inside `ns` (so weir runs in that network namespace but
-    /// sees the host's /sys/fs/bpf for pinning).
-    fn spawn(ns: &Netns, config: &str) -> Self {
-        Self::spawn_with(ns, config, &[])
-    }
-
-    /// `spawn` with extra arguments before `-f` (e.g. `-sf PID`).
-    fn spawn_with(ns: &Netns, config: &str, args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weir.cfg");
-        std::fs::write(&path, config).unwrap();
-        let mut child = ns.enter(|| {
-            Command::new(WEIR)
-                .args(args)
-                .arg("-f")
-                .arg(&path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn weir")
-        });
-        let out = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        WeirProc {
-            child,
-            out,
-            _dir: dir,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.out.lock().unwrap().clone()
-    }
-
-    /// Waits at most `d` for `needle` to appear `count` times in stderr.
-    fn wait_output(&self, needle: &str, count: usize, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        while Instant::now() < deadline {
-            if self.output().matches(needle).count() >= count {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn signal(&self, sig: Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
-            .expect("signal weir");
-    }
-
-    fn wait_exit(&mut self, d: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + d;
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                // Let the reader thread take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
-                return Some(st);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for WeirProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A pin directory on a bpffs instance of the test's own, mounted on a

@@ -4,7 +4,12 @@
 //! deleted on drop, taking its veths and XDP attachments with it. No
 //! traffic leaves these namespaces.
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 
 use nix::sched::CloneFlags;
 
@@ -135,4 +140,102 @@ pub fn veth(a: &Netns, a_dev: &str, a_addr: &str, b: &Netns, b_dev: &str, b_addr
 /// reaches the server, which drops it. Real NICs deliver full checksums.
 pub fn tx_checksum_off(ns: &Netns, dev: &str) {
     ns.exec(&["ethtool", "-K", dev, "tx", "off"]);
+}
+
+/// A `weir` process started inside a namespace; killed on drop.
+pub struct WeirProc {
+    pub child: Child,
+    out: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+// Each test crate that includes this module uses a different subset.
+#[allow(dead_code, reason = "shared by several test crates")]
+impl WeirProc {
+    /// Writes `config` to a temporary file and starts `weir -f` on it from
+    /// a thread inside `ns` (so weir runs in that network namespace but
+    /// sees the host's /sys/fs/bpf for pinning).
+    pub fn spawn(ns: &Netns, config: &str) -> Self {
+        Self::spawn_with(ns, config, &[])
+    }
+
+    /// `spawn` with extra arguments before `-f` (e.g. `-sf PID`).
+    pub fn spawn_with(ns: &Netns, config: &str, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.cfg");
+        std::fs::write(&path, config).unwrap();
+        let mut child = ns.enter(|| {
+            Command::new(env!("CARGO_BIN_EXE_weir"))
+                .args(args)
+                .arg("-f")
+                .arg(&path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn weir")
+        });
+        let out = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        WeirProc {
+            child,
+            out,
+            _dir: dir,
+        }
+    }
+
+    pub fn output(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// Waits at most `d` for `needle` to appear `count` times in stderr.
+    pub fn wait_output(&self, needle: &str, count: usize, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        while Instant::now() < deadline {
+            if self.output().matches(needle).count() >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
+            .expect("signal weir");
+    }
+
+    pub fn wait_exit(&mut self, d: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + d;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                // Let the reader thread take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for WeirProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
