@@ -905,24 +905,7 @@ fn parse_action(
         }
         "deny" => {
             // HAProxy: 403 for requests, 502 for responses.
-            let status = match args {
-                [] if request => 403,
-                [] => 502,
-                [k, v] if k == "deny_status" => {
-                    let s = status_code(kw, v, 200..=599)?;
-                    if !ERROR_CODES.contains(&s) {
-                        return Err(format!(
-                            "'{kw}': deny_status {s} is not one of {ERROR_CODES:?}"
-                        ));
-                    }
-                    s
-                }
-                _ => {
-                    return Err(format!(
-                        "'{kw}': options other than deny_status are not supported by weir yet"
-                    ))
-                }
-            };
+            let status = deny_status(kw, args, if request { 403 } else { 502 })?;
             HttpAction::Deny { status }
         }
         "return" => HttpAction::Return(Box::new(parse_return(kw, args)?)),
@@ -1021,23 +1004,7 @@ fn parse_action(
             HttpAction::SetPathQ(v)
         }
         "tarpit" if request => {
-            let status = match args {
-                [] => 500,
-                [k, v] if k == "deny_status" => {
-                    let s = status_code(kw, v, 200..=599)?;
-                    if !ERROR_CODES.contains(&s) {
-                        return Err(format!(
-                            "'{kw}': deny_status {s} is not one of {ERROR_CODES:?}"
-                        ));
-                    }
-                    s
-                }
-                _ => {
-                    return Err(format!(
-                        "'{kw}': options other than deny_status are not supported by weir yet"
-                    ))
-                }
-            };
+            let status = deny_status(kw, args, 500)?;
             HttpAction::Tarpit { status }
         }
         a if a.starts_with("set-var(") || a.starts_with("unset-var(") => {
@@ -1140,6 +1107,27 @@ fn replace(kw: &str, name: &str, regex: &str, repl: &str) -> Result<Box<Replace>
         regex: regex.to_string(),
         repl: fmt_value(kw, repl)?,
     }))
+}
+
+/// `[deny_status N]` of `deny` and `tarpit`: `default` without it, else one
+/// of the error codes weir has a page for.
+fn deny_status(kw: &str, args: &[String], default: u16) -> Result<u16, String> {
+    match args {
+        [] => Ok(default),
+        [k, v] if k == "deny_status" => {
+            let s = status_code(kw, v, 200..=599)?;
+            if ERROR_CODES.contains(&s) {
+                Ok(s)
+            } else {
+                Err(format!(
+                    "'{kw}': deny_status {s} is not one of {ERROR_CODES:?}"
+                ))
+            }
+        }
+        _ => Err(format!(
+            "'{kw}': options other than deny_status are not supported by weir yet"
+        )),
+    }
 }
 
 fn parse_return(kw: &str, a: &[String]) -> Result<ReturnSpec, String> {
