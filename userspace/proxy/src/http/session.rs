@@ -1318,6 +1318,31 @@ impl HttpSession {
             vars: Some(vars),
         }
     }
+    /// Evaluates `rule`'s log-format value against the request head in
+    /// `cbuf` into `out` (the `lf-string` body of `return`, the target of
+    /// `redirect`).
+    fn eval_req_value(&self, ctx: &mut Ctx<'_>, rule: &Rule, out: &mut Vec<u8>) {
+        let bytes = self
+            .cbuf
+            .and_then(|b| ctx.ring.bufs().bytes(b))
+            .unwrap_or(&[]);
+        let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
+        let be_name = self
+            .be
+            .and_then(|b| ctx.plan.backends.get(b))
+            .map_or("", |b| b.name.as_str());
+        let names = [ctx.fe_name, be_name];
+        self.eval_value(
+            rule,
+            bytes,
+            None,
+            ctx.scratch,
+            ctx.tmp,
+            out,
+            names,
+            &self.vars,
+        );
+    }
 
     /// Appends the value of `rule` (its log-format parts evaluated on the
     /// current message) to `out`; returns its range there.
@@ -2165,26 +2190,7 @@ impl HttpSession {
                     // `lf-string` / `lf-file`: the body is evaluated now.
                     let mut body = Vec::new();
                     if rule.value.is_some() {
-                        let bytes = self
-                            .cbuf
-                            .and_then(|b| ctx.ring.bufs().bytes(b))
-                            .unwrap_or(&[]);
-                        let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
-                        let be_name = self
-                            .be
-                            .and_then(|b| ctx.plan.backends.get(b))
-                            .map_or("", |b| b.name.as_str());
-                        let names = [ctx.fe_name, be_name];
-                        self.eval_value(
-                            rule,
-                            bytes,
-                            None,
-                            ctx.scratch,
-                            ctx.tmp,
-                            &mut body,
-                            names,
-                            &self.vars,
-                        );
+                        self.eval_req_value(ctx, rule, &mut body);
                     }
                     let body = if rule.value.is_some() {
                         &body[..]
@@ -2202,31 +2208,17 @@ impl HttpSession {
             }
             HttpAction::Redirect(spec) => {
                 let len = {
+                    // `http-request redirect`: the target is a log-format
+                    // string, evaluated now.
+                    let mut to = Vec::new();
+                    if rule.value.is_some() {
+                        self.eval_req_value(ctx, rule, &mut to);
+                    }
                     let bytes = self
                         .cbuf
                         .and_then(|b| ctx.ring.bufs().bytes(b))
                         .unwrap_or(&[]);
                     let bytes = &bytes[..(self.clen as usize).min(bytes.len())];
-                    // `http-request redirect`: the target is a log-format
-                    // string, evaluated now.
-                    let mut to = Vec::new();
-                    if rule.value.is_some() {
-                        let be_name = self
-                            .be
-                            .and_then(|b| ctx.plan.backends.get(b))
-                            .map_or("", |b| b.name.as_str());
-                        let names = [ctx.fe_name, be_name];
-                        self.eval_value(
-                            rule,
-                            bytes,
-                            None,
-                            ctx.scratch,
-                            ctx.tmp,
-                            &mut to,
-                            names,
-                            &self.vars,
-                        );
-                    }
                     let to = if rule.value.is_some() {
                         &to[..]
                     } else {
